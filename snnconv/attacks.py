@@ -1,0 +1,223 @@
+"""Adaptive ensemble attacks over surrogate gradients (paper Sec. 4.3, Suppl. A.4).
+
+The SNN's time loop, readout and gradient mode live behind one door: :class:`MemberView` is an
+``nn.Module`` whose ``forward(x)`` returns logits of the SNN seen through one *member* (a
+:data:`~snnconv.surrogates.GradientMode`). torchattacks' ``Attack.get_logits`` calls exactly that, so
+attacks built on torchattacks work unchanged on any member.
+
+The ensemble verdict (:func:`ensemble_robustness`): a test sample is robust only if *every* member's
+attack fails to change the true SNN's prediction; clean errors count as failures; every member starts
+from the original image; a sample fooled by one member is not attacked again. Random starts are
+drawn per sample from ``(seed, member, image)``, so a verdict does not depend on the order in which
+members run nor on which other samples share its batch.
+
+Example::
+
+    >>> import torch
+    >>> from snnconv.models import build
+    >>> from snnconv.attacks import AttackSpec, ensemble_robustness
+    >>> net = build("vgg_small", "fashion_mnist").eval()
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> result = ensemble_robustness(net, x, y, AttackSpec("FGSM", 8 / 255), time_steps=8, progress=False)
+    >>> result.n
+    4
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torchattacks
+from torchattacks.attack import Attack
+from torch import nn
+from tqdm.auto import tqdm
+
+from snnconv.models import Readout, Simulation
+from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode
+
+
+class MemberView(nn.Module):
+    """The network as one attacker sees it: ``forward(x)`` = logits under ``member``'s gradient."""
+
+    def __init__(self, model: nn.Module, simulation: Simulation) -> None:
+        super().__init__()
+        self.model = model
+        self.simulation = simulation
+        # torchattacks restores the view's own mode after an attack, which reaches the wrapped model:
+        # the view must mirror the model's mode, or an attack leaves the model in training mode.
+        self.train(model.training)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, self.simulation)
+
+
+def per_sample_uniform(images: torch.Tensor, seed: int, salt: str) -> torch.Tensor:
+    """Uniform noise in [-1, 1) for each image, determined by ``(seed, salt, image content)`` alone."""
+    pixels = (images.detach() * 255).round().to(torch.int64).flatten(1).cpu()
+    noise = torch.empty(images.shape, dtype=images.dtype)
+    for i, row in enumerate(pixels):
+        digest = hashlib.blake2b(row.numpy().tobytes() + f"{seed}:{salt}".encode(), digest_size=8)
+        generator = torch.Generator().manual_seed(int.from_bytes(digest.digest(), "little") >> 1)
+        noise[i] = torch.rand(images.shape[1:], generator=generator, dtype=images.dtype) * 2 - 1
+    return noise.to(images.device)
+
+
+class FGSM(Attack):
+    """Fast gradient sign method: :math:`\\tilde{x} = x + \\epsilon\\,\\mathrm{sign}\\nabla_x \\mathcal{L}_{CE}`."""
+
+    def __init__(self, model: nn.Module, epsilon: float) -> None:
+        super().__init__("FGSM", model)
+        self.epsilon = epsilon
+        self.supported_mode = ["default"]
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        images = images.clone().detach().requires_grad_(True)
+        loss = nn.functional.cross_entropy(self.get_logits(images), labels)
+        (grad,) = torch.autograd.grad(loss, images)
+        return (images + self.epsilon * grad.sign()).clamp(0, 1).detach()
+
+
+class PGD(Attack):
+    """PGD-k with a uniform random start in the ε-ball (drawn per sample) and CE ascent."""
+
+    def __init__(self, model: nn.Module, epsilon: float, step_size: float, steps: int, seed: int, salt: str):
+        super().__init__("PGD", model)
+        self.epsilon, self.step_size, self.steps = epsilon, step_size, steps
+        self.seed, self.salt = seed, salt
+        self.supported_mode = ["default"]
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        start = images + self.epsilon * per_sample_uniform(images, self.seed, self.salt)
+        adv = start.clamp(0, 1).detach()
+        for _ in range(self.steps):
+            adv.requires_grad_(True)
+            loss = nn.functional.cross_entropy(self.get_logits(adv), labels)
+            (grad,) = torch.autograd.grad(loss, adv)
+            adv = adv.detach() + self.step_size * grad.sign()
+            adv = torch.min(torch.max(adv, images - self.epsilon), images + self.epsilon).clamp(0, 1)
+        return adv.detach()
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """One attack algorithm of the ensemble: ``FGSM`` or ``PGD`` with ``steps`` (step 2.5ε/steps)."""
+
+    name: Literal["FGSM", "PGD"]
+    epsilon: float
+    steps: int = 20
+
+    def __post_init__(self) -> None:
+        if self.name not in ("FGSM", "PGD"):
+            raise ValueError(f"attack must be 'FGSM' or 'PGD', got {self.name!r}.")
+        if not self.epsilon >= 0:
+            raise ValueError(f"epsilon must be >= 0, got {self.epsilon!r}.")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}.")
+
+    @property
+    def label(self) -> str:
+        return "FGSM" if self.name == "FGSM" else f"PGD{self.steps}"
+
+    def build(self, view: nn.Module, seed: int, salt: str) -> Attack:
+        if self.name == "FGSM":
+            return FGSM(view, self.epsilon)
+        return PGD(view, self.epsilon, 2.5 * self.epsilon / self.steps, self.steps, seed, salt)
+
+
+@dataclass(frozen=True)
+class EnsembleResult:
+    """Per-sample outcome of an ensemble attack, and which member fooled each sample first."""
+
+    clean_correct: torch.Tensor  # bool [n]
+    robust: torch.Tensor  # bool [n]
+    fooled_by: tuple[str, ...]  # per sample: the member label that fooled it, "clean" or ""
+    members: tuple[str, ...] = field(default=())
+
+    @property
+    def n(self) -> int:
+        return int(self.robust.numel())
+
+    @property
+    def correct(self) -> int:
+        return int(self.robust.sum())
+
+    @property
+    def accuracy(self) -> float:
+        return 100.0 * self.correct / self.n
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, simulation: Simulation, batch_size: int = 256) -> torch.Tensor:
+    """Class predictions of the true network (eval mode, no gradient), in batches."""
+    model.eval()
+    out = [model(images[i : i + batch_size], simulation).argmax(1) for i in range(0, len(images), batch_size)]
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+
+
+def ensemble_robustness(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    attack: AttackSpec,
+    time_steps: int,
+    members: tuple[GradientMode, ...] = PAPER_ENSEMBLE,
+    readout: Readout = "mean",
+    seed: int = 0,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> EnsembleResult:
+    """Robust accuracy of ``model`` under ``attack`` run once per member, with early exit.
+
+    ``time_steps=0`` evaluates the ANN: a single member, the ANN's own gradient.
+    """
+    model.eval()
+    truth = Simulation(time_steps, TRAINING_GRADIENT, readout)
+    if time_steps == 0:
+        members = (TRAINING_GRADIENT,)
+    labels_of = ["ANN"] if time_steps == 0 else [m.label for m in members]
+    clean_correct = predict(model, images, truth, batch_size) == labels
+    alive = clean_correct.clone()
+    fooled_by = ["" if ok else "clean" for ok in clean_correct.tolist()]
+    bar = tqdm(total=len(members), desc=f"{attack.label} ε={attack.epsilon * 255:g}/255", disable=not progress)
+    for member, label in zip(members, labels_of, strict=True):
+        view = MemberView(model, Simulation(time_steps, member, readout))
+        adversary = attack.build(view, seed, salt=label)
+        index = alive.nonzero().flatten()
+        for start in range(0, len(index), batch_size):
+            chunk = index[start : start + batch_size]
+            adv = adversary(images[chunk], labels[chunk])
+            fooled = predict(model, adv, truth, batch_size) != labels[chunk]
+            for i in chunk[fooled].tolist():
+                fooled_by[i] = label
+            alive[chunk[fooled]] = False
+        bar.update(1)
+        bar.set_postfix(robust=int(alive.sum()))
+        if not alive.any():
+            break
+    bar.close()
+    return EnsembleResult(clean_correct, alive, tuple(fooled_by), tuple(labels_of))
+
+
+def autoattack_robustness(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float, seed: int = 0,
+    batch_size: int = 256, progress: bool = True,
+) -> EnsembleResult:
+    """Standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square) on the ANN, via torchattacks."""
+    model.eval()
+    view = MemberView(model, Simulation(0))
+    adversary = torchattacks.AutoAttack(view, norm="Linf", eps=epsilon, version="standard",
+                                        n_classes=int(model(images[:1]).shape[1]), seed=seed)
+    clean_correct = predict(model, images, Simulation(0), batch_size) == labels
+    robust = clean_correct.clone()
+    index = clean_correct.nonzero().flatten()
+    for start in tqdm(range(0, len(index), batch_size), desc=f"AutoAttack ε={epsilon * 255:g}/255",
+                      disable=not progress):
+        chunk = index[start : start + batch_size]
+        adv = adversary(images[chunk], labels[chunk])
+        robust[chunk] = predict(model, adv, Simulation(0), batch_size) == labels[chunk]
+    fooled_by = tuple("" if r else ("AutoAttack" if c else "clean")
+                      for r, c in zip(robust.tolist(), clean_correct.tolist(), strict=True))
+    return EnsembleResult(clean_correct, robust, fooled_by, ("AutoAttack",))

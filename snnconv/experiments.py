@@ -1,0 +1,510 @@
+"""Configurations, profiles, the artifact store and load-or-compute functions (paper Sec. 4).
+
+Data flows one way: config → data → ANN → convert → finetune → evaluate → results. Every heavy
+artifact (a trained ANN, a finetuned SNN, an attack verdict) is stored under a key that hashes
+everything that determines it, so notebooks share models instead of retraining, a changed parameter
+never reuses a stale result, and a cluster can pre-compute the store. Weights are safetensors, results
+JSON, both written atomically; nothing is unpickled.
+
+Profiles:
+
+* ``smoke`` — Fashion-MNIST subsets, one short epoch: proves every notebook runs (CI).
+* ``default`` — Fashion-MNIST in full on a CPU, with the small VGG (``vgg_small``).
+* ``paper`` — CIFAR-10 / VGG11 with the paper's hyper-parameters (Sec. 4.2, Suppl. A.2); needs a GPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from snnconv import paths
+from snnconv.attacks import (
+    AttackSpec,
+    EnsembleResult,
+    autoattack_robustness,
+    ensemble_robustness,
+    predict,
+)
+from snnconv.convert import Calibration, convert
+from snnconv.data import DATASETS, load
+from snnconv.models import ARCHITECTURES, BiasMode, Readout, Simulation, SpikingNetwork, build
+from snnconv.objectives import MART, TRADES, AdversarialTraining, Natural, RobustFinetuning
+from snnconv.train import Schedule, fit
+
+#: Bumped when a change to the code invalidates stored artifacts.
+STORE_FORMAT = 1
+
+OBJECTIVES = ("natural", "at", "trades", "mart")
+OBJECTIVE_LABELS = {"natural": "Natural", "at": "AT", "trades": "TRADES", "mart": "MART"}
+
+
+class ParameterError(ValueError):
+    """A user-supplied parameter is invalid; the message names it and what is allowed."""
+
+
+# ----------------------------------------------------------------------------------------- configs
+
+
+@dataclass(frozen=True)
+class ANNConfig:
+    """Everything that determines a trained baseline ANN."""
+
+    dataset: str
+    arch: str
+    objective: str  # natural | at | trades | mart
+    epsilon: float  # training perturbation budget, in [0, 1] pixel units
+    trade_off: float  # λ_TRADES or λ_MART (unused otherwise)
+    schedule: Schedule
+    train_subset: int | None
+    seed: int
+    bias: BiasMode = "output"
+    steps: int = 10
+
+    def objective_fn(self) -> Callable:
+        if self.objective == "natural":
+            return Natural()
+        if self.objective == "at":
+            return AdversarialTraining(self.epsilon, self.steps)
+        if self.objective == "trades":
+            return TRADES(self.epsilon, self.trade_off, self.steps)
+        return MART(self.epsilon, self.trade_off, self.steps)
+
+
+@dataclass(frozen=True)
+class SNNConfig:
+    """Everything that determines a converted and robustly finetuned SNN (Algorithm 1)."""
+
+    ann: ANNConfig
+    calibration: Calibration
+    time_steps: int
+    epsilon: float  # finetuning ε (always ε1 in the paper)
+    step: float  # RFGSM α
+    trade_off: float  # β
+    schedule: Schedule
+    train_subset: int | None
+    seed: int
+    readout: Readout = "mean"
+    leak: float = 1.0
+    soft_reset: bool = False
+
+    @property
+    def simulation(self) -> Simulation:
+        return Simulation(self.time_steps, readout=self.readout)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The knobs that differ between smoke, default and paper runs."""
+
+    name: str
+    dataset: str
+    arch: str
+    train_subset: int | None
+    ann_schedule: Schedule
+    snn_schedule: Schedule
+    calibration: Calibration
+    n_test: int
+    epsilons: tuple[float, ...]  # ε1, ε2, ε3 in /255 units
+    time_steps: int = 8
+    trades_trade_off: float = 6.0
+    mart_trade_off: float = 4.0
+    finetune_trade_off: float = 2.0  # β
+    finetune_step_fraction: float = 0.5  # α = fraction · ε1
+    pgd_steps: int = 20
+    attack_batch: int = 250
+    autoattack: bool = True
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        dataset="fashion_mnist",
+        arch="vgg_small",
+        train_subset=640,
+        ann_schedule=Schedule(epochs=1, learning_rate=0.05, weight_decay=5e-4),
+        snn_schedule=Schedule(epochs=1, learning_rate=1e-3, weight_decay=1e-3),
+        calibration=Calibration(time_steps=20, batches=2, batch_size=32),
+        n_test=40,
+        epsilons=(2.0, 4.0, 8.0),
+    ),
+    "default": Profile(
+        name="default",
+        dataset="fashion_mnist",
+        arch="vgg_small",
+        train_subset=None,
+        ann_schedule=Schedule(epochs=5, learning_rate=0.05, weight_decay=5e-4),
+        snn_schedule=Schedule(epochs=1, learning_rate=1e-3, weight_decay=1e-3),
+        calibration=Calibration(),
+        n_test=2000,
+        epsilons=(2.0, 4.0, 8.0),
+    ),
+    "paper": Profile(
+        name="paper",
+        dataset="cifar10",
+        arch="vgg11",
+        train_subset=None,
+        ann_schedule=Schedule(epochs=200, learning_rate=0.1, weight_decay=5e-4),
+        snn_schedule=Schedule(epochs=60, learning_rate=1e-3, weight_decay=1e-3),
+        calibration=Calibration(),
+        n_test=10_000,
+        epsilons=(2.0, 4.0, 8.0),
+        attack_batch=64,
+    ),
+}
+
+
+def ann_config(profile: Profile, objective: str, seed: int) -> ANNConfig:
+    trade_off = {"trades": profile.trades_trade_off, "mart": profile.mart_trade_off}.get(objective, 0.0)
+    return ANNConfig(
+        dataset=profile.dataset,
+        arch=profile.arch,
+        objective=objective,
+        epsilon=0.0 if objective == "natural" else profile.epsilons[0] / 255,
+        trade_off=trade_off,
+        schedule=profile.ann_schedule,
+        train_subset=profile.train_subset,
+        seed=seed,
+    )
+
+
+def snn_config(profile: Profile, ann: ANNConfig, seed: int) -> SNNConfig:
+    epsilon = profile.epsilons[0] / 255
+    return SNNConfig(
+        ann=ann,
+        calibration=profile.calibration,
+        time_steps=profile.time_steps,
+        epsilon=epsilon,
+        step=profile.finetune_step_fraction * epsilon,
+        trade_off=profile.finetune_trade_off,
+        schedule=profile.snn_schedule,
+        train_subset=profile.train_subset,
+        seed=seed,
+    )
+
+
+# ------------------------------------------------------------------------------------ the store
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def artifact_key(kind: str, config: Any) -> str:
+    """Content hash of everything that determines an artifact (and the store format)."""
+    payload = json.dumps({"kind": kind, "format": STORE_FORMAT, "config": _plain(config)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class ArtifactStore:
+    """Content-addressed artifacts: ``<root>/<kind>/<key>.{safetensors,json}``."""
+
+    root: Path = field(default_factory=paths.store_root)
+
+    def _path(self, kind: str, key: str, suffix: str) -> Path:
+        return self.root / kind / f"{key}{suffix}"
+
+    def checkpoint(self, kind: str, key: str) -> Path:
+        return self.root / "checkpoints" / kind / key
+
+    def _write(self, path: Path, write: Callable[[Path], None]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + f".{os.getpid()}.partial")
+        write(partial)
+        partial.replace(path)
+
+    def load_json(self, kind: str, key: str) -> dict | None:
+        path = self._path(kind, key, ".json")
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def save_json(self, kind: str, key: str, record: dict) -> None:
+        self._write(self._path(kind, key, ".json"), lambda p: p.write_text(json.dumps(record, indent=1)))
+
+    def load_weights(self, kind: str, key: str) -> dict[str, torch.Tensor] | None:
+        path = self._path(kind, key, ".safetensors")
+        if not path.exists() or self.load_json(kind, key) is None:
+            return None
+        return load_file(str(path))
+
+    def save_weights(self, kind: str, key: str, state: dict[str, torch.Tensor], record: dict) -> None:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        self._write(self._path(kind, key, ".safetensors"), lambda p: save_file(tensors, str(p)))
+        self.save_json(kind, key, record)  # written last: its presence marks a complete artifact
+
+
+# ------------------------------------------------------------------------------ load or compute
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@cache
+def dataset(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return load(name, split, paths.data_root())
+
+
+def _training_data(name: str, subset: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = dataset(name, "train")
+    if subset is None or subset >= len(images):
+        return images, labels
+    index = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:subset]
+    return images[index], labels[index]
+
+
+def _record(config: Any, started: float, **extra: Any) -> dict:
+    return {"config": _plain(config), "seconds": round(time.time() - started, 1), "device": str(device()), **extra}
+
+
+def ensure_ann(config: ANNConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:
+    """The trained baseline ANN for ``config``: loaded from the store, or trained and stored."""
+    key = artifact_key("ann", config)
+    model = build(config.arch, config.dataset, config.bias).to(device())
+    state = store.load_weights("ann", key)
+    if state is None:
+        started = time.time()
+        torch.manual_seed(config.seed)
+        model = build(config.arch, config.dataset, config.bias).to(device())
+        images, labels = _training_data(config.dataset, config.train_subset, config.seed)
+        history = fit(model, config.objective_fn(), images, labels, config.schedule, DATASETS[config.dataset],
+                      config.seed, store.checkpoint("ann", key),
+                      f"ANN {OBJECTIVE_LABELS[config.objective]}", progress)
+        store.save_weights("ann", key, model.state_dict(), _record(config, started, history=history))
+        state = model.state_dict()
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def calibration_batches(config: SNNConfig) -> list[torch.Tensor]:
+    """A seeded sample of training batches for threshold calibration (no augmentation)."""
+    images, _ = dataset(config.ann.dataset, "train")
+    settings = config.calibration
+    generator = torch.Generator().manual_seed(config.seed)
+    index = torch.randperm(len(images), generator=generator)[: settings.batches * settings.batch_size]
+    return [images[chunk].to(device()) for chunk in index.split(settings.batch_size)]
+
+
+def ensure_snn(config: SNNConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:
+    """The converted (Alg. 1 l.3–16) and robustly finetuned (l.17–28) SNN for ``config``."""
+    key = artifact_key("snn", config)
+    model = build(config.ann.arch, config.ann.dataset, config.ann.bias).to(device())
+    state = store.load_weights("snn", key)
+    if state is None:
+        started = time.time()
+        ann = ensure_ann(config.ann, store, progress)
+        for neuron in model.neurons:
+            neuron.beta.fill_(config.leak)
+            neuron.soft_reset = config.soft_reset
+        thresholds = convert(model, ann.state_dict(), calibration_batches(config), config.calibration)
+        objective = RobustFinetuning(config.epsilon, config.step, config.trade_off, config.simulation)
+        images, labels = _training_data(config.ann.dataset, config.train_subset, config.seed)
+        history = fit(model, objective, images, labels, config.schedule, DATASETS[config.ann.dataset],
+                      config.seed, store.checkpoint("snn", key),
+                      f"SNN from {OBJECTIVE_LABELS[config.ann.objective]}", progress)
+        record = _record(config, started, history=history, calibrated_thresholds=thresholds,
+                         final_thresholds=[n.threshold.item() for n in model.neurons])
+        store.save_weights("snn", key, model.state_dict(), record)
+        state = model.state_dict()
+    model.load_state_dict(state)
+    return model.eval()
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Everything that determines an attack verdict on a stored model."""
+
+    model_key: str
+    dataset: str
+    attack: str  # FGSM | PGD | AutoAttack | clean
+    epsilon: float
+    steps: int
+    time_steps: int  # 0 = ANN
+    n_test: int
+    seed: int
+    readout: Readout = "mean"
+    members: tuple[str, ...] = ()
+
+
+def ensure_evaluation(
+    model: SpikingNetwork, config: EvaluationConfig, store: ArtifactStore, batch_size: int, progress: bool = True
+) -> dict:
+    """Per-sample verdicts of one attack on one model: loaded from the store, or computed and stored."""
+    key = artifact_key("evaluation", config)
+    record = store.load_json("evaluation", key)
+    if record is not None:
+        return record
+    started = time.time()
+    images, labels = dataset(config.dataset, "test")
+    images, labels = images[: config.n_test].to(device()), labels[: config.n_test].to(device())
+    result: EnsembleResult
+    if config.attack == "clean":
+        simulation = Simulation(config.time_steps, readout=config.readout)
+        correct = predict(model, images, simulation, batch_size) == labels
+        result = EnsembleResult(correct, correct, tuple("" if c else "clean" for c in correct.tolist()))
+    elif config.attack == "AutoAttack":
+        result = autoattack_robustness(model, images, labels, config.epsilon, config.seed, batch_size, progress)
+    else:
+        spec = AttackSpec(config.attack, config.epsilon, config.steps)
+        result = ensemble_robustness(model, images, labels, spec, config.time_steps,
+                                     readout=config.readout, seed=config.seed, batch_size=batch_size,
+                                     progress=progress)
+    record = _record(config, started, correct=result.correct, clean_correct=int(result.clean_correct.sum()),
+                     n=result.n, robust=result.robust.tolist(), fooled_by=list(result.fooled_by))
+    store.save_json("evaluation", key, record)
+    return record
+
+
+# ------------------------------------------------------------------------- Table 1 (parameters)
+
+
+@dataclass(frozen=True)
+class Table1Settings:
+    """Validated parameters of the Table 1 notebook; ``profile`` supplies every default."""
+
+    profile: Profile
+    objectives: tuple[str, ...]
+    seed: int
+    threads: int
+
+
+def _fail(name: str, value: Any, allowed: str) -> ParameterError:
+    return ParameterError(f"Parameter {name}={value!r} is not allowed: {allowed}.")
+
+
+def _as_tuple(value: Any) -> tuple:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(value)
+
+
+def table1_settings(
+    profile: str = "default",
+    dataset: str | None = None,
+    arch: str | None = None,
+    objectives: Any = OBJECTIVES,
+    epsilons: Any = None,
+    time_steps: int | None = None,
+    n_test: int | None = None,
+    train_subset: int | None = None,
+    ann_epochs: int | None = None,
+    snn_epochs: int | None = None,
+    beta: float | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+) -> Table1Settings:
+    """Check every parameter before any work starts; ``None`` means "the profile's value"."""
+    if profile not in PROFILES:
+        raise _fail("profile", profile, f"one of {tuple(PROFILES)}")
+    base = PROFILES[profile]
+    changes: dict[str, Any] = {}
+    if dataset is not None:
+        if dataset not in DATASETS:
+            raise _fail("dataset", dataset, f"one of {tuple(DATASETS)}")
+        changes["dataset"] = dataset
+    if arch is not None:
+        if arch not in ARCHITECTURES:
+            raise _fail("arch", arch, f"one of {ARCHITECTURES}")
+        changes["arch"] = arch
+    objectives = _as_tuple(objectives)
+    if not objectives or any(o not in OBJECTIVES for o in objectives):
+        raise _fail("objectives", list(objectives), f"a non-empty subset of {list(OBJECTIVES)}")
+    if epsilons is not None:
+        try:
+            values = tuple(float(e) for e in _as_tuple(epsilons))
+        except (TypeError, ValueError):
+            values = ()
+        if not values or any(not e > 0 or e > 255 for e in values):
+            raise _fail("epsilons", epsilons, "one or more budgets in /255 units, each in (0, 255]")
+        changes["epsilons"] = values
+    for name, value, low, high in (
+        ("time_steps", time_steps, 1, 1000),
+        ("n_test", n_test, 1, 10_000),
+        ("train_subset", train_subset, 1, 10_000_000),
+        ("ann_epochs", ann_epochs, 1, 10_000),
+        ("snn_epochs", snn_epochs, 1, 10_000),
+    ):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
+            raise _fail(name, value, f"an integer from {low} to {high}")
+    if time_steps is not None:
+        changes["time_steps"] = time_steps
+    if n_test is not None:
+        changes["n_test"] = n_test
+    if train_subset is not None:
+        changes["train_subset"] = train_subset
+    if ann_epochs is not None:
+        changes["ann_schedule"] = replace(base.ann_schedule, epochs=ann_epochs)
+    if snn_epochs is not None:
+        changes["snn_schedule"] = replace(base.snn_schedule, epochs=snn_epochs)
+    if beta is not None:
+        if not isinstance(beta, int | float) or beta < 0:
+            raise _fail("beta", beta, "a number >= 0")
+        changes["finetune_trade_off"] = float(beta)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise _fail("seed", seed, "a non-negative integer")
+    if threads is None:
+        threads = os.cpu_count() or 1
+    if not isinstance(threads, int) or threads < 1:
+        raise _fail("threads", threads, "a positive integer")
+    return Table1Settings(replace(base, **changes), objectives, seed, threads)
+
+
+def check_inputs(profile: Profile) -> None:
+    """Fail fast, before training, when the dataset is missing."""
+    dataset(profile.dataset, "test")
+
+
+def _epsilon_label(value: float) -> str:
+    return f"{value:g}/255"
+
+
+def table1_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Compute (or load) every cell of Table 1; one row per cell with ``correct`` and ``n``."""
+    store = store or ArtifactStore()
+    profile = settings.profile
+    torch.set_num_threads(settings.threads)
+    check_inputs(profile)
+    rows: list[dict] = []
+    budget_names = [f"ε{i + 1}" for i in range(len(profile.epsilons))]
+    for objective in settings.objectives:
+        ann_cfg = ann_config(profile, objective, settings.seed)
+        label = "Natural" if objective == "natural" else f"{OBJECTIVE_LABELS[objective]}-eps1"
+        ann = ensure_ann(ann_cfg, store, progress)
+        ann_key = artifact_key("ann", ann_cfg)
+        snn_cfg = snn_config(profile, ann_cfg, settings.seed)
+        snn = ensure_snn(snn_cfg, store, progress)
+        snn_key = artifact_key("snn", snn_cfg)
+
+        def cell(model, key, model_kind, attack, epsilon, budget, steps=1, time_steps=0):
+            config = EvaluationConfig(key, profile.dataset, attack, epsilon / 255, steps, time_steps,
+                                      profile.n_test, settings.seed)
+            record = ensure_evaluation(model, config, store, profile.attack_batch, progress)
+            attack_label = {"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack)
+            rows.append(dict(ann_objective=label, model=model_kind, metric="clean" if attack == "clean" else "robust",
+                             attack=attack_label, epsilon=_epsilon_label(epsilon) if attack != "clean" else "",
+                             budget=budget, correct=record["correct"], n=record["n"], seconds=record["seconds"]))
+
+        cell(ann, ann_key, "ann", "clean", 0.0, "")
+        if profile.autoattack:
+            cell(ann, ann_key, "ann", "AutoAttack", profile.epsilons[-1], budget_names[-1])
+        cell(snn, snn_key, "snn", "clean", 0.0, "", time_steps=profile.time_steps)
+        for epsilon, budget in zip(profile.epsilons, budget_names, strict=True):
+            cell(snn, snn_key, "snn", "FGSM", epsilon, budget, 1, profile.time_steps)
+            cell(snn, snn_key, "snn", "PGD", epsilon, budget, profile.pgd_steps, profile.time_steps)
+    return rows

@@ -1,0 +1,205 @@
+"""Networks that run either as a ReLU ANN or as an SNN for T steps, with one set of parameters.
+
+A network is a sequence of *stages* — a stateless block (pooling, dropout, conv/linear, tdBN) followed
+by one spiking layer — and a non-spiking output *head*. As an ANN every spiking layer is a ReLU; as an
+SNN the input is applied as a constant current for T steps (direct coding), stateless layers run once
+on the time-merged tensor ``[T·B, ...]`` and only the neurons loop over time. The output layer
+integrates without spiking (paper Eq. 7); the *readout* turns its T outputs into logits:
+
+* ``"mean"`` — :math:`\\frac{1}{T}\\sum_t \\mathbf{W}^L\\mathbf{s}^{L-1}(t) + \\mathbf{b}` (the authors' code; default),
+* ``"sum"`` — :math:`\\mathbf{v}^L(T) = \\sum_t \\mathbf{W}^L\\mathbf{s}^{L-1}(t)` (Eq. 7 as printed).
+
+Input normalization sits inside the model, so attacks work in [0, 1] pixel space.
+
+Example::
+
+    >>> import torch
+    >>> from snnconv.models import build, Simulation
+    >>> net = build("vgg_small", "fashion_mnist")
+    >>> x = torch.rand(2, 1, 28, 28)
+    >>> net(x).shape, net(x, Simulation(time_steps=8)).shape
+    (torch.Size([2, 10]), torch.Size([2, 10]))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snnconv.data import DATASETS
+from snnconv.neurons import SpikingNeuron, spiking_neurons
+from snnconv.surrogates import TRAINING_GRADIENT, GradientMode, ReLUApproximation
+from snnconv.tdbn import TemporalBatchNorm2d
+
+Readout = Literal["mean", "sum"]
+BiasMode = Literal["none", "output", "all"]
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """How to run a network: ``time_steps=0`` is the ReLU ANN, otherwise an SNN for T steps."""
+
+    time_steps: int = 0
+    gradient: GradientMode = TRAINING_GRADIENT
+    readout: Readout = "mean"
+
+    def __post_init__(self) -> None:
+        if self.time_steps < 0:
+            raise ValueError(f"time_steps must be >= 0 (0 = ANN), got {self.time_steps}.")
+        if self.readout not in ("mean", "sum"):
+            raise ValueError(f"readout must be 'mean' or 'sum', got {self.readout!r}.")
+
+    @property
+    def runs_as_ann(self) -> bool:
+        return self.time_steps == 0 or isinstance(self.gradient, ReLUApproximation)
+
+
+ANN = Simulation()
+
+
+class Normalization(nn.Module):
+    """``(x - mean) / std`` per channel, as the model's first operation."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class Stage(nn.Module):
+    """A stateless block followed by one spiking layer (a ReLU when run as an ANN)."""
+
+    def __init__(self, block: list[nn.Module], neuron: SpikingNeuron) -> None:
+        super().__init__()
+        self.block = nn.Sequential(*block)
+        self.neuron = neuron
+
+
+class SpikingNetwork(nn.Module):
+    """Stages of (block → neuron) and a non-spiking head, runnable as ANN or SNN."""
+
+    def __init__(self, normalize: Normalization, stages: list[Stage], head: list[nn.Module]) -> None:
+        super().__init__()
+        self.normalize = normalize
+        self.stages = nn.ModuleList(stages)
+        self.head = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor, simulation: Simulation = ANN) -> torch.Tensor:
+        x = self.normalize(x)
+        if simulation.runs_as_ann:
+            for stage in self.stages:
+                x = F.relu(stage.block(x))
+            return self.head(x)
+        steps, batch = simulation.time_steps, x.shape[0]
+        for index, stage in enumerate(self.stages):
+            x = stage.block(x)
+            if index == 0:
+                # Direct coding: the first block sees the same input at every step, so it runs once.
+                x = x.unsqueeze(0).expand(steps, *x.shape).reshape(steps * batch, *x.shape[1:])
+            x = stage.neuron(x, steps, simulation.gradient)
+        per_step = self.head(x).view(steps, batch, -1)
+        return per_step.mean(0) if simulation.readout == "mean" else per_step.sum(0)
+
+    @property
+    def neurons(self) -> list[SpikingNeuron]:
+        return spiking_neurons(self)
+
+    def layer_sizes(self, input_shape: tuple[int, ...]) -> list[int]:
+        """Number of spiking neurons in each stage for one input of shape ``(C, H, W)``."""
+        sizes = []
+        with torch.no_grad():
+            x = torch.zeros(1, *input_shape, device=self.normalize.mean.device)
+            training = self.training
+            self.eval()
+            for stage in self.stages:
+                x = F.relu(stage.block(x))
+                sizes.append(x[0].numel())
+            self.train(training)
+        return sizes
+
+    def neuron_count(self, input_shape: tuple[int, ...]) -> int:
+        """Total number of spiking neurons for one input of shape ``(C, H, W)`` (Fig. 3's denominator)."""
+        return sum(self.layer_sizes(input_shape))
+
+
+# Architectures as data: numbers are conv channels, "A" is 2×2 average pooling after the spiking layer.
+VGG_CONFIGS: dict[str, dict] = {
+    # The default profile's network for 28×28×1 inputs. It averages 2×2 pixel blocks first and is
+    # small on purpose: an SNN step costs about T ANN steps, and the 19-member ensemble PGD²⁰ of
+    # Table 1 must fit a 2-core CPU (book: deviations page). 4,768 IF neurons.
+    "vgg_small": dict(features=("A", 16, "A", 32, "A"), hidden=(64,), dropout=0.0),
+    # VGG11 of SNN-RAT / the authors' code for 32×32×3 (Suppl. A.1; 286,720 IF neurons).
+    "vgg11": dict(
+        features=(64, "A", 128, 256, "A", 512, 512, 512, "A", 512, 512), hidden=(4096, 4096), dropout=0.2
+    ),
+}
+
+ARCHITECTURES = tuple(VGG_CONFIGS)
+
+
+def _vgg(
+    features: tuple,
+    hidden: tuple[int, ...],
+    dropout: float,
+    in_channels: int,
+    image_size: int,
+    num_classes: int,
+    bias: BiasMode,
+) -> tuple[list[Stage], list[nn.Module]]:
+    stages: list[Stage] = []
+    pending: list[nn.Module] = []  # stateless ops that open the next block (pooling, flatten, dropout)
+    channels, size = in_channels, image_size
+    for item in features:
+        if item == "A":
+            pending.append(nn.AvgPool2d(2))
+            size //= 2
+            continue
+        conv = nn.Conv2d(channels, item, kernel_size=3, padding=1, bias=bias == "all")
+        stages.append(Stage([*pending, conv, TemporalBatchNorm2d(item)], SpikingNeuron()))
+        pending, channels = [], item
+    width = channels * size * size
+    pending.append(nn.Flatten())
+    for units in hidden:
+        linear = nn.Linear(width, units, bias=bias == "all")
+        stages.append(Stage([*pending, linear], SpikingNeuron()))
+        pending = [nn.Dropout(dropout)] if dropout > 0 else []
+        width = units
+    head = [*pending, nn.Linear(width, num_classes, bias=bias != "none")]
+    return stages, head
+
+
+def _initialize(model: nn.Module) -> None:
+    """Kaiming-normal (fan_out, ReLU) convs, BN (1, 0), PyTorch-default linears, zero biases."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if isinstance(module, nn.Conv2d | nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def build(arch: str, dataset: str, bias: BiasMode = "output") -> SpikingNetwork:
+    """Build ``arch`` for ``dataset``; the same network runs as ANN or SNN (see :class:`Simulation`)."""
+    if arch not in VGG_CONFIGS:
+        raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}.")
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {tuple(DATASETS)}, got {dataset!r}.")
+    if bias not in ("none", "output", "all"):
+        raise ValueError(f"bias must be 'none', 'output' or 'all', got {bias!r}.")
+    spec = DATASETS[dataset]
+    stages, head = _vgg(
+        **VGG_CONFIGS[arch],
+        in_channels=spec.shape[0],
+        image_size=spec.shape[1],
+        num_classes=spec.num_classes,
+        bias=bias,
+    )
+    model = SpikingNetwork(Normalization(spec.mean, spec.std), stages, head)
+    _initialize(model)
+    return model

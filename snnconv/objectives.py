@@ -1,0 +1,191 @@
+"""Training objectives: natural, AT, TRADES and MART for ANNs (Eqs. 4–6); robust finetuning for SNNs (Eqs. 9–10).
+
+Every objective is a small immutable value; calling it on ``(model, x, y)`` returns the loss of the
+batch. The inner maximization is crafted with the model in eval mode (batch-norm running statistics,
+no dropout), the loss is computed in the model's current (training) mode — as in the authors' code.
+
+KL direction: the paper writes :math:`D_{KL}(f(\\tilde{x}) \\| f(x))`; the authors' code (standard
+TRADES) computes :math:`KL(p_x \\| p_{\\tilde{x}}) = \\sum_j p_x^{(j)} \\log(p_x^{(j)}/p_{\\tilde{x}}^{(j)})`.
+We follow the code; see the deviations page.
+
+Example::
+
+    >>> import torch
+    >>> from snnconv.models import build
+    >>> from snnconv.objectives import AdversarialTraining
+    >>> net = build("vgg_small", "fashion_mnist").train()
+    >>> loss = AdversarialTraining(epsilon=2 / 255)(net, torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))
+    >>> loss.shape
+    torch.Size([])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snnconv.models import ANN, Simulation
+
+Logits = Callable[[torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode inside the block, the previous mode afterwards."""
+    training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(training)
+
+
+def kl_clean_adversarial(clean_logits: torch.Tensor, adversarial_logits: torch.Tensor) -> torch.Tensor:
+    """:math:`\\frac{1}{B}\\sum_i KL(p_{x_i} \\| p_{\\tilde{x}_i})` (batch mean of the summed KL)."""
+    return F.kl_div(
+        F.log_softmax(adversarial_logits, dim=1), F.softmax(clean_logits, dim=1), reduction="batchmean"
+    )
+
+
+def _project(x_adv: torch.Tensor, x: torch.Tensor, epsilon: float) -> torch.Tensor:
+    return torch.min(torch.max(x_adv, x - epsilon), x + epsilon).clamp(0.0, 1.0)
+
+
+def projected_gradient_ascent(
+    logits: Logits,
+    x: torch.Tensor,
+    loss: Callable[[torch.Tensor], torch.Tensor],
+    epsilon: float,
+    steps: int,
+    start: torch.Tensor,
+) -> torch.Tensor:
+    """Sign-gradient ascent of ``loss(logits(x̃))`` in the l∞ ball, step :math:`2.5\\epsilon/k` (Suppl. A.2)."""
+    step_size = 2.5 * epsilon / steps
+    x_adv = _project(start, x, epsilon).detach()
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        (grad,) = torch.autograd.grad(loss(logits(x_adv)), x_adv)
+        x_adv = _project(x_adv.detach() + step_size * grad.sign(), x, epsilon).detach()
+    return x_adv
+
+
+@dataclass(frozen=True)
+class Natural:
+    """:math:`\\mathcal{L}_{CE}(f(x), y)`."""
+
+    simulation: Simulation = ANN
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(x, self.simulation), y)
+
+
+@dataclass(frozen=True)
+class AdversarialTraining:
+    """Standard AT, Eq. (4): :math:`\\mathcal{L}_{CE}(f(\\tilde{x}), y)` with PGD-k from a uniform start."""
+
+    epsilon: float
+    steps: int = 10
+    simulation: Simulation = ANN
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        start = x + torch.empty_like(x).uniform_(-self.epsilon, self.epsilon)
+        with evaluation_mode(model):
+            x_adv = projected_gradient_ascent(
+                lambda z: model(z, self.simulation),
+                x,
+                lambda out: F.cross_entropy(out, y, reduction="sum"),
+                self.epsilon,
+                self.steps,
+                start,
+            )
+        return F.cross_entropy(model(x_adv, self.simulation), y)
+
+
+@dataclass(frozen=True)
+class TRADES:
+    """TRADES, Eq. (5): :math:`\\mathcal{L}_{CE}(f(x),y) + \\lambda\\, KL(p_x \\| p_{\\tilde{x}})`, KL ascent."""
+
+    epsilon: float
+    trade_off: float = 6.0  # λ_TRADES
+    steps: int = 10
+    simulation: Simulation = ANN
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with evaluation_mode(model):
+            clean = model(x, self.simulation).detach()
+            x_adv = projected_gradient_ascent(
+                lambda z: model(z, self.simulation),
+                x,
+                lambda out: kl_clean_adversarial(clean, out),
+                self.epsilon,
+                self.steps,
+                x + 0.001 * torch.randn_like(x),
+            )
+        clean_logits = model(x, self.simulation)
+        return F.cross_entropy(clean_logits, y) + self.trade_off * kl_clean_adversarial(
+            clean_logits, model(x_adv, self.simulation)
+        )
+
+
+@dataclass(frozen=True)
+class MART:
+    """MART, Eq. (6): boosted CE on :math:`\\tilde{x}` + :math:`\\lambda (1-p_x^{(y)}) KL(p_x\\|p_{\\tilde{x}})`."""
+
+    epsilon: float
+    trade_off: float = 4.0  # λ_MART
+    steps: int = 10
+    simulation: Simulation = ANN
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with evaluation_mode(model):
+            x_adv = projected_gradient_ascent(
+                lambda z: model(z, self.simulation),
+                x,
+                lambda out: F.cross_entropy(out, y, reduction="sum"),
+                self.epsilon,
+                self.steps,
+                x + 0.001 * torch.randn_like(x),
+            )
+        clean_logits, adv_logits = model(x, self.simulation), model(x_adv, self.simulation)
+        adv_probs = F.softmax(adv_logits, dim=1)
+        # Most probable wrong class under the adversarial input, as in the original MART code.
+        wrong = adv_probs.masked_fill(F.one_hot(y, adv_probs.shape[1]).bool(), -1.0).argmax(dim=1)
+        boosted_ce = F.cross_entropy(adv_logits, y) + F.nll_loss(torch.log(1.0001 - adv_probs + 1e-12), wrong)
+        clean_probs = F.softmax(clean_logits, dim=1)
+        kl = F.kl_div(F.log_softmax(adv_logits, dim=1), clean_probs, reduction="none").sum(dim=1)
+        true_prob = clean_probs.gather(1, y.unsqueeze(1)).squeeze(1)
+        return boosted_ce + self.trade_off * (kl * (1.0000001 - true_prob)).mean()
+
+
+@dataclass(frozen=True)
+class RobustFinetuning:
+    """SNN robust finetuning, Eqs. (9)–(10): :math:`\\mathcal{L}_{CE}(f(x),y) + \\beta\\, KL(p_x\\|p_{\\tilde{x}})`.
+
+    :math:`\\tilde{x} = x' + (\\epsilon-\\alpha)\\,\\mathrm{sign}\\nabla_{x'} KL(p_x \\| p_{x'})`,
+    :math:`x' = x + \\alpha\\,\\mathrm{sign}(\\mathcal{N}(0, I))`: one RFGSM step through BPTT.
+    ``trade_off=0`` with ``epsilon=0`` is natural finetuning (Table B5's "natural L_CE" row).
+    """
+
+    epsilon: float
+    step: float  # α
+    trade_off: float = 2.0  # β
+    simulation: Simulation = field(default_factory=lambda: Simulation(time_steps=8))
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        clean_logits = model(x, self.simulation)
+        loss = F.cross_entropy(clean_logits, y)
+        if self.trade_off == 0:
+            return loss
+        with evaluation_mode(model):
+            clean_eval = model(x, self.simulation).detach()
+            x_rand = (x + self.step * torch.randn_like(x).sign()).clamp(0.0, 1.0).requires_grad_(True)
+            (grad,) = torch.autograd.grad(
+                kl_clean_adversarial(clean_eval, model(x_rand, self.simulation)), x_rand
+            )
+            x_adv = _project(x_rand.detach() + (self.epsilon - self.step) * grad.sign(), x, self.epsilon)
+        return loss + self.trade_off * kl_clean_adversarial(clean_logits, model(x_adv, self.simulation))

@@ -1,0 +1,173 @@
+"""Surrogate gradients of the spike function and the gradient modes of the attack ensemble.
+
+A spiking neuron fires when its membrane potential reaches the threshold (paper Eq. 2):
+
+.. math::  s = H(z), \\qquad z = v(t^-) - V_{th}, \\qquad H(z) = \\mathbb{1}[z \\ge 0].
+
+:math:`H` has no useful derivative, so BPTT replaces :math:`\\partial s/\\partial z` by a *surrogate*
+(paper Suppl. A.4):
+
+* triangular, Eq. (16):   :math:`\\frac{1}{\\gamma_w^2}\\max(0, \\gamma_w - |z|)`  (Eq. 15 is :math:`\\gamma_w = 1`)
+* exponential, Eq. (17):  :math:`\\gamma_d \\exp(-\\gamma_s |z|)`
+* rectangular, Eq. (18):  :math:`\\frac{1}{\\gamma_w}\\mathbb{1}[|z| < \\gamma_w / 2]`
+* straight-through:       :math:`1`
+
+Each public constructor returns a :class:`Surrogate` *value*: immutable, hashable, comparable, and
+callable as a spike function, so it can be passed wherever snnTorch expects ``spike_grad``::
+
+    >>> import torch
+    >>> from snnconv.surrogates import triangular
+    >>> z = torch.tensor([-0.5, 0.0, 0.5], requires_grad=True)
+    >>> spikes = triangular(1.0)(z)
+    >>> spikes.tolist()
+    [0.0, 1.0, 1.0]
+    >>> spikes.sum().backward(); z.grad.tolist()
+    [0.5, 1.0, 0.5]
+
+The attack ensemble (paper Sec. 4.3) varies not only the surrogate but the whole way gradients
+cross the spiking layers. A :data:`GradientMode` is one of
+
+* :class:`BPTT` — backpropagation through time with a given surrogate,
+* :class:`BPTR` — backward pass through rate (SNN-RAT): an identity at the same time step, gated
+  by "the neuron fired at least once in T"; no temporal recursion, no gradient to the threshold,
+* :class:`ReLUApproximation` — the conversion-based approximation: the network runs as the ReLU ANN
+  with the SNN's weights, forward and backward.
+
+:data:`PAPER_ENSEMBLE` lists the 19 members of Suppl. A.4 as data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+Family = Literal["triangular", "exponential", "rectangular", "straight_through"]
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A surrogate gradient :math:`\\partial s / \\partial z` as a value.
+
+    ``width`` is :math:`\\gamma_w` (triangular, rectangular); ``dampening`` and ``steepness`` are
+    :math:`\\gamma_d, \\gamma_s` (exponential). Unused fields stay 0. Build it with
+    :func:`triangular`, :func:`exponential`, :func:`rectangular` or :func:`straight_through`.
+    """
+
+    family: Family
+    width: float = 0.0
+    dampening: float = 0.0
+    steepness: float = 0.0
+
+    def factor(self, z: torch.Tensor) -> torch.Tensor:
+        """The surrogate derivative :math:`\\partial s/\\partial z` evaluated at ``z``."""
+        if self.family == "triangular":
+            return (self.width - z.abs()).clamp_min(0.0) / self.width**2
+        if self.family == "exponential":
+            return self.dampening * torch.exp(-self.steepness * z.abs())
+        if self.family == "rectangular":
+            return (z.abs() < self.width / 2).to(z.dtype) / self.width
+        return torch.ones_like(z)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        """Spike function: forward :math:`H(z) = \\mathbb{1}[z \\ge 0]`, backward ``grad * factor(z)``."""
+        return _SpikeFunction.apply(z, self)
+
+    @property
+    def label(self) -> str:
+        """Short name in the paper's notation, e.g. ``triangular(γw=0.5)``."""
+        if self.family in ("triangular", "rectangular"):
+            return f"{self.family}(γw={self.width:g})"
+        if self.family == "exponential":
+            return f"exponential(γd={self.dampening:g}, γs={self.steepness:g})"
+        return "straight-through"
+
+
+class _SpikeFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
+        ctx.save_for_backward(z)
+        ctx.surrogate = surrogate
+        return (z >= 0).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        (z,) = ctx.saved_tensors
+        return grad_output * ctx.surrogate.factor(z), None
+
+
+def _positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}.")
+    return float(value)
+
+
+def triangular(width: float = 1.0) -> Surrogate:
+    """Piecewise-linear surrogate, Eq. (16): :math:`\\frac{1}{\\gamma_w^2}\\max(0,\\gamma_w-|z|)`."""
+    return Surrogate("triangular", width=_positive("width", width))
+
+
+def exponential(dampening: float = 0.3, steepness: float = 1.0) -> Surrogate:
+    """Exponential surrogate, Eq. (17): :math:`\\gamma_d \\exp(-\\gamma_s |z|)`."""
+    return Surrogate(
+        "exponential",
+        dampening=_positive("dampening", dampening),
+        steepness=_positive("steepness", steepness),
+    )
+
+
+def rectangular(width: float = 1.0) -> Surrogate:
+    """Rectangular surrogate, Eq. (18): :math:`\\frac{1}{\\gamma_w}\\mathbb{1}[|z| < \\gamma_w/2]`."""
+    return Surrogate("rectangular", width=_positive("width", width))
+
+
+def straight_through() -> Surrogate:
+    """Straight-through estimator: :math:`\\partial s/\\partial z := 1`."""
+    return Surrogate("straight_through")
+
+
+@dataclass(frozen=True)
+class BPTT:
+    """Backpropagation through time, with ``surrogate`` standing in for :math:`H'`."""
+
+    surrogate: Surrogate
+
+    @property
+    def label(self) -> str:
+        return self.surrogate.label
+
+
+@dataclass(frozen=True)
+class BPTR:
+    """Backward pass through rate (SNN-RAT): ``∂L/∂I[t] = ∂L/∂s[t] · 1[mean_t s > 0]``."""
+
+    @property
+    def label(self) -> str:
+        return "BPTR"
+
+
+@dataclass(frozen=True)
+class ReLUApproximation:
+    """Conversion-based approximation: run (and differentiate) the network as its ReLU ANN."""
+
+    @property
+    def label(self) -> str:
+        return "ReLU approximation"
+
+
+GradientMode = BPTT | BPTR | ReLUApproximation
+
+#: The surrogate used for training and finetuning (paper Suppl. A.2): Eq. (15), triangular γw = 1.
+TRAINING_GRADIENT = BPTT(triangular(1.0))
+
+#: The 19 members of the paper's ensemble (Suppl. A.4), in the authors' order.
+PAPER_ENSEMBLE: tuple[GradientMode, ...] = (
+    *(BPTT(triangular(w)) for w in (1.0, 2.0, 3.0, 0.5, 0.25)),
+    *(BPTT(exponential(0.3, s)) for s in (0.5, 1.0, 2.0)),
+    *(BPTT(exponential(1.0, s)) for s in (0.5, 1.0, 2.0)),
+    *(BPTT(rectangular(w)) for w in (0.25, 0.5, 1.0, 2.0, 4.0)),
+    BPTT(straight_through()),
+    BPTR(),
+    ReLUApproximation(),
+)
