@@ -33,7 +33,7 @@ import torch
 import torchattacks
 from torchattacks.attack import Attack
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from snnconv.models import Readout, Simulation
 from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode

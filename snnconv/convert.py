@@ -52,7 +52,10 @@ class Calibration:
 def load_ann_weights(snn: SpikingNetwork, ann_state: dict[str, torch.Tensor]) -> None:
     """Stage 1: weights and BN affine parameters from the ANN; its running statistics are dropped."""
     kept = {k: v for k, v in ann_state.items() if not k.endswith(_RUNNING_STATISTICS)}
-    missing, unexpected = snn.load_state_dict(kept, strict=False)
+    try:
+        missing, unexpected = snn.load_state_dict(kept, strict=False)
+    except RuntimeError as error:  # shape mismatches
+        raise ValueError(f"ANN and SNN do not match: {error}") from None
     missing = [k for k in missing if not k.endswith(_RUNNING_STATISTICS)]
     if missing or unexpected:
         raise ValueError(f"ANN and SNN do not match: missing {missing}, unexpected {unexpected}.")

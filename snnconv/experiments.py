@@ -131,7 +131,7 @@ PROFILES: dict[str, Profile] = {
         name="smoke",
         dataset="fashion_mnist",
         arch="vgg_small",
-        train_subset=640,
+        train_subset=2000,
         ann_schedule=Schedule(epochs=1, learning_rate=0.05, weight_decay=5e-4),
         snn_schedule=Schedule(epochs=1, learning_rate=1e-3, weight_decay=1e-3),
         calibration=Calibration(time_steps=20, batches=2, batch_size=32),

@@ -57,6 +57,8 @@ __all__ = [
     "PROVENANCE_PACKAGES",
     "Provenance",
     "budget_of",
+    "compare_with_baseline",
+    "difference_interval",
     "collect_provenance",
     "format_duration",
     "format_table",
@@ -273,6 +275,43 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], z: floa
     result["n"] = np.array([n for _, n in counts], dtype=np.int64)
     result.attrs["ci_z"] = z
     return result
+
+
+def difference_interval(correct_a: int, n_a: int, correct_b: int, n_b: int, z: float = 1.96) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for the difference of two accuracies ``a − b``, in percent.
+
+    Built from the two Wilson intervals (Newcombe 1998, method 10). It treats the two accuracies as
+    independent samples, which is conservative when both are measured on the same test images.
+    """
+    low_a, high_a = (v / 100 for v in wilson_interval(correct_a, n_a, z))
+    low_b, high_b = (v / 100 for v in wilson_interval(correct_b, n_b, z))
+    p_a, p_b = correct_a / n_a, correct_b / n_b
+    difference = p_a - p_b
+    low = difference - math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)
+    high = difference + math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)
+    return 100 * low, 100 * high
+
+
+def compare_with_baseline(
+    ours: pd.DataFrame, group: str, baseline: str, z: float = 1.96
+) -> pd.DataFrame:
+    """Each group's accuracy minus the ``baseline`` group's, with Newcombe's interval for the difference.
+
+    ``ours`` holds one row per group (columns ``group``, ``correct``, ``n``). ``better`` is true when
+    the whole interval lies above zero: the group is measurably more accurate than the baseline.
+    """
+    base = ours.loc[ours[group] == baseline]
+    if len(base) != 1:
+        raise ValueError(f"expected exactly one row with {group} == {baseline!r}, found {len(base)}.")
+    base_correct, base_n = int(base["correct"].iloc[0]), int(base["n"].iloc[0])
+    rows = []
+    for _, row in ours.loc[ours[group] != baseline].iterrows():
+        low, high = difference_interval(int(row["correct"]), int(row["n"]), base_correct, base_n, z)
+        accuracy = 100 * int(row["correct"]) / int(row["n"])
+        rows.append({group: row[group], "accuracy": accuracy, baseline: 100 * base_correct / base_n,
+                     "difference": accuracy - 100 * base_correct / base_n, "ci_low": low, "ci_high": high,
+                     "better": low > 0})
+    return pd.DataFrame(rows)
 
 
 def format_table(df: pd.DataFrame, digits: int = 2, ci: str = "inline") -> pd.DataFrame:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from snnconv.data import DatasetSpec, augment
 from snnconv.neurons import clamp_thresholds

@@ -390,3 +390,25 @@ def test_import_is_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_difference_interval_matches_newcombe_worked_example():
+    # Newcombe (1998), Table II example (56/70 vs 48/80): difference 0.2, 95% CI 0.0524 to 0.3339.
+    low, high = report.difference_interval(56, 70, 48, 80)
+    assert low == pytest.approx(5.24, abs=0.01)
+    assert high == pytest.approx(33.39, abs=0.01)
+
+
+def test_difference_interval_is_antisymmetric():
+    low, high = report.difference_interval(30, 100, 60, 100)
+    back_low, back_high = report.difference_interval(60, 100, 30, 100)
+    assert (low, high) == pytest.approx((-back_high, -back_low))
+
+
+def test_compare_with_baseline_flags_only_intervals_above_zero():
+    ours = pd.DataFrame({"objective": ["Natural", "AT", "Same"], "correct": [100, 600, 110], "n": [1000] * 3})
+    table = report.compare_with_baseline(ours, "objective", "Natural").set_index("objective")
+    assert table.loc["AT", "difference"] == pytest.approx(50.0)
+    assert bool(table.loc["AT", "better"]) and not bool(table.loc["Same", "better"])
+    with pytest.raises(ValueError, match="exactly one row"):
+        report.compare_with_baseline(ours, "objective", "Missing")

@@ -1,0 +1,94 @@
+import pytest
+import torch
+from torch import nn
+
+from snnconv.attacks import AttackSpec, MemberView, ensemble_robustness, per_sample_uniform, predict
+from snnconv.models import Simulation, build
+from snnconv.surrogates import PAPER_ENSEMBLE
+
+
+@pytest.fixture(scope="module")
+def snn_and_data():
+    torch.manual_seed(0)
+    net = build("vgg_small", "fashion_mnist").eval()
+    for neuron in net.neurons:
+        with torch.no_grad():
+            neuron.threshold.fill_(0.2)
+    x = torch.rand(24, 1, 28, 28)
+    # Labels the network gets right on clean inputs for most samples, so attacks have work to do.
+    y = predict(net, x, Simulation(4))
+    y[:4] = (y[:4] + 1) % 10  # a few clean errors
+    return net, x, y
+
+
+def test_verdicts_do_not_depend_on_member_order(snn_and_data):
+    net, x, y = snn_and_data
+    members = PAPER_ENSEMBLE[::3]
+    spec = AttackSpec("PGD", 8 / 255, steps=3)
+    forward = ensemble_robustness(net, x, y, spec, time_steps=4, members=members, batch_size=7, progress=False)
+    backward = ensemble_robustness(net, x, y, spec, time_steps=4, members=members[::-1], batch_size=5,
+                                   progress=False)
+    assert torch.equal(forward.robust, backward.robust)
+    assert 0 < forward.correct < forward.clean_correct.sum()  # the attack did something, not everything
+
+
+def test_clean_errors_count_as_failures_and_robust_implies_clean_correct(snn_and_data):
+    net, x, y = snn_and_data
+    result = ensemble_robustness(net, x, y, AttackSpec("FGSM", 2 / 255), time_steps=4,
+                                 members=PAPER_ENSEMBLE[:3], progress=False)
+    assert not result.robust[:4].any()
+    assert not (result.robust & ~result.clean_correct).any()
+    assert result.n == 24
+    assert all(result.fooled_by[i] == "clean" for i in range(4))
+
+
+def test_zero_budget_keeps_every_clean_correct_sample(snn_and_data):
+    net, x, y = snn_and_data
+    result = ensemble_robustness(net, x, y, AttackSpec("PGD", 0.0, 2), time_steps=4,
+                                 members=PAPER_ENSEMBLE[:2], progress=False)
+    assert torch.equal(result.robust, result.clean_correct)
+
+
+def test_a_model_with_zero_gradients_is_not_fooled_by_fgsm():
+    class Masked(nn.Module):
+        def forward(self, x, simulation=None):
+            logits = torch.zeros(x.shape[0], 3)
+            logits[:, 0] = 1.0
+            return logits + 0 * x.flatten(1).sum(1, keepdim=True)
+
+    x, y = torch.rand(5, 1, 4, 4), torch.zeros(5, dtype=torch.long)
+    result = ensemble_robustness(Masked(), x, y, AttackSpec("FGSM", 1.0), time_steps=4,
+                                 members=PAPER_ENSEMBLE[:2], progress=False)
+    assert result.accuracy == 100.0
+
+
+def test_attacks_leave_the_model_in_eval_mode(snn_and_data):
+    net, x, y = snn_and_data
+    ensemble_robustness(net, x[:4], y[:4], AttackSpec("FGSM", 2 / 255), 4, PAPER_ENSEMBLE[:1], progress=False)
+    assert not net.training
+    assert not MemberView(net, Simulation(4)).training
+
+
+def test_random_starts_depend_on_the_image_not_on_its_batch():
+    x = torch.rand(6, 1, 5, 5)
+    whole = per_sample_uniform(x, seed=3, salt="m")
+    part = per_sample_uniform(x[[4, 1]], seed=3, salt="m")
+    torch.testing.assert_close(part, whole[[4, 1]])
+    assert not torch.equal(per_sample_uniform(x, seed=3, salt="other"), whole)
+    assert whole.abs().max() <= 1
+
+
+def test_ann_evaluation_uses_a_single_member():
+    net = build("vgg_small", "fashion_mnist").eval()
+    x = torch.rand(6, 1, 28, 28)
+    y = predict(net, x, Simulation(0))
+    result = ensemble_robustness(net, x, y, AttackSpec("FGSM", 8 / 255), time_steps=0, progress=False)
+    assert result.members == ("ANN",)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(name="CW", epsilon=0.1), "attack"),
+                                           (dict(name="PGD", epsilon=-0.1), "epsilon"),
+                                           (dict(name="PGD", epsilon=0.1, steps=0), "steps")])
+def test_attack_spec_is_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AttackSpec(**kwargs)
