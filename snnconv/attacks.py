@@ -31,11 +31,12 @@ from typing import Literal
 
 import torch
 import torchattacks
-from torchattacks.attack import Attack
 from torch import nn
+from torchattacks.attack import Attack
 from tqdm import tqdm
 
 from snnconv.models import Readout, Simulation
+from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode
 
 
@@ -181,7 +182,8 @@ def ensemble_robustness(
     clean_correct = predict(model, images, truth, batch_size) == labels
     alive = clean_correct.clone()
     fooled_by = ["" if ok else "clean" for ok in clean_correct.tolist()]
-    bar = tqdm(total=len(members), desc=f"{attack.label} ε={attack.epsilon * 255:g}/255", disable=not progress)
+    bar = tqdm(total=len(members), desc=f"{attack.label} ε={attack.epsilon * 255:g}/255", disable=not progress,
+               mininterval=PROGRESS_INTERVAL)
     for member, label in zip(members, labels_of, strict=True):
         view = MemberView(model, Simulation(time_steps, member, readout))
         adversary = attack.build(view, seed, salt=label)
@@ -214,7 +216,7 @@ def autoattack_robustness(
     robust = clean_correct.clone()
     index = clean_correct.nonzero().flatten()
     for start in tqdm(range(0, len(index), batch_size), desc=f"AutoAttack ε={epsilon * 255:g}/255",
-                      disable=not progress):
+                      disable=not progress, mininterval=PROGRESS_INTERVAL):
         chunk = index[start : start + batch_size]
         adv = adversary(images[chunk], labels[chunk])
         robust[chunk] = predict(model, adv, Simulation(0), batch_size) == labels[chunk]

@@ -491,7 +491,7 @@ def table1_rows(settings: Table1Settings, store: ArtifactStore | None = None, pr
         snn = ensure_snn(snn_cfg, store, progress)
         snn_key = artifact_key("snn", snn_cfg)
 
-        def cell(model, key, model_kind, attack, epsilon, budget, steps=1, time_steps=0):
+        def cell(model, key, model_kind, attack, epsilon, budget, steps=1, time_steps=0, label=label):
             config = EvaluationConfig(key, profile.dataset, attack, epsilon / 255, steps, time_steps,
                                       profile.n_test, settings.seed)
             record = ensure_evaluation(model, config, store, profile.attack_batch, progress)

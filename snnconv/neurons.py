@@ -36,10 +36,13 @@ Example::
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import snntorch
 import torch
 
-from snnconv.surrogates import BPTR, BPTT, TRAINING_GRADIENT, GradientMode
+from snnconv.surrogates import BPTR, BPTT, TRAINING_GRADIENT, GradientMode, surrogate_factor
 
 #: Lower bound of trainable thresholds after every optimizer step (paper Suppl. A.2).
 MIN_THRESHOLD = 0.03
@@ -110,62 +113,109 @@ class SpikingNeuron(snntorch.Leaky):
         return spikes.reshape(current.shape)
 
 
+def _forward_step(membrane, current, threshold, leak, soft_reset: bool):
+    """Eqs. (1)–(3) for one step; returns ``(z, spikes, membrane)``."""
+    v_pre = leak * membrane + current
+    z = v_pre - threshold
+    fired = z >= 0
+    spikes = fired.to(current.dtype)
+    return z, spikes, (v_pre - spikes * threshold if soft_reset else v_pre.masked_fill(fired, 0.0))
+
+
+def _backward_step(grad_spikes, grad_membrane, z, threshold, leak, first, second,
+                   family: str, soft_reset: bool, detach_reset: bool):
+    """BPTT through one step; returns ``(dL/dI(t), dL/dv(t-1), dL/dV_th contribution)``."""
+    fired = z >= 0
+    grad_s = grad_spikes
+    if not detach_reset:
+        # The reset of Eq. (3) depends on s, so dL/ds collects the reset path too.
+        grad_s = grad_s - grad_membrane * (threshold if soft_reset else z + threshold)
+    grad_z = grad_s * surrogate_factor(z, family, first, second)
+    if soft_reset:
+        grad_v_pre = grad_z + grad_membrane
+        grad_threshold = -grad_z.sum() - (grad_membrane * fired).sum()
+    else:
+        grad_v_pre = grad_z + grad_membrane.masked_fill(fired, 0.0)
+        grad_threshold = -grad_z.sum()
+    return grad_v_pre, leak * grad_v_pre, grad_threshold
+
+
+class _Kernels:
+    """Per-step kernels, compiled with ``torch.compile`` on first use (eager if compiling fails).
+
+    Fusing each step's elementwise work into one loop is what makes an SNN step cost about T ANN
+    steps on a CPU: eagerly, the neuron's dozen memory-bound passes per step dominate the run time.
+    """
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple, object] = {}
+        self.enabled = True
+
+    def get(self, function, *static):
+        key = (function.__name__, *static)
+        if key not in self._compiled:
+            kernel = functools.partial(function, **dict(zip(_STATIC[function.__name__], static, strict=True)))
+            self._compiled[key] = torch.compile(kernel, dynamic=True) if self.enabled else kernel
+        return self._compiled[key]
+
+    def run(self, function, static: tuple, *args):
+        try:
+            return self.get(function, *static)(*args)
+        except Exception as error:  # noqa: BLE001 — any compiler failure falls back to eager maths
+            if not self.enabled:
+                raise
+            warnings.warn(f"torch.compile failed ({type(error).__name__}); using eager neuron kernels.",
+                          stacklevel=2)
+            self.enabled = False
+            self._compiled.clear()
+            return self.get(function, *static)(*args)
+
+
+_STATIC = {"_forward_step": ("soft_reset",), "_backward_step": ("family", "soft_reset", "detach_reset")}
+KERNELS = _Kernels()
+# All variants of a step function share one code object and thus one dynamo cache: surrogate families,
+# reset modes, dtypes and tensor ranks (conv vs dense layers) need more entries than the default 8.
+torch._dynamo.config.recompile_limit = 64
+
+
 class _SpikingLoop(torch.autograd.Function):
     """All T steps of Eqs. (1)–(3) as one autograd node, with BPTT or BPTR in the backward."""
 
     @staticmethod
     def forward(ctx, current, threshold, leak, soft_reset, detach_reset, gradient):
         keep = any(ctx.needs_input_grad[:2])
-        spikes = torch.empty_like(current)
-        z_all = torch.empty_like(current) if keep else None
-        membrane = None
+        leak_t = torch.tensor(leak, dtype=current.dtype, device=current.device)
+        membrane = torch.zeros_like(current[0])
+        z_steps, spike_steps = [], []
         for t in range(current.shape[0]):
-            if membrane is None:
-                v_pre = current[t]
-            elif leak == 1.0:
-                v_pre = membrane + current[t]
-            else:
-                v_pre = torch.add(current[t], membrane, alpha=leak)
-            z = torch.sub(v_pre, threshold, out=z_all[t]) if keep else v_pre - threshold
-            fired = z >= 0
-            spikes[t] = fired
-            membrane = v_pre - fired * threshold if soft_reset else v_pre.masked_fill(fired, 0.0)
+            z, spikes, membrane = KERNELS.run(_forward_step, (soft_reset,), membrane, current[t], threshold, leak_t)
+            spike_steps.append(spikes)
+            if keep:
+                z_steps.append(z)
         if keep:
-            ctx.save_for_backward(z_all, threshold)
-            ctx.config = (leak, soft_reset, detach_reset, gradient)
-        return spikes
+            ctx.save_for_backward(torch.stack(z_steps), threshold, leak_t)
+            ctx.config = (soft_reset, detach_reset, gradient)
+        return torch.stack(spike_steps)
 
     @staticmethod
     def backward(ctx, grad_spikes):
-        z_all, threshold = ctx.saved_tensors
-        leak, soft_reset, detach_reset, gradient = ctx.config
+        z_all, threshold, leak_t = ctx.saved_tensors
+        soft_reset, detach_reset, gradient = ctx.config
         if isinstance(gradient, BPTR):
             fired_once = (z_all >= 0).any(dim=0, keepdim=True)
             return grad_spikes * fired_once, None, None, None, None, None
-        factor = gradient.surrogate.factor
-        grad_current = torch.empty_like(grad_spikes)
-        grad_membrane = None  # dL/dv(t), arriving from step t+1
+        surrogate = gradient.surrogate
+        first, second = (torch.tensor(c, dtype=z_all.dtype, device=z_all.device) for c in surrogate.coefficients)
+        static = (surrogate.family, soft_reset, detach_reset)
+        grad_current = [None] * z_all.shape[0]
+        grad_membrane = torch.zeros_like(grad_spikes[0])  # dL/dv(t), arriving from step t+1
         grad_threshold = torch.zeros((), dtype=grad_spikes.dtype, device=grad_spikes.device)
         for t in reversed(range(z_all.shape[0])):
-            z = z_all[t]
-            grad_s = grad_spikes[t]
-            if grad_membrane is None:
-                grad_v_pre = grad_z = grad_s * factor(z)
-            else:
-                fired = z >= 0
-                # The reset of Eq. (3) depends on s, so dL/ds collects the reset path too (unless detached).
-                if not detach_reset:
-                    grad_s = grad_s - grad_membrane * (threshold if soft_reset else z + threshold)
-                grad_z = grad_s * factor(z)
-                if soft_reset:
-                    grad_v_pre = grad_z + grad_membrane
-                    grad_threshold = grad_threshold - (grad_membrane * fired).sum()
-                else:
-                    grad_v_pre = grad_z + grad_membrane.masked_fill(fired, 0.0)
-            grad_threshold = grad_threshold - grad_z.sum()
-            grad_current[t] = grad_v_pre
-            grad_membrane = grad_v_pre if leak == 1.0 else leak * grad_v_pre
-        return grad_current, grad_threshold, None, None, None, None
+            grad_current[t], grad_membrane, grad_step = KERNELS.run(
+                _backward_step, static, grad_spikes[t], grad_membrane, z_all[t], threshold, leak_t, first, second
+            )
+            grad_threshold = grad_threshold + grad_step
+        return torch.stack(grad_current), grad_threshold, None, None, None, None
 
 
 def spiking_neurons(module: torch.nn.Module) -> list[SpikingNeuron]:

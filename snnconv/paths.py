@@ -13,6 +13,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 REFERENCE_VALUES = PACKAGE / "reference_values"
 
+#: Seconds between progress-bar refreshes: executed notebooks keep every refresh as output.
+PROGRESS_INTERVAL = 10.0
+
 
 def project_root() -> Path:
     """The checkout that holds the package, else the current working directory."""

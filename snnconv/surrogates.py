@@ -62,13 +62,15 @@ class Surrogate:
 
     def factor(self, z: torch.Tensor) -> torch.Tensor:
         """The surrogate derivative :math:`\\partial s/\\partial z` evaluated at ``z``."""
-        if self.family == "triangular":
-            return (self.width - z.abs()).clamp_min(0.0) / self.width**2
+        first, second = self.coefficients
+        return surrogate_factor(z, self.family, first, second)
+
+    @property
+    def coefficients(self) -> tuple[float, float]:
+        """``(γw, 0)`` for triangular/rectangular, ``(γd, γs)`` for exponential, ``(0, 0)`` otherwise."""
         if self.family == "exponential":
-            return self.dampening * torch.exp(-self.steepness * z.abs())
-        if self.family == "rectangular":
-            return (z.abs() < self.width / 2).to(z.dtype) / self.width
-        return torch.ones_like(z)
+            return self.dampening, self.steepness
+        return self.width, 0.0
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         """Spike function: forward :math:`H(z) = \\mathbb{1}[z \\ge 0]`, backward ``grad * factor(z)``."""
@@ -82,6 +84,20 @@ class Surrogate:
         if self.family == "exponential":
             return f"exponential(γd={self.dampening:g}, γs={self.steepness:g})"
         return "straight-through"
+
+
+def surrogate_factor(z: torch.Tensor, family: Family, first, second) -> torch.Tensor:
+    """Eqs. (15)–(18) as one function of ``z``; ``first, second`` are :attr:`Surrogate.coefficients`.
+
+    The coefficients may be floats or 0-dim tensors (tensors let a compiled kernel serve every width).
+    """
+    if family == "triangular":
+        return (first - z.abs()).clamp_min(0.0) / (first * first)
+    if family == "exponential":
+        return first * torch.exp(-second * z.abs())
+    if family == "rectangular":
+        return (z.abs() < first / 2).to(z.dtype) / first
+    return torch.ones_like(z)
 
 
 class _SpikeFunction(torch.autograd.Function):

@@ -5,7 +5,8 @@ The weighted spiking inputs of all T steps are normalized together:
 .. math::
 
     \\hat{\\mathbf{S}}^l = \\varphi^l \\cdot
-        \\frac{\\bar{\\mathbf{S}}^l - \\mathbb{E}[\\bar{\\mathbf{S}}^l]}{\\sqrt{\\mathrm{Var}[\\bar{\\mathbf{S}}^l] + \\vartheta}}
+        \\frac{\\bar{\\mathbf{S}}^l - \\mathbb{E}[\\bar{\\mathbf{S}}^l]}
+             {\\sqrt{\\mathrm{Var}[\\bar{\\mathbf{S}}^l] + \\vartheta}}
         + \\omega^l, \\qquad \\bar{\\mathbf{S}}^l = [\\bar{s}^l(1), \\dots, \\bar{s}^l(T)],
 
 with :math:`\\mathbb{E}` and :math:`\\mathrm{Var}` taken per channel over time × batch × space. Unlike the

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from snnconv.data import DatasetSpec, augment
 from snnconv.neurons import clamp_thresholds
+from snnconv.paths import PROGRESS_INTERVAL
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -111,7 +112,8 @@ def fit(
     history: list[dict] = state["history"] if state else []
     batches_per_epoch = math.ceil(len(images) / schedule.batch_size)
     total = schedule.epochs * batches_per_epoch
-    bar = tqdm(total=total, initial=len(history) * batches_per_epoch, desc=description, disable=not progress)
+    bar = tqdm(total=total, initial=len(history) * batches_per_epoch, desc=description, disable=not progress,
+               mininterval=PROGRESS_INTERVAL)
     for epoch in range(len(history), schedule.epochs):
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
         torch.manual_seed(seed * 100_003 + epoch)  # attack noise and dropout inside the objective

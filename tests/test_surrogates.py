@@ -69,7 +69,8 @@ def test_paper_ensemble_has_the_19_members_of_suppl_a4():
     assert families.count("straight_through") == 1
     assert sum(isinstance(m, BPTR) for m in PAPER_ENSEMBLE) == 1
     assert sum(isinstance(m, ReLUApproximation) for m in PAPER_ENSEMBLE) == 1
-    widths = sorted(m.surrogate.width for m in PAPER_ENSEMBLE if isinstance(m, BPTT) and m.surrogate.family == "triangular")
+    widths = sorted(m.surrogate.width for m in PAPER_ENSEMBLE
+                    if isinstance(m, BPTT) and m.surrogate.family == "triangular")
     assert widths == [0.25, 0.5, 1.0, 2.0, 3.0]
     pairs = sorted((m.surrogate.dampening, m.surrogate.steepness) for m in PAPER_ENSEMBLE
                    if isinstance(m, BPTT) and m.surrogate.family == "exponential")

@@ -111,3 +111,4 @@ def test_build_rejects_unknown_choices(kwargs, match):
 def test_simulation_rejects_negative_time_steps():
     with pytest.raises(ValueError, match="time_steps"):
         Simulation(-1)
+

@@ -43,6 +43,7 @@ paper_dataset = "CIFAR-10"  # which published rows to compare with: CIFAR-10, CI
 """, metadata={"tags": ["parameters"]})
 
 code("""
+%matplotlib inline
 import time
 
 import pandas as pd
