@@ -74,6 +74,24 @@ def projected_gradient_ascent(
     return x_adv
 
 
+def inner_maximization(
+    model: nn.Module,
+    simulation: Simulation,
+    x: torch.Tensor,
+    loss: Callable[[torch.Tensor], torch.Tensor],
+    epsilon: float,
+    steps: int,
+    start: torch.Tensor,
+) -> torch.Tensor:
+    """The inner max of Eq. (4): :func:`projected_gradient_ascent` with the model in eval mode."""
+    with evaluation_mode(model):
+        return projected_gradient_ascent(lambda z: model(z, simulation), x, loss, epsilon, steps, start)
+
+
+def _summed_cross_entropy(y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda logits: F.cross_entropy(logits, y, reduction="sum")
+
+
 @dataclass(frozen=True)
 class Natural:
     """:math:`\\mathcal{L}_{CE}(f(x), y)`."""
@@ -94,15 +112,8 @@ class AdversarialTraining:
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         start = x + torch.empty_like(x).uniform_(-self.epsilon, self.epsilon)
-        with evaluation_mode(model):
-            x_adv = projected_gradient_ascent(
-                lambda z: model(z, self.simulation),
-                x,
-                lambda out: F.cross_entropy(out, y, reduction="sum"),
-                self.epsilon,
-                self.steps,
-                start,
-            )
+        x_adv = inner_maximization(model, self.simulation, x, _summed_cross_entropy(y), self.epsilon, self.steps,
+                                   start)
         return F.cross_entropy(model(x_adv, self.simulation), y)
 
 
@@ -118,14 +129,8 @@ class TRADES:
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with evaluation_mode(model):
             clean = model(x, self.simulation).detach()
-            x_adv = projected_gradient_ascent(
-                lambda z: model(z, self.simulation),
-                x,
-                lambda out: kl_clean_adversarial(clean, out),
-                self.epsilon,
-                self.steps,
-                x + 0.001 * torch.randn_like(x),
-            )
+        x_adv = inner_maximization(model, self.simulation, x, lambda out: kl_clean_adversarial(clean, out),
+                                   self.epsilon, self.steps, x + 0.001 * torch.randn_like(x))
         clean_logits = model(x, self.simulation)
         return F.cross_entropy(clean_logits, y) + self.trade_off * kl_clean_adversarial(
             clean_logits, model(x_adv, self.simulation)
@@ -142,15 +147,8 @@ class MART:
     simulation: Simulation = ANN
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with evaluation_mode(model):
-            x_adv = projected_gradient_ascent(
-                lambda z: model(z, self.simulation),
-                x,
-                lambda out: F.cross_entropy(out, y, reduction="sum"),
-                self.epsilon,
-                self.steps,
-                x + 0.001 * torch.randn_like(x),
-            )
+        x_adv = inner_maximization(model, self.simulation, x, _summed_cross_entropy(y), self.epsilon, self.steps,
+                                   x + 0.001 * torch.randn_like(x))
         clean_logits, adv_logits = model(x, self.simulation), model(x_adv, self.simulation)
         adv_probs = F.softmax(adv_logits, dim=1)
         # Most probable wrong class under the adversarial input, as in the original MART code.

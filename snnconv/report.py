@@ -33,6 +33,7 @@ import dataclasses
 import datetime as _dt
 import importlib.metadata
 import importlib.resources
+import itertools
 import math
 import operator
 import os
@@ -57,6 +58,7 @@ __all__ = [
     "PROVENANCE_PACKAGES",
     "Provenance",
     "budget_of",
+    "masking_checks",
     "compare_with_baseline",
     "difference_interval",
     "collect_provenance",
@@ -311,6 +313,31 @@ def compare_with_baseline(
         rows.append({group: row[group], "accuracy": accuracy, baseline: 100 * base_correct / base_n,
                      "difference": accuracy - 100 * base_correct / base_n, "ci_low": low, "ci_high": high,
                      "better": low > 0})
+    return pd.DataFrame(rows)
+
+
+def masking_checks(ours: pd.DataFrame, group: str = "ann_objective") -> pd.DataFrame:
+    """Gradient-masking checks that a table of robust accuracies allows by itself (Carlini et al. 2019).
+
+    ``ours`` has columns ``group``, ``model``, ``metric``, ``attack``, ``budget``, ``correct``, ``n``.
+    For every SNN: the iterative attack must not be weaker than the single-step one at any budget
+    (``PGD ≤ FGSM``), and each attack's accuracy must not rise with the budget. A check that fails is a
+    warning sign of masked gradients (or of too few test images), shown rather than hidden.
+    """
+    rows = []
+    robust = ours.loc[(ours["model"] == "snn") & (ours["metric"] == "robust")].copy()
+    robust["accuracy"] = 100 * robust["correct"] / robust["n"]
+    for name, table in robust.groupby(group, sort=False):
+        wide = table.pivot_table(index="budget", columns="attack", values="accuracy").sort_index()
+        iterative = [a for a in wide.columns if a.startswith("PGD")]
+        if "FGSM" in wide.columns and iterative:
+            worse = wide.index[wide[iterative[0]] > wide["FGSM"]].tolist()
+            rows.append({group: name, "check": f"{iterative[0]} ≤ FGSM at every budget", "passed": not worse,
+                         "detail": "violated at " + ", ".join(worse) if worse else ""})
+        for attack in wide.columns:
+            rising = [b for a, b in itertools.pairwise(wide.index) if wide.loc[b, attack] > wide.loc[a, attack]]
+            rows.append({group: name, "check": f"{attack} accuracy falls as ε grows", "passed": not rising,
+                         "detail": "rises at " + ", ".join(rising) if rising else ""})
     return pd.DataFrame(rows)
 
 

@@ -412,3 +412,17 @@ def test_compare_with_baseline_flags_only_intervals_above_zero():
     assert bool(table.loc["AT", "better"]) and not bool(table.loc["Same", "better"])
     with pytest.raises(ValueError, match="exactly one row"):
         report.compare_with_baseline(ours, "objective", "Missing")
+
+
+def test_masking_checks_flag_a_weak_iterative_attack_and_a_rising_curve():
+    rows = []
+    for budget, fgsm, pgd in (("ε1", 80, 70), ("ε2", 60, 65), ("ε3", 65, 40)):
+        rows.append(dict(ann_objective="AT", model="snn", metric="robust", attack="FGSM", budget=budget,
+                         correct=fgsm, n=100))
+        rows.append(dict(ann_objective="AT", model="snn", metric="robust", attack="PGD20", budget=budget,
+                         correct=pgd, n=100))
+    checks = report.masking_checks(pd.DataFrame(rows)).set_index("check")
+    assert not checks.loc["PGD20 ≤ FGSM at every budget", "passed"]
+    assert checks.loc["PGD20 ≤ FGSM at every budget", "detail"] == "violated at ε2"
+    assert not checks.loc["FGSM accuracy falls as ε grows", "passed"]
+    assert checks.loc["PGD20 accuracy falls as ε grows", "passed"]

@@ -117,6 +117,18 @@ else:
 """)
 
 md("""
+## Gradient-masking checks
+
+What this table can check by itself: the iterative attack is never weaker than the single-step one, and
+accuracy never rises with the budget. A failed check is shown, not hidden (see the diagnostics of the
+adaptive-evaluation pages for transfer, query-based and unbounded-budget checks).
+""")
+
+code("""
+report.masking_checks(ours)
+""")
+
+md("""
 ## Robust accuracy against the perturbation budget
 """)
 
