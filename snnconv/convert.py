@@ -20,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from tqdm import tqdm
 
 from snnconv.models import SpikingNetwork
+from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.surrogates import TRAINING_GRADIENT
 from snnconv.tdbn import batch_statistics, reset_running_statistics
 
@@ -70,7 +72,7 @@ def percentile(values: torch.Tensor, q: float) -> torch.Tensor:
 
 @torch.no_grad()
 def calibrate_thresholds(
-    snn: SpikingNetwork, batches: list[torch.Tensor], settings: Calibration = Calibration()
+    snn: SpikingNetwork, batches: list[torch.Tensor], settings: Calibration = Calibration(), progress: bool = False
 ) -> list[float]:
     """Stage 2: set each layer's threshold to the max over batches of the ρ-percentile pre-activation.
 
@@ -83,7 +85,9 @@ def calibrate_thresholds(
     snn.eval()  # dropout off; tdBN uses the batch's statistics via batch_statistics()
     thresholds: list[float] = []
     with batch_statistics(snn):
-        for layer, stage in enumerate(snn.stages):
+        layers = tqdm(list(enumerate(snn.stages)), desc="calibrating thresholds", disable=not progress,
+                      mininterval=PROGRESS_INTERVAL)
+        for layer, stage in layers:
             # The running max starts at 0, as in the authors' code (Alg. 1 compares with V_th instead).
             threshold = torch.zeros(())
             for images in batches:
@@ -113,12 +117,13 @@ def convert(
     ann_state: dict[str, torch.Tensor],
     batches: list[torch.Tensor],
     settings: Calibration = Calibration(),
+    progress: bool = False,
 ) -> list[float]:
     """Algorithm 1, lines 3–16: the four stages in order. Returns the calibrated (unscaled) thresholds."""
     if len(batches) != settings.batches:
         raise ValueError(f"expected {settings.batches} calibration batches, got {len(batches)}.")
     load_ann_weights(snn, ann_state)
-    thresholds = calibrate_thresholds(snn, batches, settings)
+    thresholds = calibrate_thresholds(snn, batches, settings, progress)
     scale_thresholds(snn, settings.scale)
     reset_running_statistics(snn)
     return thresholds

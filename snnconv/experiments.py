@@ -40,6 +40,7 @@ from snnconv.convert import Calibration, convert
 from snnconv.data import DATASETS, load
 from snnconv.models import ARCHITECTURES, BiasMode, Readout, Simulation, SpikingNetwork, build
 from snnconv.objectives import MART, TRADES, AdversarialTraining, Natural, RobustFinetuning
+from snnconv.report import source_commit
 from snnconv.train import Schedule, fit
 
 #: Bumped when a change to the code invalidates stored artifacts.
@@ -270,7 +271,8 @@ def _training_data(name: str, subset: int | None, seed: int) -> tuple[torch.Tens
 
 
 def _record(config: Any, started: float, **extra: Any) -> dict:
-    return {"config": _plain(config), "seconds": round(time.time() - started, 1), "device": str(device()), **extra}
+    return {"config": _plain(config), "seconds": round(time.time() - started, 1), "device": str(device()),
+            "commit": source_commit(), **extra}
 
 
 def ensure_ann(config: ANNConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:
@@ -312,7 +314,7 @@ def ensure_snn(config: SNNConfig, store: ArtifactStore, progress: bool = True) -
         for neuron in model.neurons:
             neuron.beta.fill_(config.leak)
             neuron.soft_reset = config.soft_reset
-        thresholds = convert(model, ann.state_dict(), calibration_batches(config), config.calibration)
+        thresholds = convert(model, ann.state_dict(), calibration_batches(config), config.calibration, progress)
         objective = RobustFinetuning(config.epsilon, config.step, config.trade_off, config.simulation)
         images, labels = _training_data(config.ann.dataset, config.train_subset, config.seed)
         history = fit(model, objective, images, labels, config.schedule, DATASETS[config.ann.dataset],
@@ -498,7 +500,8 @@ def table1_rows(settings: Table1Settings, store: ArtifactStore | None = None, pr
             attack_label = {"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack)
             rows.append(dict(ann_objective=label, model=model_kind, metric="clean" if attack == "clean" else "robust",
                              attack=attack_label, epsilon=_epsilon_label(epsilon) if attack != "clean" else "",
-                             budget=budget, correct=record["correct"], n=record["n"], seconds=record["seconds"]))
+                             budget=budget, correct=record["correct"], n=record["n"], seconds=record["seconds"],
+                             commit=record.get("commit", "not recorded")))
 
         cell(ann, ann_key, "ann", "clean", 0.0, "")
         if profile.autoattack:

@@ -58,6 +58,7 @@ __all__ = [
     "PROVENANCE_PACKAGES",
     "Provenance",
     "budget_of",
+    "source_commit",
     "masking_checks",
     "compare_with_baseline",
     "difference_interval",
@@ -331,11 +332,13 @@ def masking_checks(ours: pd.DataFrame, group: str = "ann_objective") -> pd.DataF
         wide = table.pivot_table(index="budget", columns="attack", values="accuracy").sort_index()
         iterative = [a for a in wide.columns if a.startswith("PGD")]
         if "FGSM" in wide.columns and iterative:
-            worse = wide.index[wide[iterative[0]] > wide["FGSM"]].tolist()
+            gap = wide[iterative[0]] - wide["FGSM"]
+            worse = [f"{b} (+{gap[b]:.2f} points)" for b in wide.index[gap > 0]]
             rows.append({group: name, "check": f"{iterative[0]} ≤ FGSM at every budget", "passed": not worse,
                          "detail": "violated at " + ", ".join(worse) if worse else ""})
         for attack in wide.columns:
-            rising = [b for a, b in itertools.pairwise(wide.index) if wide.loc[b, attack] > wide.loc[a, attack]]
+            rising = [f"{b} (+{wide.loc[b, attack] - wide.loc[a, attack]:.2f} points)"
+                      for a, b in itertools.pairwise(wide.index) if wide.loc[b, attack] > wide.loc[a, attack]]
             rows.append({group: name, "check": f"{attack} accuracy falls as ε grows", "passed": not rising,
                          "detail": "rises at " + ", ".join(rising) if rising else ""})
     return pd.DataFrame(rows)
@@ -638,6 +641,11 @@ def _git_commit(directory: Path) -> str:
         return "unknown"
     status = _git(directory, "status", "--porcelain", "--untracked-files=no")
     return head.strip() + ("+dirty" if status else "")
+
+
+def source_commit() -> str:
+    """The commit of the ``snnconv`` code that is running (``+dirty`` with local changes, or "unknown")."""
+    return _git_commit(Path(__file__).resolve().parent)
 
 
 def _package_versions() -> dict[str, str]:

@@ -423,6 +423,6 @@ def test_masking_checks_flag_a_weak_iterative_attack_and_a_rising_curve():
                          correct=pgd, n=100))
     checks = report.masking_checks(pd.DataFrame(rows)).set_index("check")
     assert not checks.loc["PGD20 ≤ FGSM at every budget", "passed"]
-    assert checks.loc["PGD20 ≤ FGSM at every budget", "detail"] == "violated at ε2"
+    assert checks.loc["PGD20 ≤ FGSM at every budget", "detail"] == "violated at ε2 (+5.00 points)"
     assert not checks.loc["FGSM accuracy falls as ε grows", "passed"]
     assert checks.loc["PGD20 accuracy falls as ε grows", "passed"]

@@ -1,0 +1,29 @@
+"""A bad papermill parameter stops the notebook at once with one sentence naming it."""
+
+from pathlib import Path
+
+import papermill
+import pytest
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "table1_conversion.ipynb"
+
+
+@pytest.mark.parametrize("parameters, words", [
+    ({"dataset": "imagenet"}, ["dataset", "'imagenet'", "fashion_mnist"]),
+    ({"epsilons": "-2,4,8"}, ["epsilons", "(0, 255]"]),
+    ({"time_steps": 0}, ["time_steps", "from 1"]),
+    ({"objectives": "natural,fgsm"}, ["objectives", "mart"]),
+])
+def test_bad_parameter_fails_before_any_work(tmp_path, parameters, words):
+    with pytest.raises(papermill.PapermillExecutionError) as error:
+        papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"),
+                                   parameters={"profile": "smoke", **parameters}, kernel_name="python3",
+                                   progress_bar=False, cwd=str(tmp_path))
+    assert error.value.ename == "ParameterError"
+    message = error.value.evalue
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+    # Nothing was trained or stored: the store lives in the checkout and no new artifact appears for
+    # these parameters (the run stopped in the validation cell).
+    assert error.value.exec_count <= 3
