@@ -596,7 +596,8 @@ class Provenance:
             "|---|---|",
             f"| profile | `{self.profile}` |",
         ]
-        lines += [f"| {_markdown_cell(k)} | `{_markdown_cell(v)}` |" for k, v in self.parameters.items()]
+        lines += [f"| {_markdown_cell(k)} | `{_markdown_cell(v)}` |" for k, v in self.parameters.items()
+                  if k != "profile"]  # already the first row
         packages = ", ".join(f"{name} {version}" for name, version in self.packages.items())
         cores = "unknown" if self.logical_cores is None else str(self.logical_cores)
         threads = "" if self.torch_threads is None else f", torch threads {self.torch_threads}"

@@ -93,7 +93,7 @@ Budgets are matched by name ($\\epsilon_1, \\epsilon_2, \\epsilon_3$); the *epsi
 
 code("""
 report.format_table(table)
-""")
+""", metadata={"tags": ["full-width", "hide-input"]})
 
 md("""
 ## The paper's first claim
@@ -116,7 +116,7 @@ if "Natural" in set(pgd.ann_objective) and len(pgd) > 1:
                      f"(n = {int(pgd.n.iloc[0])} test images)."))
 else:
     print("The claim needs the natural objective and at least one robust one in `objectives`.")
-""")
+""", metadata={"tags": ["hide-input"]})
 
 md("""
 ## Gradient-masking checks
@@ -128,7 +128,7 @@ adaptive-evaluation pages for transfer, query-based and unbounded-budget checks)
 
 code("""
 report.masking_checks(ours)
-""")
+""", metadata={"tags": ["hide-input"]})
 
 md("""
 ## Robust accuracy against the perturbation budget
@@ -137,20 +137,20 @@ md("""
 code("""
 snn = table.loc[(table.model == "snn") & (table.metric == "robust")]
 report.plot_side_by_side(snn, x=["attack", "budget"], hue="ann_objective")
-""")
+""", metadata={"tags": ["hide-input"]})
 
 md("""
-## Provenance
+## Where the numbers come from
 
-The attack verdicts above were computed (or loaded from the artifact store) at the commits listed first;
-the footer describes this run of the notebook.
+The attack verdicts above were computed — or loaded from the artifact store — by the code at the commits
+listed here, with the seconds they took; the provenance footer below describes this run of the notebook.
 """)
 
 code("""
 computed = ours.groupby("commit").agg(cells=("n", "size"), attack_seconds=("seconds", "sum"))
 display(computed)
 dataclasses.replace(provenance, wall_time_s=time.time() - started)
-""")
+""", metadata={"tags": ["hide-input"]})
 
 nb = nbf.v4.new_notebook(cells=cells)
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
