@@ -39,6 +39,9 @@ from snnconv.models import Readout, Simulation
 from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode
 
+#: The non-adaptive attack: only the surrogate the SNN was trained with (Tables B3/B4, "vanilla").
+VANILLA: tuple[GradientMode, ...] = (TRAINING_GRADIENT,)
+
 
 class MemberView(nn.Module):
     """The network as one attacker sees it: ``forward(x)`` = logits under ``member``'s gradient."""
@@ -102,30 +105,63 @@ class PGD(Attack):
         return adv.detach()
 
 
+class RFGSM(Attack):
+    """Random-step FGSM: :math:`x' = x + \\alpha\\,\\mathrm{sign}(\\mathcal{N}(0,I))`, then
+    :math:`\\tilde{x} = x' + (\\epsilon-\\alpha)\\,\\mathrm{sign}\\nabla_{x'}\\mathcal{L}_{CE}`.
+
+    The random sign is drawn per sample, like PGD's start.
+    """
+
+    def __init__(self, model: nn.Module, epsilon: float, alpha: float, seed: int, salt: str):
+        super().__init__("RFGSM", model)
+        self.epsilon, self.alpha, self.seed, self.salt = epsilon, alpha, seed, salt
+        self.supported_mode = ["default"]
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # The sign of a symmetric uniform draw has the distribution of sign(N(0, I)).
+        step = (images + self.alpha * per_sample_uniform(images, self.seed, self.salt).sign()).clamp(0, 1)
+        step.requires_grad_(True)
+        loss = nn.functional.cross_entropy(self.get_logits(step), labels)
+        (grad,) = torch.autograd.grad(loss, step)
+        adv = step.detach() + (self.epsilon - self.alpha) * grad.sign()
+        return torch.min(torch.max(adv, images - self.epsilon), images + self.epsilon).clamp(0, 1).detach()
+
+
 @dataclass(frozen=True)
 class AttackSpec:
-    """One attack algorithm of the ensemble: ``FGSM`` or ``PGD`` with ``steps`` (step 2.5ε/steps)."""
+    """One attack algorithm of the ensemble.
 
-    name: Literal["FGSM", "PGD"]
+    ``FGSM``; ``RFGSM`` with random step α = ``step_size`` (default ε/4, the authors' 2.5ε/10);
+    ``PGD`` with ``steps`` and step ``step_size`` (default 2.5ε/steps; SNN-RAT's PGD⁷ uses η = 0.01).
+    """
+
+    name: Literal["FGSM", "RFGSM", "PGD"]
     epsilon: float
     steps: int = 20
+    step_size: float | None = None
 
     def __post_init__(self) -> None:
-        if self.name not in ("FGSM", "PGD"):
-            raise ValueError(f"attack must be 'FGSM' or 'PGD', got {self.name!r}.")
+        if self.name not in ("FGSM", "RFGSM", "PGD"):
+            raise ValueError(f"attack must be 'FGSM', 'RFGSM' or 'PGD', got {self.name!r}.")
         if not self.epsilon >= 0:
             raise ValueError(f"epsilon must be >= 0, got {self.epsilon!r}.")
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}.")
+        if self.step_size is not None and not self.step_size >= 0:
+            raise ValueError(f"step_size must be >= 0, got {self.step_size!r}.")
 
     @property
     def label(self) -> str:
-        return "FGSM" if self.name == "FGSM" else f"PGD{self.steps}"
+        return f"PGD{self.steps}" if self.name == "PGD" else self.name
 
     def build(self, view: nn.Module, seed: int, salt: str) -> Attack:
         if self.name == "FGSM":
             return FGSM(view, self.epsilon)
-        return PGD(view, self.epsilon, 2.5 * self.epsilon / self.steps, self.steps, seed, salt)
+        if self.name == "RFGSM":
+            alpha = self.epsilon / 4 if self.step_size is None else self.step_size
+            return RFGSM(view, self.epsilon, alpha, seed, salt)
+        step_size = 2.5 * self.epsilon / self.steps if self.step_size is None else self.step_size
+        return PGD(view, self.epsilon, step_size, self.steps, seed, salt)
 
 
 @dataclass(frozen=True)
@@ -134,8 +170,22 @@ class EnsembleResult:
 
     clean_correct: torch.Tensor  # bool [n]
     robust: torch.Tensor  # bool [n]
-    fooled_by: tuple[str, ...]  # per sample: the member label that fooled it, "clean" or ""
+    fooled_by: tuple[str, ...]  # per sample: the member label that fooled it first, "clean" or ""
     members: tuple[str, ...] = field(default=())
+    # With per_member=True: each member's own verdicts over every clean-correct sample (Table B2).
+    member_robust: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def member_table(self):
+        """One row per member: samples it fooled first, and its own robust accuracy when measured."""
+        import pandas as pd
+
+        rows = []
+        for label in self.members:
+            row = {"member": label, "fooled first": self.fooled_by.count(label)}
+            if label in self.member_robust:
+                row["robust accuracy (%)"] = 100.0 * float(self.member_robust[label].sum()) / self.n
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     @property
     def n(self) -> int:
@@ -169,10 +219,15 @@ def ensemble_robustness(
     seed: int = 0,
     batch_size: int = 256,
     progress: bool = True,
+    per_member: bool = False,
 ) -> EnsembleResult:
     """Robust accuracy of ``model`` under ``attack`` run once per member, with early exit.
 
-    ``time_steps=0`` evaluates the ANN: a single member, the ANN's own gradient.
+    This is the library's entry point for evaluating any network that takes ``(x, Simulation)``.
+    ``time_steps=0`` evaluates the ANN: a single member, the ANN's own gradient. ``members=VANILLA``
+    is the non-adaptive attack with the training surrogate only (Tables B3/B4). ``per_member=True``
+    lets every member attack every clean-correct sample (no early exit between members) and records
+    each member's own verdicts (Table B2); the ensemble verdict is the same either way.
     """
     model.eval()
     truth = Simulation(time_steps, TRAINING_GRADIENT, readout)
@@ -182,25 +237,30 @@ def ensemble_robustness(
     clean_correct = predict(model, images, truth, batch_size) == labels
     alive = clean_correct.clone()
     fooled_by = ["" if ok else "clean" for ok in clean_correct.tolist()]
+    member_robust: dict[str, torch.Tensor] = {}
     bar = tqdm(total=len(members), desc=f"{attack.label} ε={attack.epsilon * 255:g}/255", disable=not progress,
                mininterval=PROGRESS_INTERVAL)
     for member, label in zip(members, labels_of, strict=True):
         view = MemberView(model, Simulation(time_steps, member, readout))
         adversary = attack.build(view, seed, salt=label)
-        index = alive.nonzero().flatten()
+        index = (clean_correct if per_member else alive).nonzero().flatten()
+        own = clean_correct.clone()
         for start in range(0, len(index), batch_size):
             chunk = index[start : start + batch_size]
             adv = adversary(images[chunk], labels[chunk])
             fooled = predict(model, adv, truth, batch_size) != labels[chunk]
-            for i in chunk[fooled].tolist():
+            for i in chunk[fooled & alive[chunk]].tolist():
                 fooled_by[i] = label
             alive[chunk[fooled]] = False
+            own[chunk[fooled]] = False
+        if per_member:
+            member_robust[label] = own
         bar.update(1)
         bar.set_postfix(robust=int(alive.sum()))
-        if not alive.any():
+        if not alive.any() and not per_member:
             break
     bar.close()
-    return EnsembleResult(clean_correct, alive, tuple(fooled_by), tuple(labels_of))
+    return EnsembleResult(clean_correct, alive, tuple(fooled_by), tuple(labels_of), member_robust)
 
 
 def autoattack_robustness(

@@ -278,12 +278,11 @@ def _record(config: Any, started: float, **extra: Any) -> dict:
 def ensure_ann(config: ANNConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:
     """The trained baseline ANN for ``config``: loaded from the store, or trained and stored."""
     key = artifact_key("ann", config)
+    torch.manual_seed(config.seed)  # the initialization is part of what the config determines
     model = build(config.arch, config.dataset, config.bias).to(device())
     state = store.load_weights("ann", key)
     if state is None:
         started = time.time()
-        torch.manual_seed(config.seed)
-        model = build(config.arch, config.dataset, config.bias).to(device())
         images, labels = _training_data(config.dataset, config.train_subset, config.seed)
         history = fit(model, config.objective_fn(), images, labels, config.schedule, DATASETS[config.dataset],
                       config.seed, store.checkpoint("ann", key),

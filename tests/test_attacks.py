@@ -92,3 +92,33 @@ def test_ann_evaluation_uses_a_single_member():
 def test_attack_spec_is_validated(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AttackSpec(**kwargs)
+
+
+def test_per_member_verdicts_and_with_early_exit_agree(snn_and_data):
+    net, x, y = snn_and_data
+    members = PAPER_ENSEMBLE[::4]
+    spec = AttackSpec("PGD", 8 / 255, steps=2)
+    early = ensemble_robustness(net, x, y, spec, time_steps=4, members=members, progress=False)
+    each = ensemble_robustness(net, x, y, spec, time_steps=4, members=members, progress=False, per_member=True)
+    assert torch.equal(early.robust, each.robust)
+    combined = torch.stack(list(each.member_robust.values())).all(dim=0)
+    assert torch.equal(combined, each.robust)
+    table = each.member_table()
+    assert list(table["member"]) == [m.label for m in members]
+    assert table["fooled first"].sum() == int((each.clean_correct & ~each.robust).sum())
+    # every member alone is at least as weak as the ensemble
+    assert (table["robust accuracy (%)"] >= each.accuracy).all()
+
+
+def test_rfgsm_stays_in_the_ball_and_vanilla_is_the_training_surrogate():
+    from snnconv.attacks import RFGSM, VANILLA
+    from snnconv.surrogates import TRAINING_GRADIENT
+
+    net = build("vgg_small", "fashion_mnist").eval()
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    adv = RFGSM(MemberView(net, Simulation(0)), epsilon=8 / 255, alpha=2 / 255, seed=0, salt="m")(x, y)
+    assert (adv - x).abs().max() <= 8 / 255 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    assert VANILLA == (TRAINING_GRADIENT,)
+    assert AttackSpec("RFGSM", 8 / 255).label == "RFGSM"
+    pgd7 = AttackSpec("PGD", 8 / 255, steps=7, step_size=0.01).build(MemberView(net, Simulation(0)), 0, "m")
+    assert pgd7.step_size == 0.01

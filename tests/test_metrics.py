@@ -1,0 +1,50 @@
+import torch
+from torch import nn
+
+from snnconv.attacks import AttackSpec, ensemble_robustness, predict
+from snnconv.metrics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
+from snnconv.models import ANN, Simulation, build
+
+
+class _ZeroGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.zeros_like(grad)
+
+
+class Masked(nn.Module):
+    """A real network whose input gradient is zero: the textbook case of gradient masking."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x, simulation=ANN):
+        return self.inner(_ZeroGradient.apply(x), simulation)
+
+
+def _evidence(model, x, y):
+    simulation = Simulation(0)
+    clean = 100.0 * float((predict(model, x, simulation) == y).float().mean())
+    attacked = ensemble_robustness(model, x, y, AttackSpec("PGD", 8 / 255, 5), 0, progress=False).accuracy
+    unbounded = ensemble_robustness(model, x, y, AttackSpec("PGD", 1.0, 10), 0, progress=False).accuracy
+    zero = float((input_gradient_norms(model, x, y, simulation) == 0).float().mean())
+    return Evidence(clean, attacked, random_noise_accuracy(model, x, y, 8 / 255, simulation), unbounded, zero)
+
+
+def test_a_masked_model_is_flagged_and_an_honest_one_is_not():
+    torch.manual_seed(0)
+    net = build("vgg_small", "fashion_mnist").eval()
+    x = torch.rand(32, 1, 28, 28)
+    y = predict(net, x, Simulation(0))  # clean accuracy 100 %: every sample is worth attacking
+    masked = {row["check"]: row["passed"] for row in diagnose(_evidence(Masked(net), x, y))}
+    assert not masked["input gradients are not zero"]
+    assert not masked["an unbounded attack drives accuracy to about 0"]
+    assert not masked["random noise at ε hurts less than the attack"]
+    honest = {row["check"]: row["passed"] for row in diagnose(_evidence(net, x, y))}
+    assert honest["input gradients are not zero"]
+    assert honest["an unbounded attack drives accuracy to about 0"]
