@@ -20,7 +20,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from snnconv.data import DATASETS, load
 from snnconv.models import ARCHITECTURES, BiasMode, Readout, Simulation, SpikingNetwork, build
 from snnconv.objectives import MART, TRADES, AdversarialTraining, Natural, RobustFinetuning
 from snnconv.report import source_commit
+from snnconv.surrogates import BPTR, BPTT, PAPER_ENSEMBLE, GradientMode
 from snnconv.train import Schedule, fit
 
 #: Bumped when a change to the code invalidates stored artifacts.
@@ -199,7 +200,10 @@ def snn_config(profile: Profile, ann: ANNConfig, seed: int) -> SNNConfig:
 
 def _plain(value: Any) -> Any:
     if hasattr(value, "__dataclass_fields__"):
-        return {k: _plain(v) for k, v in asdict(value).items()}
+        # A field added after artifacts were stored is left out while it has its default, so the
+        # keys of those artifacts stay valid (mark it with metadata={"added_later": True}).
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)
+                if not (f.metadata.get("added_later") and getattr(value, f.name) == f.default)}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -340,7 +344,19 @@ class EvaluationConfig:
     n_test: int
     seed: int
     readout: Readout = "mean"
-    members: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()  # member labels; () is the paper's 19-member ensemble
+    per_member: bool = field(default=False, metadata={"added_later": True})
+
+
+def members_by_label(labels: tuple[str, ...]) -> tuple[GradientMode, ...]:
+    """The ensemble members named by ``labels`` (their :attr:`label`); () gives all 19."""
+    if not labels:
+        return PAPER_ENSEMBLE
+    known = {m.label: m for m in PAPER_ENSEMBLE}
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise ParameterError(f"Parameter members={list(unknown)!r} is not allowed: labels of {list(known)}.")
+    return tuple(known[label] for label in labels)
 
 
 def ensure_evaluation(
@@ -364,10 +380,12 @@ def ensure_evaluation(
     else:
         spec = AttackSpec(config.attack, config.epsilon, config.steps)
         result = ensemble_robustness(model, images, labels, spec, config.time_steps,
-                                     readout=config.readout, seed=config.seed, batch_size=batch_size,
-                                     progress=progress)
+                                     members=members_by_label(config.members), readout=config.readout,
+                                     seed=config.seed, batch_size=batch_size, progress=progress,
+                                     per_member=config.per_member)
     record = _record(config, started, correct=result.correct, clean_correct=int(result.clean_correct.sum()),
-                     n=result.n, robust=result.robust.tolist(), fooled_by=list(result.fooled_by))
+                     n=result.n, robust=result.robust.tolist(), fooled_by=list(result.fooled_by),
+                     member_correct={k: int(v.sum()) for k, v in result.member_robust.items()})
     store.save_json("evaluation", key, record)
     return record
 
@@ -475,38 +493,128 @@ def _epsilon_label(value: float) -> str:
     return f"{value:g}/255"
 
 
+def objective_label(objective: str) -> str:
+    """The paper's name of a baseline ANN: ``Natural``, ``AT-eps1``, ``TRADES-eps1``, ``MART-eps1``."""
+    return "Natural" if objective == "natural" else f"{OBJECTIVE_LABELS[objective]}-eps1"
+
+
+@dataclass(frozen=True)
+class ConvertedPair:
+    """A baseline ANN and the SNN converted and finetuned from it, with their store keys."""
+
+    label: str
+    ann: SpikingNetwork
+    ann_key: str
+    snn: SpikingNetwork
+    snn_key: str
+
+
+def converted_pair(settings: Table1Settings, objective: str, store: ArtifactStore, progress: bool) -> ConvertedPair:
+    """The ANN for ``objective`` and its SNN, as Table 1 trains them (shared through the store)."""
+    ann_cfg = ann_config(settings.profile, objective, settings.seed)
+    snn_cfg = snn_config(settings.profile, ann_cfg, settings.seed)
+    return ConvertedPair(objective_label(objective), ensure_ann(ann_cfg, store, progress), artifact_key("ann", ann_cfg),
+                         ensure_snn(snn_cfg, store, progress), artifact_key("snn", snn_cfg))
+
+
+def evaluation_row(
+    settings: Table1Settings, store: ArtifactStore, pair: ConvertedPair, model_kind: str, attack: str,
+    epsilon: float = 0.0, budget: str = "", steps: int = 1, members: tuple[str, ...] = (),
+    per_member: bool = False, progress: bool = True,
+) -> dict:
+    """One attack on the ANN (``model_kind="ann"``) or SNN of ``pair``, as a table row with its record."""
+    profile = settings.profile
+    model, key = (pair.ann, pair.ann_key) if model_kind == "ann" else (pair.snn, pair.snn_key)
+    time_steps = 0 if model_kind == "ann" else profile.time_steps
+    config = EvaluationConfig(key, profile.dataset, attack, epsilon / 255, steps, time_steps, profile.n_test,
+                              settings.seed, members=members, per_member=per_member)
+    record = ensure_evaluation(model, config, store, profile.attack_batch, progress)
+    return dict(ann_objective=pair.label, model=model_kind, metric="clean" if attack == "clean" else "robust",
+                attack={"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack),
+                epsilon=_epsilon_label(epsilon) if attack != "clean" else "", budget=budget,
+                correct=record["correct"], n=record["n"], seconds=record["seconds"],
+                commit=record.get("commit", "not recorded"), record=record)
+
+
+def prepare(settings: Table1Settings, store: ArtifactStore | None) -> ArtifactStore:
+    """Thread count and a dataset check, before any work starts."""
+    torch.set_num_threads(settings.threads)
+    check_inputs(settings.profile)
+    return store or ArtifactStore()
+
+
 def table1_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
     """Compute (or load) every cell of Table 1; one row per cell with ``correct`` and ``n``."""
-    store = store or ArtifactStore()
+    store = prepare(settings, store)
     profile = settings.profile
-    torch.set_num_threads(settings.threads)
-    check_inputs(profile)
+    budgets = [f"ε{i + 1}" for i in range(len(profile.epsilons))]
     rows: list[dict] = []
-    budget_names = [f"ε{i + 1}" for i in range(len(profile.epsilons))]
     for objective in settings.objectives:
-        ann_cfg = ann_config(profile, objective, settings.seed)
-        label = "Natural" if objective == "natural" else f"{OBJECTIVE_LABELS[objective]}-eps1"
-        ann = ensure_ann(ann_cfg, store, progress)
-        ann_key = artifact_key("ann", ann_cfg)
-        snn_cfg = snn_config(profile, ann_cfg, settings.seed)
-        snn = ensure_snn(snn_cfg, store, progress)
-        snn_key = artifact_key("snn", snn_cfg)
-
-        def cell(model, key, model_kind, attack, epsilon, budget, steps=1, time_steps=0, label=label):
-            config = EvaluationConfig(key, profile.dataset, attack, epsilon / 255, steps, time_steps,
-                                      profile.n_test, settings.seed)
-            record = ensure_evaluation(model, config, store, profile.attack_batch, progress)
-            attack_label = {"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack)
-            rows.append(dict(ann_objective=label, model=model_kind, metric="clean" if attack == "clean" else "robust",
-                             attack=attack_label, epsilon=_epsilon_label(epsilon) if attack != "clean" else "",
-                             budget=budget, correct=record["correct"], n=record["n"], seconds=record["seconds"],
-                             commit=record.get("commit", "not recorded")))
-
-        cell(ann, ann_key, "ann", "clean", 0.0, "")
+        pair = converted_pair(settings, objective, store, progress)
+        rows.append(evaluation_row(settings, store, pair, "ann", "clean", progress=progress))
         if profile.autoattack:
-            cell(ann, ann_key, "ann", "AutoAttack", profile.epsilons[-1], budget_names[-1])
-        cell(snn, snn_key, "snn", "clean", 0.0, "", time_steps=profile.time_steps)
-        for epsilon, budget in zip(profile.epsilons, budget_names, strict=True):
-            cell(snn, snn_key, "snn", "FGSM", epsilon, budget, 1, profile.time_steps)
-            cell(snn, snn_key, "snn", "PGD", epsilon, budget, profile.pgd_steps, profile.time_steps)
+            rows.append(evaluation_row(settings, store, pair, "ann", "AutoAttack", profile.epsilons[-1], budgets[-1],
+                                       progress=progress))
+        rows.append(evaluation_row(settings, store, pair, "snn", "clean", progress=progress))
+        for epsilon, budget in zip(profile.epsilons, budgets, strict=True):
+            rows.append(evaluation_row(settings, store, pair, "snn", "FGSM", epsilon, budget, progress=progress))
+            rows.append(evaluation_row(settings, store, pair, "snn", "PGD", epsilon, budget, profile.pgd_steps,
+                                       progress=progress))
+    return [{k: v for k, v in row.items() if k != "record"} for row in rows]
+
+
+def vanilla_versus_ensemble_rows(
+    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+) -> list[dict]:
+    """Tables B3/B4: ANN PGD²⁰ and SNN PGD²⁰ with the training surrogate only (vanilla) or the ensemble, at ε3."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    epsilon, budget, steps = profile.epsilons[-1], f"ε{len(profile.epsilons)}", profile.pgd_steps
+    vanilla = (PAPER_ENSEMBLE[0].label,)  # the training surrogate, triangular γw = 1
+    rows: list[dict] = []
+    for objective in settings.objectives:
+        pair = converted_pair(settings, objective, store, progress)
+        rows.append(evaluation_row(settings, store, pair, "ann", "clean", progress=progress))
+        rows.append(evaluation_row(settings, store, pair, "ann", "PGD", epsilon, budget, steps, progress=progress))
+        rows.append(evaluation_row(settings, store, pair, "snn", "clean", progress=progress))
+        for members, suffix in ((vanilla, "_vanilla"), ((), "_ensemble")):
+            row = evaluation_row(settings, store, pair, "snn", "PGD", epsilon, budget, steps, members,
+                                 progress=progress)
+            rows.append({**row, "attack": row["attack"] + suffix})
+    return [{k: v for k, v in row.items() if k != "record"} for row in rows]
+
+
+def surrogate_member_rows(
+    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+) -> list[dict]:
+    """Table B2: ε3-FGSM accuracy of each SNN under each ensemble member alone, and under the ensemble."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    rows: list[dict] = []
+    for objective in settings.objectives:
+        pair = converted_pair(settings, objective, store, progress)
+        clean = evaluation_row(settings, store, pair, "snn", "clean", progress=progress)
+        each = evaluation_row(settings, store, pair, "snn", "FGSM", profile.epsilons[-1], f"ε{len(profile.epsilons)}",
+                              per_member=True, progress=progress)
+        common = dict(model=pair.label, n=each["n"], commit=each["commit"])
+        rows.append(dict(member="clean", family="clean", parameters="", correct=clean["correct"], seconds=0.0,
+                         **common))
+        rows.append(dict(member="ensemble", family="ensemble", parameters="", correct=each["correct"],
+                         seconds=each["seconds"], **common))
+        for member in PAPER_ENSEMBLE:
+            family, parameters = paper_member_name(member)
+            rows.append(dict(member=member.label, family=family, parameters=parameters, seconds=0.0,
+                             correct=each["record"]["member_correct"][member.label], **common))
     return rows
+
+
+def paper_member_name(member: GradientMode) -> tuple[str, str]:
+    """A member's ``(surrogate_family, parameters)`` as Table B2 of the paper prints them."""
+    if isinstance(member, BPTT):
+        surrogate = member.surrogate
+        if surrogate.family == "exponential":
+            return "exponential", f"gamma_d={surrogate.dampening};gamma_s={surrogate.steepness}"
+        if surrogate.family == "straight_through":
+            return "STE", ""
+        return surrogate.family, f"gamma_w={surrogate.width}"
+    return ("BPTR", "") if isinstance(member, BPTR) else ("conversion", "")

@@ -148,3 +148,29 @@ def test_cifar10_loader_reads_torchvision_format(tmp_path):
     assert images.shape == (4, 3, 32, 32) and labels.tolist() == [0, 1, 2, 3]
     assert 0 <= images.min() and images.max() <= 1
     assert images[0, 0, 0, 0].item() == pytest.approx(batches["test_batch"]["data"][0, 0] / 255)
+
+
+def test_fields_added_later_keep_existing_keys_while_at_their_default():
+    from snnconv.experiments import EvaluationConfig
+
+    config = EvaluationConfig("k", "fashion_mnist", "FGSM", 8 / 255, 1, 8, 100, 0)
+    assert "per_member" not in experiments._plain(config)
+    changed = experiments.replace(config, per_member=True)
+    assert artifact_key("evaluation", config) != artifact_key("evaluation", changed)
+
+
+def test_members_are_named_by_label_and_by_the_papers_table_b2_names():
+    from snnconv.surrogates import PAPER_ENSEMBLE
+
+    assert experiments.members_by_label(()) == PAPER_ENSEMBLE
+    assert experiments.members_by_label(("BPTR",)) == (PAPER_ENSEMBLE[-2],)
+    with pytest.raises(ParameterError, match="members"):
+        experiments.members_by_label(("sigmoid",))
+    names = [experiments.paper_member_name(m) for m in PAPER_ENSEMBLE]
+    assert names[0] == ("triangular", "gamma_w=1.0")
+    assert ("exponential", "gamma_d=0.3;gamma_s=0.5") in names
+    assert names[-3:] == [("STE", ""), ("BPTR", ""), ("conversion", "")]
+    from snnconv import report
+
+    table = report.published("tableB2")
+    assert set(names) <= set(zip(table["surrogate_family"], table["parameters"], strict=True))
