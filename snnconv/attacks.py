@@ -105,6 +105,9 @@ class PGD(Attack):
         return adv.detach()
 
 
+ATTACKS = ("FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "Square")
+
+
 class RFGSM(Attack):
     """Random-step FGSM: :math:`x' = x + \\alpha\\,\\mathrm{sign}(\\mathcal{N}(0,I))`, then
     :math:`\\tilde{x} = x' + (\\epsilon-\\alpha)\\,\\mathrm{sign}\\nabla_{x'}\\mathcal{L}_{CE}`.
@@ -132,17 +135,20 @@ class AttackSpec:
     """One attack algorithm of the ensemble.
 
     ``FGSM``; ``RFGSM`` with random step α = ``step_size`` (default ε/4, the authors' 2.5ε/10);
-    ``PGD`` with ``steps`` and step ``step_size`` (default 2.5ε/steps; SNN-RAT's PGD⁷ uses η = 0.01).
+    ``PGD`` with ``steps`` and step ``step_size`` (default 2.5ε/steps; SNN-RAT's PGD⁷ uses η = 0.01);
+    ``APGD-CE`` / ``APGD-DLR`` with ``steps`` iterations and ``Square`` with ``steps`` queries, both from
+    torchattacks. FGSM, RFGSM and PGD draw their randomness per sample; APGD and Square seed torch's
+    generator per batch (torchattacks' behaviour), so their random starts depend on the batch.
     """
 
-    name: Literal["FGSM", "RFGSM", "PGD"]
+    name: Literal["FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "Square"]
     epsilon: float
     steps: int = 20
     step_size: float | None = None
 
     def __post_init__(self) -> None:
-        if self.name not in ("FGSM", "RFGSM", "PGD"):
-            raise ValueError(f"attack must be 'FGSM', 'RFGSM' or 'PGD', got {self.name!r}.")
+        if self.name not in ATTACKS:
+            raise ValueError(f"attack must be one of {ATTACKS}, got {self.name!r}.")
         if not self.epsilon >= 0:
             raise ValueError(f"epsilon must be >= 0, got {self.epsilon!r}.")
         if self.steps < 1:
@@ -155,6 +161,11 @@ class AttackSpec:
         return f"PGD{self.steps}" if self.name == "PGD" else self.name
 
     def build(self, view: nn.Module, seed: int, salt: str) -> Attack:
+        if self.name.startswith("APGD"):
+            loss = self.name.split("-")[1].lower()
+            return torchattacks.APGD(view, norm="Linf", eps=self.epsilon, steps=self.steps, loss=loss, seed=seed)
+        if self.name == "Square":
+            return torchattacks.Square(view, norm="Linf", eps=self.epsilon, n_queries=self.steps, seed=seed)
         if self.name == "FGSM":
             return FGSM(view, self.epsilon)
         if self.name == "RFGSM":

@@ -584,6 +584,24 @@ def vanilla_versus_ensemble_rows(
     return [{k: v for k, v in row.items() if k != "record"} for row in rows]
 
 
+def ann_robustness_rows(
+    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+) -> list[dict]:
+    """Table A1: every baseline ANN under FGSM, PGD¹⁰, PGD⁵⁰, APGD-CE (100 steps), Square (5000 queries)
+    and AutoAttack, all at ε3."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    epsilon, budget = profile.epsilons[-1], f"ε{len(profile.epsilons)}"
+    rows: list[dict] = []
+    for objective in settings.objectives:
+        pair = converted_pair(settings, objective, store, progress)
+        rows.append(evaluation_row(settings, store, pair, "ann", "clean", progress=progress))
+        for attack, steps in (("FGSM", 1), ("PGD", 10), ("PGD", 50), ("APGD-CE", 100), ("Square", 5000),
+                              ("AutoAttack", 1)):
+            rows.append(evaluation_row(settings, store, pair, "ann", attack, epsilon, budget, steps, progress=progress))
+    return [{k: v for k, v in row.items() if k != "record"} for row in rows]
+
+
 def surrogate_member_rows(
     settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
 ) -> list[dict]:

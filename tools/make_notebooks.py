@@ -301,7 +301,58 @@ def surrogate_members() -> None:
     nb.write("tableB2_surrogate_members")
 
 
+def ann_robustness() -> None:
+    nb = Builder()
+    nb.md("""
+    # Table A1 — How robust are the baseline ANNs?
+
+    Paper (Suppl. A.2, Table A1): the baseline ANNs under FGSM, PGD¹⁰, PGD⁵⁰, APGD-CE, the query-based
+    Square attack (5000 queries) and AutoAttack, all at $\\epsilon_3$ (PGD step $2.5\\epsilon/k$). Iterative
+    attacks must beat FGSM, AutoAttack must be the strongest, and the black-box Square attack must not beat
+    the white-box ones — otherwise the ANN's gradients are masked. The ANNs are Table 1's.
+    """)
+    parameters_and_setup(nb, "natural,at,trades,mart", "tableA1")
+    nb.md("""
+    ## Compute
+    """)
+    nb.code("""
+    ours = pd.DataFrame(experiments.ann_robustness_rows(settings))
+    keys = ["ann_objective", "metric", "attack"]
+    table = report.side_by_side(ours, paper.loc[paper.dataset == paper_dataset], on=keys)
+    """)
+    nb.md("""
+    ## Table A1, ours beside the paper
+    """)
+    nb.code("""
+    report.format_table(table)
+    """, metadata={"tags": ["full-width", "hide-input"]})
+    nb.md("""
+    ## Gradient-masking checks
+
+    For each ANN: AutoAttack must be at least as strong as every other attack, each iterative attack at
+    least as strong as FGSM, and the black-box Square attack must not beat the white-box APGD-CE.
+    """)
+    nb.code("""
+    accuracy = ours.loc[ours.metric == "robust"].pivot_table(index="ann_objective", columns="attack",
+                                                            values="correct", sort=False)
+    checks = pd.DataFrame({
+        "AutoAttack strongest": accuracy.min(axis=1) == accuracy["AutoAttack"],
+        "PGD ≤ FGSM": (accuracy.filter(like="PGD").max(axis=1) <= accuracy["FGSM"]),
+        "white-box APGD-CE ≤ Square": accuracy["APGD-CE"] <= accuracy["Square"],
+    })
+    display(checks)
+    failed = int((~checks).sum().sum())
+    display(Markdown(f"**{failed} check(s) failed.**" if failed else "**All checks passed.**"))
+    """, metadata={"tags": ["hide-input"]})
+    nb.code("""
+    report.plot_side_by_side(table.loc[table.metric == "robust"], x="attack", hue="ann_objective")
+    """, metadata={"tags": ["hide-input"]})
+    provenance_ending(nb)
+    nb.write("tableA1_ann_robustness")
+
+
 if __name__ == "__main__":
     table1()
     vanilla_versus_ensemble()
     surrogate_members()
+    ann_robustness()
