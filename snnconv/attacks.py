@@ -58,6 +58,11 @@ class MemberView(nn.Module):
         return self.model(x, self.simulation)
 
 
+def project(x_adv: torch.Tensor, x: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """Clip ``x_adv`` onto the ℓ∞ ball of radius ``epsilon`` around ``x`` and onto the image range [0, 1]."""
+    return torch.min(torch.max(x_adv, x - epsilon), x + epsilon).clamp(0.0, 1.0)
+
+
 def per_sample_uniform(images: torch.Tensor, seed: int, salt: str) -> torch.Tensor:
     """Uniform noise in [-1, 1) for each image, determined by ``(seed, salt, image content)`` alone."""
     pixels = (images.detach() * 255).round().to(torch.int64).flatten(1).cpu()
@@ -100,8 +105,7 @@ class PGD(Attack):
             adv.requires_grad_(True)
             loss = nn.functional.cross_entropy(self.get_logits(adv), labels)
             (grad,) = torch.autograd.grad(loss, adv)
-            adv = adv.detach() + self.step_size * grad.sign()
-            adv = torch.min(torch.max(adv, images - self.epsilon), images + self.epsilon).clamp(0, 1)
+            adv = project(adv.detach() + self.step_size * grad.sign(), images, self.epsilon)
         return adv.detach()
 
 
@@ -126,8 +130,7 @@ class RFGSM(Attack):
         step.requires_grad_(True)
         loss = nn.functional.cross_entropy(self.get_logits(step), labels)
         (grad,) = torch.autograd.grad(loss, step)
-        adv = step.detach() + (self.epsilon - self.alpha) * grad.sign()
-        return torch.min(torch.max(adv, images - self.epsilon), images + self.epsilon).clamp(0, 1).detach()
+        return project(step.detach() + (self.epsilon - self.alpha) * grad.sign(), images, self.epsilon).detach()
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snnconv.attacks import project
 from snnconv.models import ANN, Simulation
 
 Logits = Callable[[torch.Tensor], torch.Tensor]
@@ -52,10 +53,6 @@ def kl_clean_adversarial(clean_logits: torch.Tensor, adversarial_logits: torch.T
     )
 
 
-def _project(x_adv: torch.Tensor, x: torch.Tensor, epsilon: float) -> torch.Tensor:
-    return torch.min(torch.max(x_adv, x - epsilon), x + epsilon).clamp(0.0, 1.0)
-
-
 def projected_gradient_ascent(
     logits: Logits,
     x: torch.Tensor,
@@ -66,11 +63,11 @@ def projected_gradient_ascent(
 ) -> torch.Tensor:
     """Sign-gradient ascent of ``loss(logits(x̃))`` in the l∞ ball, step :math:`2.5\\epsilon/k` (Suppl. A.2)."""
     step_size = 2.5 * epsilon / steps
-    x_adv = _project(start, x, epsilon).detach()
+    x_adv = project(start, x, epsilon).detach()
     for _ in range(steps):
         x_adv.requires_grad_(True)
         (grad,) = torch.autograd.grad(loss(logits(x_adv)), x_adv)
-        x_adv = _project(x_adv.detach() + step_size * grad.sign(), x, epsilon).detach()
+        x_adv = project(x_adv.detach() + step_size * grad.sign(), x, epsilon).detach()
     return x_adv
 
 
@@ -185,5 +182,5 @@ class RobustFinetuning:
             (grad,) = torch.autograd.grad(
                 kl_clean_adversarial(clean_eval, model(x_rand, self.simulation)), x_rand
             )
-            x_adv = _project(x_rand.detach() + (self.epsilon - self.step) * grad.sign(), x, self.epsilon)
+            x_adv = project(x_rand.detach() + (self.epsilon - self.step) * grad.sign(), x, self.epsilon)
         return loss + self.trade_off * kl_clean_adversarial(clean_logits, model(x_adv, self.simulation))
