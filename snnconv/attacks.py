@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from snnconv.models import Readout, Simulation
 from snnconv.paths import PROGRESS_INTERVAL
+from snnconv.square import Square
 from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode
 
 #: The non-adaptive attack: only the surrogate the SNN was trained with (Tables B3/B4, "vanilla").
@@ -109,7 +110,118 @@ class PGD(Attack):
         return adv.detach()
 
 
-ATTACKS = ("FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "Square")
+def dlr_loss(logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+    """Difference-of-logits-ratio loss per sample (Croce & Hein 2020), to be *maximized*.
+
+    Untargeted: :math:`-\\frac{z_y - \\max_{i\\ne y} z_i}{z_{\\pi_1} - z_{\\pi_3}}`; targeted at :math:`t`:
+    :math:`-\\frac{z_y - z_t}{z_{\\pi_1} - \\frac{1}{2}(z_{\\pi_3} + z_{\\pi_4})}`, with
+    :math:`z_{\\pi_k}` the k-th largest logit. Invariant to shifting and scaling the logits.
+    """
+    ranked = logits.sort(dim=1, descending=True).values
+    true = logits.gather(1, labels[:, None]).squeeze(1)
+    if targets is None:
+        other = torch.where(logits.argmax(1) == labels, ranked[:, 1], ranked[:, 0])
+        return -(true - other) / (ranked[:, 0] - ranked[:, 2] + 1e-12)
+    target = logits.gather(1, targets[:, None]).squeeze(1)
+    return -(true - target) / (ranked[:, 0] - 0.5 * (ranked[:, 2] + ranked[:, 3]) + 1e-12)
+
+
+class APGD(Attack):
+    """Auto-PGD (Croce & Hein 2020): momentum 0.75, step 2ε halved at checkpoints when progress stalls.
+
+    A step is halved at a checkpoint when fewer than ρ = 0.75 of the iterations since the last one raised
+    the loss, or when neither the step was halved nor the best loss improved at the last checkpoint; the
+    iterate then restarts from the best point. Checkpoint spacing starts at 0.22·steps and shrinks by
+    0.03·steps to at least 0.06·steps (the reference implementation's schedule). The random start is drawn
+    per sample. Returns, per sample, the first misclassified iterate if any, else the highest-loss one.
+    ``loss`` is ``"ce"`` or ``"dlr"``; ``targets`` (per sample) switches to the targeted DLR loss.
+    """
+
+    def __init__(self, model: nn.Module, epsilon: float, steps: int, loss: str, seed: int, salt: str):
+        super().__init__("APGD", model)
+        self.epsilon, self.steps, self.loss, self.seed, self.salt = epsilon, steps, loss, seed, salt
+        self.supported_mode = ["default"]
+        self.targets: torch.Tensor | None = None
+
+    def _loss_and_gradient(self, x: torch.Tensor, labels: torch.Tensor):
+        x = x.clone().requires_grad_(True)
+        logits = self.get_logits(x)
+        if self.targets is not None:
+            per_sample = dlr_loss(logits, labels, self.targets)
+        elif self.loss == "dlr":
+            per_sample = dlr_loss(logits, labels)
+        else:
+            per_sample = nn.functional.cross_entropy(logits, labels, reduction="none")
+        (grad,) = torch.autograd.grad(per_sample.sum(), x)
+        return per_sample.detach(), grad.detach(), logits.detach().argmax(1) != labels
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        shape = (-1,) + (1,) * (images.dim() - 1)
+        noise = per_sample_uniform(images, self.seed, self.salt)
+        noise = noise / noise.flatten(1).abs().amax(1).clamp_min(1e-12).view(shape)
+        x = project(images + self.epsilon * noise, images, self.epsilon)
+        loss, grad, fooled = self._loss_and_gradient(x, labels)
+        result = torch.where(fooled.view(shape), x, images)
+        found = fooled.clone()
+        best_x, best_loss, best_grad = x.clone(), loss.clone(), grad.clone()
+        step = torch.full((len(images),), 2 * self.epsilon, device=images.device).view(shape)
+        previous, previous_loss = x.clone(), loss.clone()
+        interval = max(int(0.22 * self.steps), 1)
+        shrink, shortest = max(int(0.03 * self.steps), 1), max(int(0.06 * self.steps), 1)
+        since_check, increases = 0, torch.zeros_like(loss)
+        reduced_at_last, best_at_last = torch.zeros_like(found), best_loss.clone()
+        for iteration in range(self.steps):
+            momentum = 0.75 if iteration > 0 else 1.0
+            z = project(x + step * grad.sign(), images, self.epsilon)
+            x, previous = project(x + momentum * (z - x) + (1 - momentum) * (x - previous), images, self.epsilon), x
+            loss, grad, fooled = self._loss_and_gradient(x, labels)
+            newly = fooled & ~found
+            result[newly], found = x[newly], found | fooled
+            increases += (loss > previous_loss).float()
+            previous_loss = loss
+            better = loss > best_loss
+            best_x[better], best_loss[better], best_grad[better] = x[better], loss[better], grad[better]
+            since_check += 1
+            if since_check == interval:
+                stalled = increases < 0.75 * interval
+                stuck = ~reduced_at_last & (best_at_last >= best_loss)
+                reduce = stalled | stuck
+                step[reduce] /= 2
+                x[reduce], grad[reduce] = best_x[reduce], best_grad[reduce]
+                reduced_at_last, best_at_last = reduce, best_loss.clone()
+                since_check, increases = 0, torch.zeros_like(loss)
+                interval = max(interval - shrink, shortest)
+        return torch.where(found.view(shape), result, best_x).detach()
+
+
+class TargetedAPGD(Attack):
+    """APGD with the targeted DLR loss towards each of ``targets`` classes in turn (the 2nd, 3rd, …
+    highest clean logits), stopping for a sample at the first target that fools it (authors' APGDT)."""
+
+    def __init__(self, model: nn.Module, epsilon: float, steps: int, targets: int, seed: int, salt: str):
+        super().__init__("APGD-T", model)
+        self.epsilon, self.steps, self.targets, self.seed, self.salt = epsilon, steps, targets, seed, salt
+        self.supported_mode = ["default"]
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            ranked = self.get_logits(images).argsort(dim=1, descending=True)
+        result = images.clone()
+        alive = torch.ones(len(images), dtype=torch.bool, device=images.device)
+        for k in range(1, min(self.targets, ranked.shape[1] - 1) + 1):
+            index = alive.nonzero().flatten()
+            if len(index) == 0:
+                break
+            attack = APGD(self.model, self.epsilon, self.steps, "dlr", self.seed, f"{self.salt}:target{k}")
+            attack.targets = ranked[index, k]
+            adv = attack.forward(images[index], labels[index])
+            result[index] = adv
+            with torch.no_grad():
+                alive[index[self.get_logits(adv).argmax(1) != labels[index]]] = False
+        return result
+
+
+ATTACKS = ("FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "APGD-T", "Square")
 
 
 class RFGSM(Attack):
@@ -139,15 +251,17 @@ class AttackSpec:
 
     ``FGSM``; ``RFGSM`` with random step α = ``step_size`` (default ε/4, the authors' 2.5ε/10);
     ``PGD`` with ``steps`` and step ``step_size`` (default 2.5ε/steps; SNN-RAT's PGD⁷ uses η = 0.01);
-    ``APGD-CE`` / ``APGD-DLR`` with ``steps`` iterations and ``Square`` with ``steps`` queries, both from
-    torchattacks. FGSM, RFGSM and PGD draw their randomness per sample; APGD and Square seed torch's
-    generator per batch (torchattacks' behaviour), so their random starts depend on the batch.
+    ``APGD-CE`` / ``APGD-DLR`` with ``steps`` iterations; ``APGD-T``, targeted APGD with the DLR loss
+    towards ``targets`` classes in turn (the paper's "T-APGD-CE"; the authors' code uses targeted DLR);
+    ``Square`` with ``steps`` queries (:mod:`snnconv.square`, forward passes of the true network only).
+    Every gradient attack draws its random start per sample, so a verdict does not depend on the batch.
     """
 
-    name: Literal["FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "Square"]
+    name: Literal["FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "APGD-T", "Square"]
     epsilon: float
     steps: int = 20
     step_size: float | None = None
+    targets: int = 9
 
     def __post_init__(self) -> None:
         if self.name not in ATTACKS:
@@ -158,17 +272,20 @@ class AttackSpec:
             raise ValueError(f"steps must be >= 1, got {self.steps}.")
         if self.step_size is not None and not self.step_size >= 0:
             raise ValueError(f"step_size must be >= 0, got {self.step_size!r}.")
+        if self.targets < 1:
+            raise ValueError(f"targets must be >= 1, got {self.targets}.")
 
     @property
     def label(self) -> str:
         return f"PGD{self.steps}" if self.name == "PGD" else self.name
 
     def build(self, view: nn.Module, seed: int, salt: str) -> Attack:
+        if self.name == "APGD-T":
+            return TargetedAPGD(view, self.epsilon, self.steps, self.targets, seed, salt)
         if self.name.startswith("APGD"):
-            loss = self.name.split("-")[1].lower()
-            return torchattacks.APGD(view, norm="Linf", eps=self.epsilon, steps=self.steps, loss=loss, seed=seed)
+            return APGD(view, self.epsilon, self.steps, self.name.split("-")[1].lower(), seed, salt)
         if self.name == "Square":
-            return torchattacks.Square(view, norm="Linf", eps=self.epsilon, n_queries=self.steps, seed=seed)
+            return Square(view, self.epsilon, self.steps, seed)
         if self.name == "FGSM":
             return FGSM(view, self.epsilon)
         if self.name == "RFGSM":
@@ -188,6 +305,18 @@ class EnsembleResult:
     members: tuple[str, ...] = field(default=())
     # With per_member=True: each member's own verdicts over every clean-correct sample (Table B2).
     member_robust: dict[str, torch.Tensor] = field(default_factory=dict)
+    # Square only: per sample, the query after which it was first misclassified (0 = clean error, -1 = never).
+    fooled_at: torch.Tensor | None = None
+    # With keep_adversarial=True: per sample, the first member's image that fooled the model, else the
+    # last member's attempt (the transfer attacks of Table B1 replay these on another model).
+    adversarial: torch.Tensor | None = None
+
+    def accuracy_at(self, queries: int) -> float:
+        """Square only: robust accuracy (%) had the attack stopped after ``queries`` queries."""
+        if self.fooled_at is None:
+            raise ValueError("accuracy_at needs a Square result (fooled_at is recorded by the Square attack).")
+        robust = self.clean_correct & ((self.fooled_at < 0) | (self.fooled_at > queries))
+        return 100.0 * float(robust.sum()) / self.n
 
     def member_table(self):
         """One row per member: samples it fooled first, and its own robust accuracy when measured."""
@@ -234,6 +363,7 @@ def ensemble_robustness(
     batch_size: int = 256,
     progress: bool = True,
     per_member: bool = False,
+    keep_adversarial: bool = False,
 ) -> EnsembleResult:
     """Robust accuracy of ``model`` under ``attack`` run once per member, with early exit.
 
@@ -241,17 +371,21 @@ def ensemble_robustness(
     ``time_steps=0`` evaluates the ANN: a single member, the ANN's own gradient. ``members=VANILLA``
     is the non-adaptive attack with the training surrogate only (Tables B3/B4). ``per_member=True``
     lets every member attack every clean-correct sample (no early exit between members) and records
-    each member's own verdicts (Table B2); the ensemble verdict is the same either way.
+    each member's own verdicts (Table B2); the ensemble verdict is the same either way. The Square
+    attack uses no gradient, so it runs once, against the true network. ``keep_adversarial=True``
+    returns the adversarial images too (for transfer attacks).
     """
     model.eval()
     truth = Simulation(time_steps, TRAINING_GRADIENT, readout)
-    if time_steps == 0:
+    if time_steps == 0 or attack.name == "Square":
         members = (TRAINING_GRADIENT,)
-    labels_of = ["ANN"] if time_steps == 0 else [m.label for m in members]
+    labels_of = ["ANN"] if time_steps == 0 else ["Square"] if attack.name == "Square" else [m.label for m in members]
     clean_correct = predict(model, images, truth, batch_size) == labels
     alive = clean_correct.clone()
     fooled_by = ["" if ok else "clean" for ok in clean_correct.tolist()]
     member_robust: dict[str, torch.Tensor] = {}
+    fooled_at = torch.where(clean_correct, -1, 0).cpu() if attack.name == "Square" else None
+    adversarial = images.clone() if keep_adversarial else None
     bar = tqdm(total=len(members), desc=f"{attack.label} ε={attack.epsilon * 255:g}/255", disable=not progress,
                mininterval=PROGRESS_INTERVAL)
     for member, label in zip(members, labels_of, strict=True):
@@ -263,6 +397,11 @@ def ensemble_robustness(
             chunk = index[start : start + batch_size]
             adv = adversary(images[chunk], labels[chunk])
             fooled = predict(model, adv, truth, batch_size) != labels[chunk]
+            if fooled_at is not None:
+                fooled_at[chunk.cpu()] = adversary.fooled_at
+            if adversarial is not None:
+                replace = alive[chunk]  # keep the first member's success; else the latest attempt
+                adversarial[chunk[replace]] = adv[replace]
             for i in chunk[fooled & alive[chunk]].tolist():
                 fooled_by[i] = label
             alive[chunk[fooled]] = False
@@ -274,7 +413,8 @@ def ensemble_robustness(
         if not alive.any() and not per_member:
             break
     bar.close()
-    return EnsembleResult(clean_correct, alive, tuple(fooled_by), tuple(labels_of), member_robust)
+    return EnsembleResult(clean_correct, alive, tuple(fooled_by), tuple(labels_of), member_robust, fooled_at,
+                          adversarial)
 
 
 def autoattack_robustness(

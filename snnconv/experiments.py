@@ -40,10 +40,17 @@ from snnconv.convert import Calibration, convert
 from snnconv.data import DATASETS, load
 from snnconv.metrics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
 from snnconv.models import ARCHITECTURES, BiasMode, Readout, Simulation, SpikingNetwork, build
-from snnconv.objectives import MART, TRADES, AdversarialTraining, Natural, RobustFinetuning
+from snnconv.objectives import (
+    MART,
+    TRADES,
+    AdversarialTraining,
+    Natural,
+    RandomStepAdversarialTraining,
+    RobustFinetuning,
+)
 from snnconv.report import source_commit
 from snnconv.surrogates import BPTR, BPTT, PAPER_ENSEMBLE, GradientMode
-from snnconv.train import Schedule, fit
+from snnconv.train import ParsevalRetraction, Schedule, fit
 
 #: Bumped when a change to the code invalidates stored artifacts.
 STORE_FORMAT = 1
@@ -127,6 +134,11 @@ class Profile:
     pgd_steps: int = 20
     attack_batch: int = 250
     autoattack: bool = True
+    # The adaptive evaluation (Table 2, B1, Fig. 4) runs 5–10× the attacks of Table 1 per model.
+    n_test_extended: int = 1000
+    apgd_steps: int = 10  # the authors' default; AutoAttack's standard is 100
+    square_queries: tuple[int, ...] = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000)
+    unbounded: float = 64.0  # /255: a budget that can turn any image into another class
 
 
 PROFILES: dict[str, Profile] = {
@@ -140,6 +152,9 @@ PROFILES: dict[str, Profile] = {
         calibration=Calibration(time_steps=20, batches=2, batch_size=32),
         n_test=40,
         epsilons=(2.0, 4.0, 8.0),
+        n_test_extended=40,
+        apgd_steps=3,
+        square_queries=(1, 10, 50),
     ),
     "default": Profile(
         name="default",
@@ -163,6 +178,7 @@ PROFILES: dict[str, Profile] = {
         n_test=10_000,
         epsilons=(2.0, 4.0, 8.0),
         attack_batch=64,
+        n_test_extended=10_000,
     ),
 }
 
@@ -196,6 +212,44 @@ def snn_config(profile: Profile, ann: ANNConfig, seed: int) -> SNNConfig:
     )
 
 
+END_TO_END = {"vanilla": "Vanilla SNN", "snn_rat": "SNN-RAT"}
+
+
+@dataclass(frozen=True)
+class EndToEndConfig:
+    """An SNN trained from scratch through time (BPTT), thresholds fixed at 1: the paper's baselines.
+
+    ``method="vanilla"``: natural cross-entropy; ``"snn_rat"``: SNN-RAT (Ding et al. 2022) — CE on RFGSM
+    images (α = ``step``) with a Parseval retraction of coefficient ``retraction`` after every step and no
+    weight decay (authors' notes §8).
+    """
+
+    dataset: str
+    arch: str
+    method: str  # vanilla | snn_rat
+    time_steps: int
+    epsilon: float
+    step: float
+    retraction: float
+    schedule: Schedule
+    train_subset: int | None
+    seed: int
+    bias: BiasMode = "output"
+    readout: Readout = "mean"
+
+
+def end_to_end_config(profile: Profile, method: str, seed: int) -> EndToEndConfig:
+    """The baseline as the profile trains it: the ANN's schedule; SNN-RAT at ε1 with α = ε1/2, β = 5e-4."""
+    if method not in END_TO_END:
+        raise ParameterError(f"Parameter method={method!r} is not allowed: one of {tuple(END_TO_END)}.")
+    adversarial = method == "snn_rat"
+    epsilon = profile.epsilons[0] / 255 if adversarial else 0.0
+    schedule = replace(profile.ann_schedule, weight_decay=0.0) if adversarial else profile.ann_schedule
+    return EndToEndConfig(dataset=profile.dataset, arch=profile.arch, method=method, time_steps=profile.time_steps,
+                          epsilon=epsilon, step=epsilon / 2, retraction=5e-4 if adversarial else 0.0,
+                          schedule=schedule, train_subset=profile.train_subset, seed=seed)
+
+
 # ------------------------------------------------------------------------------------ the store
 
 
@@ -212,9 +266,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: Bumped per attack when its implementation changes, so only that attack's stored verdicts go stale
+#: (1: APGD and Square became snnconv's own, with per-sample starts and recorded queries).
+ATTACK_REVISIONS = {"APGD-CE": 1, "APGD-DLR": 1, "APGD-T": 1, "Square": 1}
+
+
 def artifact_key(kind: str, config: Any) -> str:
     """Content hash of everything that determines an artifact (and the store format)."""
-    payload = json.dumps({"kind": kind, "format": STORE_FORMAT, "config": _plain(config)}, sort_keys=True)
+    content = {"kind": kind, "format": STORE_FORMAT, "config": _plain(config)}
+    revision = ATTACK_REVISIONS.get(getattr(config, "attack", ""), 0)
+    if revision:
+        content["revision"] = revision
+    payload = json.dumps(content, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -332,6 +395,31 @@ def ensure_snn(config: SNNConfig, store: ArtifactStore, progress: bool = True) -
     return model.eval()
 
 
+def ensure_end_to_end(config: EndToEndConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:
+    """The end-to-end trained baseline SNN for ``config``: loaded from the store, or trained and stored."""
+    key = artifact_key("end_to_end", config)
+    torch.manual_seed(config.seed)
+    model = build(config.arch, config.dataset, config.bias).to(device())
+    for neuron in model.neurons:
+        neuron.threshold.requires_grad_(False)  # V_th = 1, as in SNN-RAT
+    state = store.load_weights("end_to_end", key)
+    if state is None:
+        started = time.time()
+        simulation = Simulation(config.time_steps, readout=config.readout)
+        if config.method == "snn_rat":
+            objective: Callable = RandomStepAdversarialTraining(config.epsilon, config.step, simulation=simulation)
+            after_step = ParsevalRetraction(config.retraction)
+        else:
+            objective, after_step = Natural(simulation), None
+        images, labels = _training_data(config.dataset, config.train_subset, config.seed)
+        history = fit(model, objective, images, labels, config.schedule, DATASETS[config.dataset], config.seed,
+                      store.checkpoint("end_to_end", key), END_TO_END[config.method], progress, after_step)
+        store.save_weights("end_to_end", key, model.state_dict(), _record(config, started, history=history))
+        state = model.state_dict()
+    model.load_state_dict(state)
+    return model.eval()
+
+
 @dataclass(frozen=True)
 class EvaluationConfig:
     """Everything that determines an attack verdict on a stored model."""
@@ -347,6 +435,10 @@ class EvaluationConfig:
     readout: Readout = "mean"
     members: tuple[str, ...] = ()  # member labels; () is the paper's 19-member ensemble
     per_member: bool = field(default=False, metadata={"added_later": True})
+    step_size: float | None = field(default=None, metadata={"added_later": True})
+    # A transfer attack: the adversarial images are crafted on the model stored under source_key.
+    source_key: str = field(default="", metadata={"added_later": True})
+    source_time_steps: int = field(default=0, metadata={"added_later": True})
 
 
 def members_by_label(labels: tuple[str, ...]) -> tuple[GradientMode, ...]:
@@ -361,9 +453,13 @@ def members_by_label(labels: tuple[str, ...]) -> tuple[GradientMode, ...]:
 
 
 def ensure_evaluation(
-    model: SpikingNetwork, config: EvaluationConfig, store: ArtifactStore, batch_size: int, progress: bool = True
+    model: SpikingNetwork, config: EvaluationConfig, store: ArtifactStore, batch_size: int, progress: bool = True,
+    source: SpikingNetwork | None = None,
 ) -> dict:
-    """Per-sample verdicts of one attack on one model: loaded from the store, or computed and stored."""
+    """Per-sample verdicts of one attack on one model: loaded from the store, or computed and stored.
+
+    With ``config.source_key``, ``source`` is the model the adversarial images are crafted on (transfer).
+    """
     key = artifact_key("evaluation", config)
     record = store.load_json("evaluation", key)
     if record is not None:
@@ -378,15 +474,30 @@ def ensure_evaluation(
         result = EnsembleResult(correct, correct, tuple("" if c else "clean" for c in correct.tolist()))
     elif config.attack == "AutoAttack":
         result = autoattack_robustness(model, images, labels, config.epsilon, config.seed, batch_size, progress)
+    elif config.source_key:
+        if source is None:
+            raise ValueError("a transfer evaluation needs the source model it was configured with.")
+        spec = AttackSpec(config.attack, config.epsilon, config.steps, config.step_size)
+        crafted = ensemble_robustness(source, images, labels, spec, config.source_time_steps,
+                                      members=members_by_label(config.members), readout=config.readout,
+                                      seed=config.seed, batch_size=batch_size, progress=progress,
+                                      keep_adversarial=True)
+        simulation = Simulation(config.time_steps, readout=config.readout)
+        clean = predict(model, images, simulation, batch_size) == labels
+        robust = clean & (predict(model, crafted.adversarial, simulation, batch_size) == labels)
+        fooled = tuple("" if r else ("clean" if not c else "transfer")
+                       for r, c in zip(robust.tolist(), clean.tolist(), strict=True))
+        result = EnsembleResult(clean, robust, fooled, ("transfer",))
     else:
-        spec = AttackSpec(config.attack, config.epsilon, config.steps)
+        spec = AttackSpec(config.attack, config.epsilon, config.steps, config.step_size)
         result = ensemble_robustness(model, images, labels, spec, config.time_steps,
                                      members=members_by_label(config.members), readout=config.readout,
                                      seed=config.seed, batch_size=batch_size, progress=progress,
                                      per_member=config.per_member)
+    extra = {} if result.fooled_at is None else {"fooled_at": result.fooled_at.tolist()}
     record = _record(config, started, correct=result.correct, clean_correct=int(result.clean_correct.sum()),
                      n=result.n, robust=result.robust.tolist(), fooled_by=list(result.fooled_by),
-                     member_correct={k: int(v.sum()) for k, v in result.member_robust.items()})
+                     member_correct={k: int(v.sum()) for k, v in result.member_robust.items()}, **extra)
     store.save_json("evaluation", key, record)
     return record
 
@@ -465,7 +576,7 @@ def table1_settings(
     if time_steps is not None:
         changes["time_steps"] = time_steps
     if n_test is not None:
-        changes["n_test"] = n_test
+        changes["n_test"] = changes["n_test_extended"] = n_test
     if train_subset is not None:
         changes["train_subset"] = train_subset
     if ann_epochs is not None:
@@ -673,3 +784,200 @@ def paper_member_name(member: GradientMode) -> tuple[str, str]:
             return "STE", ""
         return surrogate.family, f"gamma_w={surrogate.width}"
     return ("BPTR", "") if isinstance(member, BPTR) else ("conversion", "")
+
+
+# ------------------------------------------------------------- the adaptive evaluation (issue 3)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A model under evaluation: its name in the paper's words, the network, its store key, T (0 = ANN)."""
+
+    label: str
+    model: SpikingNetwork
+    key: str
+    time_steps: int
+
+
+def subjects(pair: ConvertedPair, time_steps: int) -> tuple[Subject, Subject]:
+    """The baseline ANN and the converted SNN of ``pair`` as subjects."""
+    return Subject(pair.label, pair.ann, pair.ann_key, 0), Subject(pair.label, pair.snn, pair.snn_key, time_steps)
+
+
+def end_to_end_subject(settings: Table1Settings, method: str, store: ArtifactStore, progress: bool) -> Subject:
+    config = end_to_end_config(settings.profile, method, settings.seed)
+    return Subject(END_TO_END[method], ensure_end_to_end(config, store, progress), artifact_key("end_to_end", config),
+                   config.time_steps)
+
+
+def evaluate(
+    settings: Table1Settings, store: ArtifactStore, subject: Subject, attack: str, epsilon: float = 0.0,
+    steps: int = 1, step_size: float | None = None, source: Subject | None = None, progress: bool = True,
+) -> dict:
+    """One attack (budget ``epsilon`` in /255) on ``subject`` over the extended test set; returns its record.
+
+    With ``source``, the attack runs on the source model and its adversarial images are replayed on
+    ``subject`` (a transfer attack).
+    """
+    profile = settings.profile
+    config = EvaluationConfig(subject.key, profile.dataset, attack, epsilon / 255, steps, subject.time_steps,
+                              profile.n_test_extended, settings.seed, step_size=step_size,
+                              source_key=source.key if source else "",
+                              source_time_steps=source.time_steps if source else 0)
+    return ensure_evaluation(subject.model, config, store, profile.attack_batch, progress,
+                             source.model if source else None)
+
+
+def _accuracy(record: dict) -> float:
+    return 100.0 * record["correct"] / record["n"]
+
+
+def _row(subject: Subject, attack: str, epsilon: float, record: dict, **extra: Any) -> dict:
+    return dict(model=subject.label, attack=attack, epsilon=_epsilon_label(epsilon) if attack != "clean" else "",
+                correct=record["correct"], n=record["n"], seconds=record["seconds"],
+                commit=record.get("commit", "not recorded"), **extra)
+
+
+#: Table 2's attacks as data: (the paper's label, attack, steps or None for the profile's APGD steps, PGD step).
+TABLE2_ATTACKS: tuple[tuple[str, str, int | None, float | None], ...] = (
+    ("FGSM", "FGSM", 1, None),
+    ("RFGSM", "RFGSM", 1, None),
+    ("PGD7", "PGD", 7, 0.01),  # SNN-RAT's setting: η = 0.01
+    ("PGD20", "PGD", 20, None),
+    ("PGD40", "PGD", 40, None),
+    ("APGD-DLR", "APGD-DLR", None, None),
+    ("APGD-CE", "APGD-CE", None, None),
+    ("T-APGD-CE", "APGD-T", None, None),  # targeted DLR loss, as the authors' code (notes §9.6)
+)
+
+
+def table2_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Table 2: SNN-RAT and the converted SNNs under the eight ensemble attacks at ε3."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    epsilon = profile.epsilons[-1]
+    models = [end_to_end_subject(settings, "snn_rat", store, progress)]
+    models += [subjects(converted_pair(settings, o, store, progress), profile.time_steps)[1]
+               for o in settings.objectives]
+    rows = []
+    for subject in models:
+        rows.append(_row(subject, "clean", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
+                         metric="clean"))
+        for label, attack, steps, step_size in TABLE2_ATTACKS:
+            record = evaluate(settings, store, subject, attack, epsilon, steps or profile.apgd_steps, step_size,
+                              progress=progress)
+            rows.append(_row(subject, label, epsilon, record, metric="robust"))
+    return rows
+
+
+def transfer_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Table B1: each converted SNN under white-box ensemble PGD²⁰ (WB) and under PGD²⁰ images crafted on a
+    second SNN converted and finetuned with another seed (BB_SNN) or on its baseline ANN (BB_ANN), at ε1 and ε3."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    twin_settings = replace(settings, seed=settings.seed + 1)
+    rows = []
+    for objective in settings.objectives:
+        ann, snn = subjects(converted_pair(settings, objective, store, progress), profile.time_steps)
+        twin = subjects(converted_pair(twin_settings, objective, store, progress), profile.time_steps)[1]
+        rows.append(_row(snn, "clean", 0.0, evaluate(settings, store, snn, "clean", progress=progress),
+                         setting="clean", budget=""))
+        for epsilon, budget in ((profile.epsilons[0], "ε1"), (profile.epsilons[-1], f"ε{len(profile.epsilons)}")):
+            for setting, source in (("WB", None), ("BB_SNN", twin), ("BB_ANN", ann)):
+                record = evaluate(settings, store, snn, "PGD", epsilon, profile.pgd_steps, source=source,
+                                  progress=progress)
+                rows.append(_row(snn, f"PGD{profile.pgd_steps}", epsilon, record, setting=setting, budget=budget))
+    return rows
+
+
+def square_subjects(settings: Table1Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+    """Fig. 4's models: the AT-ε1 baseline ANN, the vanilla SNN, SNN-RAT and our SNN from AT-ε1."""
+    ann, snn = subjects(converted_pair(settings, "at", store, progress), settings.profile.time_steps)
+    ann = replace(ann, label="ANN (AT-eps1)")
+    vanilla, rat = (end_to_end_subject(settings, m, store, progress) for m in ("vanilla", "snn_rat"))
+    return [ann, vanilla, rat, replace(snn, label="Ours (AT-eps1)")]
+
+
+def square_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Fig. 4: Square-attack accuracy at every query budget of the profile, from one run per model at ε3."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    rows = []
+    for subject in square_subjects(settings, store, progress):
+        record = evaluate(settings, store, subject, "Square", profile.epsilons[-1], max(profile.square_queries),
+                          progress=progress)
+        fooled_at = torch.tensor(record["fooled_at"])
+        for queries in profile.square_queries:
+            correct = int(((fooled_at < 0) | (fooled_at > queries)).sum())
+            rows.append(_row(subject, "Square", profile.epsilons[-1], {**record, "correct": correct},
+                             queries=queries))
+    return rows
+
+
+def diagnostic_rows(
+    settings: Table1Settings, store: ArtifactStore, subject: Subject, transfer_from: Subject, progress: bool = True
+) -> list[dict]:
+    """Every gradient-masking check of :func:`snnconv.metrics.diagnose` for ``subject``, from real attack runs
+    on the extended test set: ensemble FGSM and PGD at each ε, PGD at the unbounded budget, uniform noise,
+    input gradients, PGD images crafted on ``transfer_from``, and the Square attack."""
+    profile = settings.profile
+    epsilon, steps = profile.epsilons[-1], profile.pgd_steps
+
+    def accuracy(attack: str, budget: float = epsilon, count: int = steps, source: Subject | None = None) -> float:
+        return _accuracy(evaluate(settings, store, subject, attack, budget, count, source=source, progress=progress))
+
+    simulation = Simulation(subject.time_steps)
+    images, labels = dataset(profile.dataset, "test")
+    images, labels = images[: profile.n_test_extended].to(device()), labels[: profile.n_test_extended].to(device())
+    norms = torch.cat([input_gradient_norms(subject.model, images[i : i + profile.attack_batch],
+                                            labels[i : i + profile.attack_batch], simulation)
+                       for i in range(0, len(images), profile.attack_batch)])
+    evidence = Evidence(
+        clean=accuracy("clean", 0.0, 1),
+        attacked=accuracy("PGD"),
+        random_noise=random_noise_accuracy(subject.model, images, labels, epsilon / 255, simulation, settings.seed),
+        unbounded=accuracy("PGD", profile.unbounded),
+        zero_gradient_fraction=float((norms == 0).float().mean()),
+        single_step=accuracy("FGSM", count=1),
+        by_epsilon=tuple(accuracy("PGD", e) for e in profile.epsilons),
+        transfer=accuracy("PGD", source=transfer_from),
+        square=accuracy("Square", count=max(profile.square_queries)),
+    )
+    return [{"model": subject.label, **row} for row in diagnose(evidence)]
+
+
+def _diagnostics(settings: Table1Settings, store: ArtifactStore, checks: list[tuple[Subject, Subject]],
+                 progress: bool) -> list[dict]:
+    return [row for subject, source in checks for row in diagnostic_rows(settings, store, subject, source, progress)]
+
+
+def table2_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+    """Diagnostics for Table 2's models; transfer images come from the AT-ε1 ANN (SNN-RAT) or the SNN's own ANN."""
+    store = prepare(settings, store)
+    time_steps = settings.profile.time_steps
+    at_ann = subjects(converted_pair(settings, "at", store, progress), time_steps)[0]
+    checks = [(end_to_end_subject(settings, "snn_rat", store, progress), at_ann)]
+    for objective in settings.objectives:
+        ann, snn = subjects(converted_pair(settings, objective, store, progress), time_steps)
+        checks.append((snn, ann))
+    return _diagnostics(settings, store, checks, progress)
+
+
+def transfer_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+    """Diagnostics for Table B1's SNNs (transfer images from each SNN's own baseline ANN)."""
+    store = prepare(settings, store)
+    pairs = [subjects(converted_pair(settings, o, store, progress), settings.profile.time_steps)
+             for o in settings.objectives]
+    return _diagnostics(settings, store, [(snn, ann) for ann, snn in pairs], progress)
+
+
+def square_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+    """Diagnostics for Fig. 4's models. Transfer sources: for the ANN, the AT-ε1 ANN trained with another
+    seed; for the vanilla SNN, the natural ANN; for SNN-RAT and ours, the AT-ε1 ANN."""
+    store = prepare(settings, store)
+    time_steps = settings.profile.time_steps
+    ann, vanilla, rat, ours = square_subjects(settings, store, progress)
+    twin_ann = subjects(converted_pair(replace(settings, seed=settings.seed + 1), "at", store, progress), time_steps)[0]
+    natural_ann = subjects(converted_pair(settings, "natural", store, progress), time_steps)[0]
+    checks = [(ann, twin_ann), (vanilla, natural_ann), (rat, ann), (ours, ann)]
+    return _diagnostics(settings, store, checks, progress)

@@ -184,3 +184,30 @@ class RobustFinetuning:
             )
             x_adv = project(x_rand.detach() + (self.epsilon - self.step) * grad.sign(), x, self.epsilon)
         return loss + self.trade_off * kl_clean_adversarial(clean_logits, model(x_adv, self.simulation))
+
+
+@dataclass(frozen=True)
+class RandomStepAdversarialTraining:
+    """SNN-RAT's objective (Ding et al. 2022; authors' notes §8): :math:`(1-w)\\,\\mathcal{L}_{CE}(f(\\tilde{x}),y)
+    + w\\,\\mathcal{L}_{CE}(f(x),y)`, with :math:`\\tilde{x}` one RFGSM step through BPTT
+    (:math:`x' = x + \\alpha\\,\\mathrm{sign}(\\mathcal{N}(0,I))`,
+    :math:`\\tilde{x} = x' + (\\epsilon-\\alpha)\\,\\mathrm{sign}\\nabla_{x'}\\mathcal{L}_{CE}`).
+
+    SNN-RAT's code trains on the adversarial images only, ``clean_weight=0``; the Parseval retraction
+    that completes SNN-RAT is applied after each optimizer step (:class:`snnconv.train.ParsevalRetraction`).
+    """
+
+    epsilon: float
+    step: float  # α
+    clean_weight: float = 0.0
+    simulation: Simulation = field(default_factory=lambda: Simulation(time_steps=8))
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with evaluation_mode(model):
+            x_rand = (x + self.step * torch.randn_like(x).sign()).clamp(0.0, 1.0).requires_grad_(True)
+            (grad,) = torch.autograd.grad(F.cross_entropy(model(x_rand, self.simulation), y), x_rand)
+            x_adv = project(x_rand.detach() + (self.epsilon - self.step) * grad.sign(), x, self.epsilon)
+        loss = (1 - self.clean_weight) * F.cross_entropy(model(x_adv, self.simulation), y)
+        if self.clean_weight > 0:
+            loss = loss + self.clean_weight * F.cross_entropy(model(x, self.simulation), y)
+        return loss

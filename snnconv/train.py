@@ -46,6 +46,34 @@ class Schedule:
             raise ValueError("learning_rate must be > 0 and weight_decay >= 0.")
 
 
+@dataclass(frozen=True)
+class ParsevalRetraction:
+    """SNN-RAT's orthogonality constraint, after every optimizer step: :math:`W \\leftarrow (1+\\beta)W -
+    \\beta\\, W W^\\top W` for each conv (viewed as out × in·k·k) and linear weight (Cisse et al. 2017).
+
+    Layers with at least ``all_rows_below`` outputs retract a random ``row_fraction`` of their rows per step,
+    as SNN-RAT's code does. The fixed points are matrices with orthonormal rows.
+    """
+
+    beta: float = 5e-4
+    row_fraction: float = 0.3
+    all_rows_below: int = 200
+
+    @torch.no_grad()
+    def __call__(self, model: nn.Module) -> None:
+        for module in model.modules():
+            if not isinstance(module, nn.Conv2d | nn.Linear):
+                continue
+            weight = module.weight.view(module.weight.shape[0], -1)
+            rows = weight.shape[0]
+            if rows >= self.all_rows_below:
+                index = torch.randperm(rows, device=weight.device)[: int(self.row_fraction * rows)]
+                part = weight[index]
+                weight[index] = (1 + self.beta) * part - self.beta * part @ part.T @ part
+            else:
+                weight.copy_((1 + self.beta) * weight - self.beta * weight @ weight.T @ weight)
+
+
 def _parameter_groups(model: nn.Module, schedule: Schedule) -> list[dict]:
     if schedule.decay_all_parameters:
         return [{"params": list(model.parameters()), "weight_decay": schedule.weight_decay}]
@@ -98,11 +126,13 @@ def fit(
     checkpoint: Path | None = None,
     description: str = "training",
     progress: bool = True,
+    after_step: Callable[[nn.Module], None] | None = None,
 ) -> list[dict]:
     """Train ``model`` in place on ``objective``; returns per-epoch history (mean loss, train accuracy).
 
     With ``checkpoint`` (a path without suffix), each finished epoch is saved there and a later call
-    resumes after the last saved epoch.
+    resumes after the last saved epoch. ``after_step`` runs after every optimizer step (e.g. a
+    :class:`ParsevalRetraction`), before the thresholds are projected.
     """
     device = next(model.parameters()).device
     optimizer = torch.optim.SGD(
@@ -132,6 +162,8 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if after_step is not None:
+                after_step(model)
             clamp_thresholds(model)
             loss_sum += loss.item() * len(y)
             seen += len(y)

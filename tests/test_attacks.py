@@ -21,10 +21,12 @@ def snn_and_data():
     return net, x, y
 
 
-def test_verdicts_do_not_depend_on_member_order(snn_and_data):
+@pytest.mark.parametrize("spec", [AttackSpec("PGD", 8 / 255, steps=3), AttackSpec("APGD-CE", 8 / 255, steps=3),
+                                  AttackSpec("APGD-T", 8 / 255, steps=2, targets=2), AttackSpec("RFGSM", 8 / 255)],
+                         ids=lambda spec: spec.name)
+def test_verdicts_do_not_depend_on_member_order(snn_and_data, spec):
     net, x, y = snn_and_data
     members = PAPER_ENSEMBLE[::3]
-    spec = AttackSpec("PGD", 8 / 255, steps=3)
     forward = ensemble_robustness(net, x, y, spec, time_steps=4, members=members, batch_size=7, progress=False)
     backward = ensemble_robustness(net, x, y, spec, time_steps=4, members=members[::-1], batch_size=5,
                                    progress=False)
@@ -122,3 +124,73 @@ def test_rfgsm_stays_in_the_ball_and_vanilla_is_the_training_surrogate():
     assert AttackSpec("RFGSM", 8 / 255).label == "RFGSM"
     pgd7 = AttackSpec("PGD", 8 / 255, steps=7, step_size=0.01).build(MemberView(net, Simulation(0)), 0, "m")
     assert pgd7.step_size == 0.01
+
+
+def test_dlr_loss_matches_its_equation_and_ignores_logit_scale():
+    from snnconv.attacks import dlr_loss
+
+    z = torch.tensor([[4.0, 1.0, 3.0, 0.0, -1.0], [0.0, 5.0, 2.0, 1.0, 0.5]])
+    y = torch.tensor([2, 1])
+    # sample 0: true 3, best other 4, z_pi1 - z_pi3 = 4 - 1; sample 1: true 5 (top), other 2, 5 - 1
+    torch.testing.assert_close(dlr_loss(z, y), torch.tensor([-(3 - 4) / 3, -(5 - 2) / 4]))
+    t = torch.tensor([0, 3])
+    # targeted: -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2)
+    torch.testing.assert_close(dlr_loss(z, y, t), torch.tensor([-(3 - 4) / (4 - 0.5), -(5 - 1) / (5 - 0.75)]))
+    torch.testing.assert_close(dlr_loss(3 * z + 7, y, t), dlr_loss(z, y, t))
+
+
+def _linear_classifier():
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 4))
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x, simulation=None):
+            return self.net(x)
+
+    x = torch.rand(32, 1, 4, 4)
+    return Model().eval(), x, predict(Model().eval(), x, Simulation(0))
+
+
+@pytest.mark.parametrize("name", ["APGD-CE", "APGD-DLR", "APGD-T"])
+def test_apgd_stays_in_the_ball_and_is_at_least_as_strong_as_fgsm(name):
+    model, x, y = _linear_classifier()
+    view = MemberView(model, Simulation(0))
+    adv = AttackSpec(name, 0.1, steps=20).build(view, seed=0, salt="m")(x, y)
+    assert (adv - x).abs().max() <= 0.1 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    apgd = ensemble_robustness(model, x, y, AttackSpec(name, 0.1, steps=20), time_steps=0, progress=False)
+    fgsm = ensemble_robustness(model, x, y, AttackSpec("FGSM", 0.1), time_steps=0, progress=False)
+    assert 0 < apgd.correct <= fgsm.correct < 32
+
+
+def test_square_finds_adversarials_without_gradients_and_records_queries():
+    model, x, y = _linear_classifier()
+    result = ensemble_robustness(model, x, y, AttackSpec("Square", 0.3, steps=300), time_steps=0, progress=False)
+    assert result.members == ("ANN",) and result.fooled_at is not None
+    assert result.correct < 32
+    # accuracy never rises with the query budget and equals the final verdict at the full budget
+    curve = [result.accuracy_at(q) for q in (1, 10, 100, 300)]
+    assert curve == sorted(curve, reverse=True) and curve[-1] == result.accuracy
+    fooled = result.fooled_at[~result.robust]
+    assert ((fooled >= 1) & (fooled <= 300)).all()
+
+
+def test_square_on_an_snn_runs_once_against_the_true_network(snn_and_data):
+    net, x, y = snn_and_data
+    result = ensemble_robustness(net, x, y, AttackSpec("Square", 8 / 255, steps=5), time_steps=4, progress=False)
+    assert result.members == ("Square",)
+    assert (result.fooled_at[:4] == 0).all()  # clean errors
+
+
+def test_kept_adversarials_are_the_ones_that_fooled(snn_and_data):
+    net, x, y = snn_and_data
+    result = ensemble_robustness(net, x, y, AttackSpec("PGD", 16 / 255, steps=3), time_steps=4,
+                                 members=PAPER_ENSEMBLE[:3], progress=False, keep_adversarial=True)
+    adv = result.adversarial
+    assert (adv - x).abs().max() <= 16 / 255 + 1e-6
+    fooled = result.clean_correct & ~result.robust
+    assert fooled.any()
+    assert (predict(net, adv[fooled], Simulation(4)) != y[fooled]).all()

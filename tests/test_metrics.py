@@ -27,13 +27,21 @@ class Masked(nn.Module):
         return self.inner(_ZeroGradient.apply(x), simulation)
 
 
-def _evidence(model, x, y):
+def _evidence(model, x, y, source):
     simulation = Simulation(0)
     clean = 100.0 * float((predict(model, x, simulation) == y).float().mean())
-    attacked = ensemble_robustness(model, x, y, AttackSpec("PGD", 8 / 255, 5), 0, progress=False).accuracy
-    unbounded = ensemble_robustness(model, x, y, AttackSpec("PGD", 1.0, 10), 0, progress=False).accuracy
+
+    def accuracy(spec):
+        return ensemble_robustness(model, x, y, spec, 0, progress=False).accuracy
+
+    crafted = ensemble_robustness(source, x, y, AttackSpec("PGD", 8 / 255, 5), 0, progress=False,
+                                  keep_adversarial=True).adversarial
     zero = float((input_gradient_norms(model, x, y, simulation) == 0).float().mean())
-    return Evidence(clean, attacked, random_noise_accuracy(model, x, y, 8 / 255, simulation), unbounded, zero)
+    return Evidence(clean, accuracy(AttackSpec("PGD", 8 / 255, 5)), random_noise_accuracy(model, x, y, 8 / 255, simulation),
+                    accuracy(AttackSpec("PGD", 1.0, 10)), zero, single_step=accuracy(AttackSpec("FGSM", 8 / 255)),
+                    by_epsilon=tuple(accuracy(AttackSpec("PGD", e / 255, 5)) for e in (2, 4, 8)),
+                    transfer=100.0 * float((predict(model, crafted, simulation) == y).float().mean()),
+                    square=accuracy(AttackSpec("Square", 8 / 255, 200)))
 
 
 def test_a_masked_model_is_flagged_and_an_honest_one_is_not():
@@ -41,10 +49,19 @@ def test_a_masked_model_is_flagged_and_an_honest_one_is_not():
     net = build("vgg_small", "fashion_mnist").eval()
     x = torch.rand(32, 1, 28, 28)
     y = predict(net, x, Simulation(0))  # clean accuracy 100 %: every sample is worth attacking
-    masked = {row["check"]: row["passed"] for row in diagnose(_evidence(Masked(net), x, y))}
+    torch.manual_seed(1)
+    other = build("vgg_small", "fashion_mnist").eval()  # an independent source for the transfer attack
+    # The masked model's forward pass is the honest network's: the same images transfer, Square works.
+    masked = {row["check"]: row["passed"] for row in diagnose(_evidence(Masked(net), x, y, source=net))}
     assert not masked["input gradients are not zero"]
     assert not masked["an unbounded attack drives accuracy to about 0"]
     assert not masked["random noise at ε hurts less than the attack"]
-    honest = {row["check"]: row["passed"] for row in diagnose(_evidence(net, x, y))}
+    assert not masked["the white-box attack beats the transfer attack"]
+    assert not masked["the Square attack does not beat the white-box attack"]
+    honest = {row["check"]: row["passed"] for row in diagnose(_evidence(net, x, y, source=other))}
     assert honest["input gradients are not zero"]
     assert honest["an unbounded attack drives accuracy to about 0"]
+    assert honest["the iterative attack beats the single-step one"]
+    assert honest["accuracy falls as ε grows"]
+    assert honest["the white-box attack beats the transfer attack"]
+    assert honest["the Square attack does not beat the white-box attack"]
