@@ -37,7 +37,8 @@ def _evidence(model, x, y, source):
     crafted = ensemble_robustness(source, x, y, AttackSpec("PGD", 8 / 255, 5), 0, progress=False,
                                   keep_adversarial=True).adversarial
     zero = float((input_gradient_norms(model, x, y, simulation) == 0).float().mean())
-    return Evidence(clean, accuracy(AttackSpec("PGD", 8 / 255, 5)), random_noise_accuracy(model, x, y, 8 / 255, simulation),
+    noise = random_noise_accuracy(model, x, y, 8 / 255, simulation)
+    return Evidence(clean, accuracy(AttackSpec("PGD", 8 / 255, 5)), noise,
                     accuracy(AttackSpec("PGD", 1.0, 10)), zero, single_step=accuracy(AttackSpec("FGSM", 8 / 255)),
                     by_epsilon=tuple(accuracy(AttackSpec("PGD", e / 255, 5)) for e in (2, 4, 8)),
                     transfer=100.0 * float((predict(model, crafted, simulation) == y).float().mean()),

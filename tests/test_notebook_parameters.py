@@ -5,7 +5,8 @@ from pathlib import Path
 import papermill
 import pytest
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "table1_conversion.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK = NOTEBOOKS / "table1_conversion.ipynb"
 
 
 @pytest.mark.parametrize("parameters, words", [
@@ -26,4 +27,15 @@ def test_bad_parameter_fails_before_any_work(tmp_path, parameters, words):
         assert word in message
     # Nothing was trained or stored: the store lives in the checkout and no new artifact appears for
     # these parameters (the run stopped in the validation cell).
+    assert error.value.exec_count <= 3
+
+
+@pytest.mark.parametrize("name", ["table2_vs_snnrat", "tableB1_transfer", "fig4_square_queries"])
+def test_adaptive_pages_validate_their_parameters_first(tmp_path, name):
+    with pytest.raises(papermill.PapermillExecutionError) as error:
+        papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={"profile": "smoke", "n_test": -5}, kernel_name="python3",
+                                   progress_bar=False, cwd=str(tmp_path))
+    assert error.value.ename == "ParameterError"
+    assert "n_test" in error.value.evalue and "\n" not in error.value.evalue
     assert error.value.exec_count <= 3

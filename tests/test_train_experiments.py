@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import pytest
@@ -174,3 +175,87 @@ def test_members_are_named_by_label_and_by_the_papers_table_b2_names():
 
     table = report.published("tableB2")
     assert set(names) <= set(zip(table["surrogate_family"], table["parameters"], strict=True))
+
+
+def test_parseval_retraction_fixes_orthonormal_rows_and_pulls_others_towards_them():
+    from torch import nn
+
+    from snnconv.train import ParsevalRetraction
+
+    layer = nn.Linear(6, 4, bias=False)
+    q, _ = torch.linalg.qr(torch.randn(6, 4))
+    with torch.no_grad():
+        layer.weight.copy_(q.T)  # 4 orthonormal rows
+    ParsevalRetraction(beta=0.1)(layer)
+    torch.testing.assert_close(layer.weight @ layer.weight.T, torch.eye(4))
+
+    scaled = nn.Conv2d(2, 3, 3, bias=False)
+    with torch.no_grad():
+        scaled.weight.mul_(5.0)
+    flat = scaled.weight.detach().view(3, -1)
+    before = torch.linalg.matrix_norm(flat @ flat.T - torch.eye(3))
+    w = flat.clone()
+    ParsevalRetraction(beta=1e-3)(scaled)
+    # exactly (1 + β) W − β W Wᵀ W on the out × (in·k·k) view
+    torch.testing.assert_close(scaled.weight.view(3, -1), 1.001 * w - 1e-3 * w @ w.T @ w)
+    after = torch.linalg.matrix_norm(scaled.weight.view(3, -1) @ scaled.weight.view(3, -1).T - torch.eye(3))
+    assert after < before
+
+
+def test_parseval_retraction_touches_a_row_subset_of_wide_layers():
+    from torch import nn
+
+    from snnconv.train import ParsevalRetraction
+
+    layer = nn.Linear(3, 10, bias=False)
+    w = layer.weight.detach().clone()
+    torch.manual_seed(0)
+    ParsevalRetraction(beta=0.5, row_fraction=0.3, all_rows_below=5)(layer)
+    changed = (layer.weight != w).any(dim=1)
+    assert int(changed.sum()) == 3
+
+
+def test_snn_rat_objective_is_cross_entropy_on_random_step_adversarials():
+    import torch.nn.functional as F
+
+    from snnconv.models import Simulation
+    from snnconv.objectives import RandomStepAdversarialTraining
+
+    torch.manual_seed(0)
+    net = build("vgg_small", "fashion_mnist").train()
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    simulation = Simulation(2)
+    zero_budget = RandomStepAdversarialTraining(0.0, 0.0, simulation=simulation)(net, x, y)
+    torch.testing.assert_close(zero_budget, F.cross_entropy(net(x, simulation), y))
+    attacked = RandomStepAdversarialTraining(8 / 255, 4 / 255, simulation=simulation)(net, x, y)
+    assert attacked.requires_grad and attacked > zero_budget - 1e-3
+
+
+def test_end_to_end_baselines_have_fixed_thresholds_and_their_own_keys(tmp_path, monkeypatch):
+    profile = experiments.PROFILES["smoke"]
+    vanilla = experiments.end_to_end_config(profile, "vanilla", seed=0)
+    rat = experiments.end_to_end_config(profile, "snn_rat", seed=0)
+    assert vanilla.epsilon == 0 and rat.epsilon == 2 / 255 and rat.schedule.weight_decay == 0
+    assert artifact_key("end_to_end", vanilla) != artifact_key("end_to_end", rat)
+    with pytest.raises(ParameterError, match="method"):
+        experiments.end_to_end_config(profile, "bntt", seed=0)
+    images, labels = _data(32)
+    monkeypatch.setattr(experiments, "_training_data", lambda *args: (images, labels))
+    small = experiments.replace(rat, schedule=Schedule(1, 0.05, 0.0, batch_size=16), time_steps=2)
+    model = experiments.ensure_end_to_end(small, ArtifactStore(tmp_path), progress=False)
+    assert all(n.threshold.item() == 1.0 for n in model.neurons)
+    assert (tmp_path / "end_to_end").is_dir()
+
+
+def test_reimplemented_attacks_do_not_reuse_stale_verdicts():
+    from snnconv.experiments import EvaluationConfig
+
+    square = EvaluationConfig("k", "fashion_mnist", "Square", 8 / 255, 5000, 0, 2000, 0)
+    fgsm = experiments.replace(square, attack="FGSM")
+
+    def key_before_revisions(config):
+        content = {"kind": "evaluation", "format": experiments.STORE_FORMAT, "config": experiments._plain(config)}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:20]
+
+    assert artifact_key("evaluation", square) != key_before_revisions(square)
+    assert artifact_key("evaluation", fgsm) == key_before_revisions(fgsm)  # untouched attacks keep their keys
