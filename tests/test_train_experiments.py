@@ -259,3 +259,15 @@ def test_reimplemented_attacks_do_not_reuse_stale_verdicts():
 
     assert artifact_key("evaluation", square) != key_before_revisions(square)
     assert artifact_key("evaluation", fgsm) == key_before_revisions(fgsm)  # untouched attacks keep their keys
+
+
+def test_at_eps2_and_eps3_baselines_train_at_the_larger_budgets():
+    profile = experiments.PROFILES["default"]
+    for objective, label, epsilon in (("at", "AT-eps1", 2), ("at_eps2", "AT-eps2", 4), ("at_eps3", "AT-eps3", 8)):
+        config = experiments.ann_config(profile, objective, seed=0)
+        assert config.objective == "at" and config.epsilon == epsilon / 255
+        assert experiments.objective_label(objective) == label
+    assert experiments.objective_label("trades") == "TRADES-eps1"
+    assert table1_settings("smoke").objectives == ("natural", "at", "trades", "mart")
+    with pytest.raises(ParameterError, match="objectives"):
+        table1_settings("smoke", objectives="at_eps3", epsilons="2,4")

@@ -324,9 +324,11 @@ def ann_robustness() -> None:
     Paper (Suppl. A.2, Table A1): the baseline ANNs under FGSM, PGD¹⁰, PGD⁵⁰, APGD-CE, the query-based
     Square attack (5000 queries) and AutoAttack, all at $\\epsilon_3$ (PGD step $2.5\\epsilon/k$). Iterative
     attacks must beat FGSM, AutoAttack must be the strongest, and the black-box Square attack must not beat
-    the white-box ones — otherwise the ANN's gradients are masked. The ANNs are Table 1's.
+    the white-box ones — otherwise the ANN's gradients are masked. The ε1 ANNs are Table 1's; AT-ε2 and
+    AT-ε3 are trained with standard AT at $\\epsilon_2$ and $\\epsilon_3$. APGD-CE runs 100 iterations and
+    Square is `snnconv`'s own implementation (see the method page).
     """)
-    parameters_and_setup(nb, "natural,at,trades,mart", "tableA1")
+    parameters_and_setup(nb, "natural,at,trades,mart,at_eps2,at_eps3", "tableA1")
     nb.md("""
     ## Compute
     """)
