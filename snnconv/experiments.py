@@ -880,7 +880,7 @@ def table2_rows(settings: Table1Settings, store: ArtifactStore | None = None, pr
                for o in settings.objectives]
     rows = []
     for subject in models:
-        rows.append(_row(subject, "clean", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
+        rows.append(_row(subject, "", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
                          metric="clean"))
         for label, attack, steps, step_size in TABLE2_ATTACKS:
             record = evaluate(settings, store, subject, attack, epsilon, steps or profile.apgd_steps, step_size,

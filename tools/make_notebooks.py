@@ -442,9 +442,9 @@ def table2_versus_snn_rat() -> None:
     rows = []
     for attack, group in ours.groupby("attack", sort=False):
         if "SNN-RAT" in set(group.method) and len(group) > 1:
-            rows.append(report.compare_with_baseline(group, "method", "SNN-RAT").assign(attack=attack))
+            rows.append(report.compare_with_baseline(group, "method", "SNN-RAT").assign(attack=attack or "clean"))
     claim = pd.concat(rows, ignore_index=True)
-    order, methods = list(ours.attack.unique()), list(claim.method.unique())
+    order, methods = list(claim.attack.unique()), list(claim.method.unique())
     for values in ("difference", "better"):
         display(claim.pivot(index="attack", columns="method", values=values).loc[order, methods].round(2))
     robust = claim.loc[claim.attack != "clean"]
