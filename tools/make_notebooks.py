@@ -470,9 +470,10 @@ def transfer() -> None:
     Paper (Suppl. B.1, Table B1): adversarial images crafted with PGD²⁰ on another model succeed less often
     than the white-box ensemble PGD²⁰ on the SNN itself — so the white-box numbers are the binding ones.
     *WB*: the ensemble attack on the SNN. *BB_SNN*: ensemble PGD²⁰ images crafted on a second SNN converted
-    and finetuned the same way from an ANN trained with another seed. *BB_ANN*: PGD²⁰ images crafted on the
-    SNN's own baseline ANN. Budgets $\\epsilon_1$ and $\\epsilon_3$. For each image the ensemble transfers
-    the first member's image that fooled the source SNN, else the last member's attempt.
+    from the same baseline ANN and calibrated and finetuned with another seed (as the authors' code does).
+    *BB_ANN*: PGD²⁰ images crafted on the SNN's own baseline ANN. Budgets $\\epsilon_1$ and $\\epsilon_3$.
+    For each image the ensemble transfers the first member's image that fooled the source SNN, else the
+    last member's attempt.
     """)
     parameters_and_setup(nb, "natural,at,trades,mart", "tableB1")
     extended_setup(nb)
@@ -597,8 +598,8 @@ def square_queries() -> None:
                          f"({int(result.better.sum())} of {len(result)} measurably)."))
     """, metadata={"tags": ["hide-input"]})
     diagnostics_section(nb, "square_diagnostics",
-                        "PGD²⁰ images crafted on an ANN: for the ANN, one trained with another seed; "
-                        "for the vanilla SNN, the natural ANN; otherwise the AT-ε1 ANN")
+                        "for the ANN, ensemble PGD²⁰ images crafted on our SNN converted from it; for the "
+                        "vanilla SNN, PGD²⁰ images of the natural ANN; otherwise of the AT-ε1 ANN")
     provenance_ending(nb)
     nb.write("fig4_square_queries")
 
