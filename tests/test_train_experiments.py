@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from snnconv import experiments
+from snnconv import experiments, results
 from snnconv.data import DATASETS, DatasetMissingError, augment, load
 from snnconv.experiments import ArtifactStore, ParameterError, artifact_key, table1_settings
 from snnconv.models import build
@@ -167,7 +167,7 @@ def test_members_are_named_by_label_and_by_the_papers_table_b2_names():
     assert experiments.members_by_label(("BPTR",)) == (PAPER_ENSEMBLE[-2],)
     with pytest.raises(ParameterError, match="members"):
         experiments.members_by_label(("sigmoid",))
-    names = [experiments.paper_member_name(m) for m in PAPER_ENSEMBLE]
+    names = [results.paper_member_name(m) for m in PAPER_ENSEMBLE]
     assert names[0] == ("triangular", "gamma_w=1.0")
     assert ("exponential", "gamma_d=0.3;gamma_s=0.5") in names
     assert names[-3:] == [("STE", ""), ("BPTR", ""), ("conversion", "")]
@@ -266,8 +266,8 @@ def test_at_eps2_and_eps3_baselines_train_at_the_larger_budgets():
     for objective, label, epsilon in (("at", "AT-eps1", 2), ("at_eps2", "AT-eps2", 4), ("at_eps3", "AT-eps3", 8)):
         config = experiments.ann_config(profile, objective, seed=0)
         assert config.objective == "at" and config.epsilon == epsilon / 255
-        assert experiments.objective_label(objective) == label
-    assert experiments.objective_label("trades") == "TRADES-eps1"
+        assert results.objective_label(objective) == label
+    assert results.objective_label("trades") == "TRADES-eps1"
     assert table1_settings("smoke").objectives == ("natural", "at", "trades", "mart")
     with pytest.raises(ParameterError, match="objectives"):
         table1_settings("smoke", objectives="at_eps3", epsilons="2,4")

@@ -58,7 +58,7 @@ import time
 import pandas as pd
 from IPython.display import Markdown, display
 
-from snnconv import experiments, report
+from snnconv import experiments, report, results
 
 pd.set_option("display.max_rows", 200)  # show every row of the side-by-side tables
 started = time.time()
@@ -121,7 +121,7 @@ def table1() -> None:
     """)
 
     code("""
-    ours = pd.DataFrame(experiments.table1_rows(settings))
+    ours = pd.DataFrame(results.table1_rows(settings))
     keys = ["ann_objective", "model", "metric", "attack", "budget"]
     reference = paper.loc[paper.dataset == paper_dataset].assign(budget=lambda d: d.epsilon.map(report.budget_of))
     table = report.side_by_side(ours, reference, on=keys)
@@ -180,7 +180,7 @@ def table1() -> None:
     """)
 
     code("""
-    diagnostics = pd.DataFrame(experiments.masking_diagnostics_rows(settings))
+    diagnostics = pd.DataFrame(results.masking_diagnostics_rows(settings))
     display(diagnostics)
     failed = int((~diagnostics.passed).sum())
     display(Markdown(f"**{failed} diagnostic(s) failed.**" if failed else "**All diagnostics passed.**"))
@@ -214,7 +214,7 @@ def vanilla_versus_ensemble() -> None:
     ## Compute
     """)
     nb.code("""
-    ours = pd.DataFrame(experiments.vanilla_versus_ensemble_rows(settings))
+    ours = pd.DataFrame(results.vanilla_versus_ensemble_rows(settings))
     keys = ["ann_objective", "model", "metric", "attack"]
     table = report.side_by_side(ours, paper.loc[paper.dataset == paper_dataset], on=keys)
     """)
@@ -274,7 +274,7 @@ def surrogate_members() -> None:
     ## Compute
     """)
     nb.code("""
-    ours = pd.DataFrame(experiments.surrogate_member_rows(settings)).rename(columns={"family": "surrogate_family"})
+    ours = pd.DataFrame(results.surrogate_member_rows(settings)).rename(columns={"family": "surrogate_family"})
     table = report.side_by_side(ours, paper, on=["model", "surrogate_family", "parameters"])
     """)
     nb.md("""
@@ -333,7 +333,7 @@ def ann_robustness() -> None:
     ## Compute
     """)
     nb.code("""
-    ours = pd.DataFrame(experiments.ann_robustness_rows(settings))
+    ours = pd.DataFrame(results.ann_robustness_rows(settings))
     keys = ["ann_objective", "metric", "attack"]
     table = report.side_by_side(ours, paper.loc[paper.dataset == paper_dataset], on=keys)
     """)
@@ -387,7 +387,7 @@ def diagnostics_section(nb: Builder, function: str, sources: str) -> None:
     allow one point of slack. A failed check is flagged here, not hidden.
     """)
     nb.code(f"""
-    diagnostics = pd.DataFrame(experiments.{function}(settings))
+    diagnostics = pd.DataFrame(results.{function}(settings))
     checks, models = list(diagnostics.check.unique()), list(diagnostics.model.unique())
     display(diagnostics.pivot(index="check", columns="model", values="passed").loc[checks, models])
     failed = diagnostics.loc[~diagnostics.passed]
@@ -422,7 +422,7 @@ def table2_versus_snn_rat() -> None:
     ## Compute
     """)
     nb.code("""
-    ours = pd.DataFrame(experiments.table2_rows(settings)).rename(columns={"model": "method"})
+    ours = pd.DataFrame(results.table2_rows(settings)).rename(columns={"model": "method"})
     keys = ["method", "metric", "attack"]
     table = report.side_by_side(ours, paper.loc[paper.dataset == paper_dataset], on=keys)
     """)
@@ -481,7 +481,7 @@ def transfer() -> None:
     ## Compute
     """)
     nb.code("""
-    ours = pd.DataFrame(experiments.transfer_rows(settings)).rename(columns={"model": "ann_objective"})
+    ours = pd.DataFrame(results.transfer_rows(settings)).rename(columns={"model": "ann_objective"})
     ours["metric"] = ours.setting.map(lambda s: "clean" if s == "clean" else "robust")
     keys = ["ann_objective", "metric", "setting", "budget"]
     reference = paper.loc[paper.dataset == paper_dataset].assign(budget=lambda d: d.epsilon.map(report.budget_of))
@@ -545,7 +545,7 @@ def square_queries() -> None:
     ## Compute
     """)
     nb.code("""
-    ours = pd.DataFrame(experiments.square_rows(settings))
+    ours = pd.DataFrame(results.square_rows(settings))
     ours["accuracy"] = 100 * ours.correct / ours.n
     figure = paper.loc[paper.artifact.str.startswith("Fig. 4") & paper.quantity.str.startswith("robust accuracy")]
     figure = figure.assign(dataset=figure.condition.str.split(" ").str[0],

@@ -1,0 +1,433 @@
+"""What each result page computes: rows of (model, attack, correct, n) from stored or computed artifacts.
+
+One function per page (or per part of a page) turns validated :class:`~snnconv.experiments.Table1Settings`
+into table rows. Models and verdicts come from :mod:`snnconv.experiments`' store, so pages that share a
+model share its artifacts; rendering (side-by-side tables, plots) is :mod:`snnconv.report`'s job.
+
+* Table 1 and its masking checks, Tables A1, B2, B3/B4 — on the profile's ``n_test`` images;
+* Table 2, Table B1, Fig. 4 and their gradient-masking diagnostics — the adaptive evaluation, on the
+  profile's ``n_test_extended`` images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from snnconv.experiments import (
+    END_TO_END,
+    OBJECTIVE_LABELS,
+    OBJECTIVES,
+    ArtifactStore,
+    EvaluationConfig,
+    Table1Settings,
+    ann_config,
+    artifact_key,
+    check_inputs,
+    dataset,
+    device,
+    end_to_end_config,
+    ensure_ann,
+    ensure_end_to_end,
+    ensure_evaluation,
+    ensure_snn,
+    snn_config,
+)
+from snnconv.metrics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
+from snnconv.models import Simulation, SpikingNetwork
+from snnconv.surrogates import BPTR, BPTT, PAPER_ENSEMBLE, GradientMode
+
+
+def _epsilon_label(value: float) -> str:
+    return f"{value:g}/255"
+
+
+def objective_label(objective: str) -> str:
+    """The paper's name of a baseline ANN: ``Natural``, ``AT-eps1``, ``TRADES-eps1``, ``MART-eps1``."""
+    loss, budget = OBJECTIVES[objective]
+    return "Natural" if budget is None else f"{OBJECTIVE_LABELS[loss]}-eps{budget + 1}"
+
+
+@dataclass(frozen=True)
+class ConvertedPair:
+    """A baseline ANN and the SNN converted and finetuned from it, with their store keys."""
+
+    label: str
+    ann: SpikingNetwork
+    ann_key: str
+    snn: SpikingNetwork
+    snn_key: str
+
+
+def converted_pair(settings: Table1Settings, objective: str, store: ArtifactStore, progress: bool) -> ConvertedPair:
+    """The ANN for ``objective`` and its SNN, as Table 1 trains them (shared through the store)."""
+    ann_cfg = ann_config(settings.profile, objective, settings.seed)
+    snn_cfg = snn_config(settings.profile, ann_cfg, settings.seed)
+    return ConvertedPair(objective_label(objective), ensure_ann(ann_cfg, store, progress), artifact_key("ann", ann_cfg),
+                         ensure_snn(snn_cfg, store, progress), artifact_key("snn", snn_cfg))
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A model under evaluation: its name in the paper's words, the network, its store key, T (0 = ANN)."""
+
+    label: str
+    model: SpikingNetwork
+    key: str
+    time_steps: int
+
+
+def subjects(pair: ConvertedPair, time_steps: int) -> tuple[Subject, Subject]:
+    """The baseline ANN and the converted SNN of ``pair`` as subjects."""
+    return Subject(pair.label, pair.ann, pair.ann_key, 0), Subject(pair.label, pair.snn, pair.snn_key, time_steps)
+
+
+def end_to_end_subject(settings: Table1Settings, method: str, store: ArtifactStore, progress: bool) -> Subject:
+    config = end_to_end_config(settings.profile, method, settings.seed)
+    return Subject(END_TO_END[method], ensure_end_to_end(config, store, progress), artifact_key("end_to_end", config),
+                   config.time_steps)
+
+
+def twin_snn(settings: Table1Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
+    """A second SNN from the same baseline ANN, calibrated and finetuned with another seed (the authors'
+    BB_SNN source in Table B1)."""
+    profile = settings.profile
+    config = snn_config(profile, ann_config(profile, objective, settings.seed), settings.seed + 1)
+    return Subject(f"{objective_label(objective)} (seed {settings.seed + 1})", ensure_snn(config, store, progress),
+                   artifact_key("snn", config), profile.time_steps)
+
+
+def evaluate(
+    settings: Table1Settings, store: ArtifactStore, subject: Subject, attack: str, epsilon: float = 0.0,
+    steps: int = 1, step_size: float | None = None, source: Subject | None = None, n_test: int | None = None,
+    members: tuple[str, ...] = (), per_member: bool = False, progress: bool = True,
+) -> dict:
+    """One attack (budget ``epsilon`` in /255) on ``subject``; returns its stored record. ``n_test`` defaults
+    to the extended test set of the adaptive evaluation; ``members`` are labels (() = all 19).
+
+    With ``source``, the attack runs on the source model and its adversarial images are replayed on
+    ``subject`` (a transfer attack).
+    """
+    profile = settings.profile
+    config = EvaluationConfig(subject.key, profile.dataset, attack, epsilon / 255, steps, subject.time_steps,
+                              n_test or profile.n_test_extended, settings.seed, members=members,
+                              per_member=per_member, step_size=step_size,
+                              source_key=source.key if source else "",
+                              source_time_steps=source.time_steps if source else 0)
+    return ensure_evaluation(subject.model, config, store, profile.attack_batch, progress,
+                             source.model if source else None)
+
+
+def _accuracy(record: dict) -> float:
+    return 100.0 * record["correct"] / record["n"]
+
+
+def _row(subject: Subject, attack: str, epsilon: float, record: dict, **extra: Any) -> dict:
+    return dict(model=subject.label, attack=attack, epsilon=_epsilon_label(epsilon) if epsilon else "",
+                correct=record["correct"], n=record["n"], seconds=record["seconds"],
+                commit=record.get("commit", "not recorded"), **extra)
+
+
+def evaluation_row(
+    settings: Table1Settings, store: ArtifactStore, pair: ConvertedPair, model_kind: str, attack: str,
+    epsilon: float = 0.0, budget: str = "", steps: int = 1, members: tuple[str, ...] = (),
+    per_member: bool = False, progress: bool = True,
+) -> dict:
+    """One attack on the ANN (``model_kind="ann"``) or SNN of ``pair``, as a table row with its record."""
+    subject = subjects(pair, settings.profile.time_steps)[0 if model_kind == "ann" else 1]
+    record = evaluate(settings, store, subject, attack, epsilon, steps, members=members, per_member=per_member,
+                      n_test=settings.profile.n_test, progress=progress)
+    return dict(ann_objective=pair.label, model=model_kind, metric="clean" if attack == "clean" else "robust",
+                attack={"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack),
+                epsilon=_epsilon_label(epsilon) if attack != "clean" else "", budget=budget,
+                correct=record["correct"], n=record["n"], seconds=record["seconds"],
+                commit=record.get("commit", "not recorded"), record=record)
+
+
+def prepare(settings: Table1Settings, store: ArtifactStore | None) -> ArtifactStore:
+    """Thread count and a dataset check, before any work starts."""
+    torch.set_num_threads(settings.threads)
+    check_inputs(settings.profile)
+    return store or ArtifactStore()
+
+
+def table1_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Compute (or load) every cell of Table 1; one row per cell with ``correct`` and ``n``."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    budgets = [f"ε{i + 1}" for i in range(len(profile.epsilons))]
+    rows: list[dict] = []
+    for objective in settings.objectives:
+        pair = converted_pair(settings, objective, store, progress)
+        rows.append(evaluation_row(settings, store, pair, "ann", "clean", progress=progress))
+        if profile.autoattack:
+            rows.append(evaluation_row(settings, store, pair, "ann", "AutoAttack", profile.epsilons[-1], budgets[-1],
+                                       progress=progress))
+        rows.append(evaluation_row(settings, store, pair, "snn", "clean", progress=progress))
+        for epsilon, budget in zip(profile.epsilons, budgets, strict=True):
+            rows.append(evaluation_row(settings, store, pair, "snn", "FGSM", epsilon, budget, progress=progress))
+            rows.append(evaluation_row(settings, store, pair, "snn", "PGD", epsilon, budget, profile.pgd_steps,
+                                       progress=progress))
+    return [{k: v for k, v in row.items() if k != "record"} for row in rows]
+
+
+def vanilla_versus_ensemble_rows(
+    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+) -> list[dict]:
+    """Tables B3/B4: ANN PGD²⁰ and SNN PGD²⁰ with the training surrogate only (vanilla) or the ensemble, at ε3."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    epsilon, budget, steps = profile.epsilons[-1], f"ε{len(profile.epsilons)}", profile.pgd_steps
+    vanilla = (PAPER_ENSEMBLE[0].label,)  # the training surrogate, triangular γw = 1
+    rows: list[dict] = []
+    for objective in settings.objectives:
+        pair = converted_pair(settings, objective, store, progress)
+        rows.append(evaluation_row(settings, store, pair, "ann", "clean", progress=progress))
+        rows.append(evaluation_row(settings, store, pair, "ann", "PGD", epsilon, budget, steps, progress=progress))
+        rows.append(evaluation_row(settings, store, pair, "snn", "clean", progress=progress))
+        for members, suffix in ((vanilla, "_vanilla"), ((), "_ensemble")):
+            row = evaluation_row(settings, store, pair, "snn", "PGD", epsilon, budget, steps, members,
+                                 progress=progress)
+            rows.append({**row, "attack": row["attack"] + suffix})
+    return [{k: v for k, v in row.items() if k != "record"} for row in rows]
+
+
+def ann_robustness_rows(
+    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+) -> list[dict]:
+    """Table A1: every baseline ANN under FGSM, PGD¹⁰, PGD⁵⁰, APGD-CE (100 steps), Square (5000 queries)
+    and AutoAttack, all at ε3. Only the ANNs are needed (AT-ε2/ε3 are never converted here)."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    epsilon, budget = profile.epsilons[-1], f"ε{len(profile.epsilons)}"
+    rows: list[dict] = []
+    for objective in settings.objectives:
+        config = ann_config(profile, objective, settings.seed)
+        ann = Subject(objective_label(objective), ensure_ann(config, store, progress), artifact_key("ann", config), 0)
+        for attack, steps in (("clean", 1), ("FGSM", 1), ("PGD", 10), ("PGD", 50), ("APGD-CE", 100),
+                              ("Square", 5000), ("AutoAttack", 1)):
+            clean = attack == "clean"
+            record = evaluate(settings, store, ann, attack, 0.0 if clean else epsilon, steps, n_test=profile.n_test,
+                              progress=progress)
+            label = {"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack)
+            rows.append(_row(ann, label, 0.0 if clean else epsilon, record, metric="clean" if clean else "robust",
+                             budget="" if clean else budget))
+    return [{"ann_objective": row.pop("model"), **row} for row in rows]
+
+
+def _without_attack(settings: Table1Settings, subject: Subject, n_test: int) -> tuple[float, float]:
+    """Share of the first ``n_test`` images whose input gradient (training surrogate) is exactly zero, and
+    the accuracy (%) under uniform noise at ε3."""
+    profile = settings.profile
+    simulation, batch = Simulation(subject.time_steps), profile.attack_batch
+    images, labels = dataset(profile.dataset, "test")
+    images, labels = images[:n_test].to(device()), labels[:n_test].to(device())
+    norms = torch.cat([input_gradient_norms(subject.model, images[i : i + batch], labels[i : i + batch], simulation)
+                       for i in range(0, len(images), batch)])
+    noise = random_noise_accuracy(subject.model, images, labels, profile.epsilons[-1] / 255, simulation,
+                                  settings.seed)
+    return float((norms == 0).float().mean()), noise
+
+
+def masking_diagnostics_rows(
+    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+) -> list[dict]:
+    """For each SNN of Table 1: the gradient-masking checks of :func:`snnconv.metrics.diagnose` that need
+    no extra attack suite — input gradients, uniform noise at ε3, and the ensemble PGD at the profile's
+    unbounded budget — on Table 1's test images."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    rows: list[dict] = []
+    for objective in settings.objectives:
+        snn = subjects(converted_pair(settings, objective, store, progress), profile.time_steps)[1]
+
+        def accuracy(attack: str, epsilon: float = 0.0, steps: int = 1, model: Subject = snn) -> float:
+            return _accuracy(evaluate(settings, store, model, attack, epsilon, steps, n_test=profile.n_test,
+                                      progress=progress))
+
+        zero_fraction, noise = _without_attack(settings, snn, profile.n_test)
+        evidence = Evidence(clean=accuracy("clean"), attacked=accuracy("PGD", profile.epsilons[-1], profile.pgd_steps),
+                            random_noise=noise, unbounded=accuracy("PGD", profile.unbounded, profile.pgd_steps),
+                            zero_gradient_fraction=zero_fraction)
+        rows += [{"ann_objective": snn.label, **row} for row in diagnose(evidence)]
+    return rows
+
+
+def surrogate_member_rows(
+    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+) -> list[dict]:
+    """Table B2: ε3-FGSM accuracy of each SNN under each ensemble member alone, and under the ensemble."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    rows: list[dict] = []
+    for objective in settings.objectives:
+        pair = converted_pair(settings, objective, store, progress)
+        clean = evaluation_row(settings, store, pair, "snn", "clean", progress=progress)
+        each = evaluation_row(settings, store, pair, "snn", "FGSM", profile.epsilons[-1], f"ε{len(profile.epsilons)}",
+                              per_member=True, progress=progress)
+        common = dict(model=pair.label, n=each["n"], commit=each["commit"])
+        rows.append(dict(member="clean", family="clean", parameters="", correct=clean["correct"], seconds=0.0,
+                         **common))
+        rows.append(dict(member="ensemble", family="ensemble", parameters="", correct=each["correct"],
+                         seconds=each["seconds"], **common))
+        for member in PAPER_ENSEMBLE:
+            family, parameters = paper_member_name(member)
+            rows.append(dict(member=member.label, family=family, parameters=parameters, seconds=0.0,
+                             correct=each["record"]["member_correct"][member.label], **common))
+    return rows
+
+
+def paper_member_name(member: GradientMode) -> tuple[str, str]:
+    """A member's ``(surrogate_family, parameters)`` as Table B2 of the paper prints them."""
+    if isinstance(member, BPTT):
+        surrogate = member.surrogate
+        if surrogate.family == "exponential":
+            return "exponential", f"gamma_d={surrogate.dampening};gamma_s={surrogate.steepness}"
+        if surrogate.family == "straight_through":
+            return "STE", ""
+        return surrogate.family, f"gamma_w={surrogate.width}"
+    return ("BPTR", "") if isinstance(member, BPTR) else ("conversion", "")
+
+
+# ------------------------------------------------------------------------ the adaptive evaluation
+
+
+#: Table 2's attacks as data: (the paper's label, attack, steps or None for the profile's APGD steps, PGD step).
+TABLE2_ATTACKS: tuple[tuple[str, str, int | None, float | None], ...] = (
+    ("FGSM", "FGSM", 1, None),
+    ("RFGSM", "RFGSM", 1, None),
+    ("PGD7", "PGD", 7, 0.01),  # SNN-RAT's setting: η = 0.01
+    ("PGD20", "PGD", 20, None),
+    ("PGD40", "PGD", 40, None),
+    ("APGD-DLR", "APGD-DLR", None, None),
+    ("APGD-CE", "APGD-CE", None, None),
+    ("T-APGD-CE", "APGD-T", None, None),  # targeted DLR loss, as the authors' code (notes §9.6)
+)
+
+
+def table2_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Table 2: SNN-RAT and the converted SNNs under the eight ensemble attacks at ε3."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    epsilon = profile.epsilons[-1]
+    models = [end_to_end_subject(settings, "snn_rat", store, progress)]
+    models += [subjects(converted_pair(settings, o, store, progress), profile.time_steps)[1]
+               for o in settings.objectives]
+    rows = []
+    for subject in models:
+        rows.append(_row(subject, "", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
+                         metric="clean"))
+        for label, attack, steps, step_size in TABLE2_ATTACKS:
+            record = evaluate(settings, store, subject, attack, epsilon, steps or profile.apgd_steps, step_size,
+                              progress=progress)
+            rows.append(_row(subject, label, epsilon, record, metric="robust"))
+    return rows
+
+
+def transfer_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Table B1: each converted SNN under white-box ensemble PGD²⁰ (WB) and under PGD²⁰ images crafted on a
+    second SNN converted from the same ANN and finetuned with another seed (BB_SNN) or on the baseline ANN
+    (BB_ANN), at ε1 and ε3."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    rows = []
+    for objective in settings.objectives:
+        ann, snn = subjects(converted_pair(settings, objective, store, progress), profile.time_steps)
+        twin = twin_snn(settings, objective, store, progress)
+        rows.append(_row(snn, "clean", 0.0, evaluate(settings, store, snn, "clean", progress=progress),
+                         setting="clean", budget=""))
+        for epsilon, budget in ((profile.epsilons[0], "ε1"), (profile.epsilons[-1], f"ε{len(profile.epsilons)}")):
+            for setting, source in (("WB", None), ("BB_SNN", twin), ("BB_ANN", ann)):
+                record = evaluate(settings, store, snn, "PGD", epsilon, profile.pgd_steps, source=source,
+                                  progress=progress)
+                rows.append(_row(snn, f"PGD{profile.pgd_steps}", epsilon, record, setting=setting, budget=budget))
+    return rows
+
+
+def square_subjects(settings: Table1Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+    """Fig. 4's models: the AT-ε1 baseline ANN, the vanilla SNN, SNN-RAT and our SNN from AT-ε1."""
+    ann, snn = subjects(converted_pair(settings, "at", store, progress), settings.profile.time_steps)
+    ann = replace(ann, label="ANN (AT-eps1)")
+    vanilla, rat = (end_to_end_subject(settings, m, store, progress) for m in ("vanilla", "snn_rat"))
+    return [ann, vanilla, rat, replace(snn, label="Ours (AT-eps1)")]
+
+
+def square_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Fig. 4: Square-attack accuracy at every query budget of the profile, from one run per model at ε3."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    rows = []
+    for subject in square_subjects(settings, store, progress):
+        record = evaluate(settings, store, subject, "Square", profile.epsilons[-1], max(profile.square_queries),
+                          progress=progress)
+        fooled_at = torch.tensor(record["fooled_at"])
+        for queries in profile.square_queries:
+            correct = int(((fooled_at < 0) | (fooled_at > queries)).sum())
+            rows.append(_row(subject, "Square", profile.epsilons[-1], {**record, "correct": correct},
+                             queries=queries))
+    return rows
+
+
+def diagnostic_rows(
+    settings: Table1Settings, store: ArtifactStore, subject: Subject, transfer_from: Subject, progress: bool = True
+) -> list[dict]:
+    """Every gradient-masking check of :func:`snnconv.metrics.diagnose` for ``subject``, from real attack runs
+    on the extended test set: ensemble FGSM and PGD at each ε, PGD at the unbounded budget, uniform noise,
+    input gradients, PGD images crafted on ``transfer_from``, and the Square attack."""
+    profile = settings.profile
+    epsilon, steps = profile.epsilons[-1], profile.pgd_steps
+
+    def accuracy(attack: str, budget: float = epsilon, count: int = steps, source: Subject | None = None) -> float:
+        return _accuracy(evaluate(settings, store, subject, attack, budget, count, source=source, progress=progress))
+
+    zero_fraction, noise = _without_attack(settings, subject, profile.n_test_extended)
+    evidence = Evidence(
+        clean=accuracy("clean", 0.0, 1),
+        attacked=accuracy("PGD"),
+        random_noise=noise,
+        unbounded=accuracy("PGD", profile.unbounded),
+        zero_gradient_fraction=zero_fraction,
+        single_step=accuracy("FGSM", count=1),
+        by_epsilon=tuple(accuracy("PGD", e) for e in profile.epsilons),
+        transfer=accuracy("PGD", source=transfer_from),
+        square=accuracy("Square", count=max(profile.square_queries)),
+    )
+    return [{"model": subject.label, **row} for row in diagnose(evidence)]
+
+
+def _diagnostics(settings: Table1Settings, store: ArtifactStore, checks: list[tuple[Subject, Subject]],
+                 progress: bool) -> list[dict]:
+    return [row for subject, source in checks for row in diagnostic_rows(settings, store, subject, source, progress)]
+
+
+def table2_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+    """Diagnostics for Table 2's models; transfer images come from the AT-ε1 ANN (SNN-RAT) or the SNN's own ANN."""
+    store = prepare(settings, store)
+    time_steps = settings.profile.time_steps
+    at_ann = subjects(converted_pair(settings, "at", store, progress), time_steps)[0]
+    checks = [(end_to_end_subject(settings, "snn_rat", store, progress), at_ann)]
+    for objective in settings.objectives:
+        ann, snn = subjects(converted_pair(settings, objective, store, progress), time_steps)
+        checks.append((snn, ann))
+    return _diagnostics(settings, store, checks, progress)
+
+
+def transfer_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+    """Diagnostics for Table B1's SNNs (transfer images from each SNN's own baseline ANN)."""
+    store = prepare(settings, store)
+    pairs = [subjects(converted_pair(settings, o, store, progress), settings.profile.time_steps)
+             for o in settings.objectives]
+    return _diagnostics(settings, store, [(snn, ann) for ann, snn in pairs], progress)
+
+
+def square_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+    """Diagnostics for Fig. 4's models. Transfer sources: for the ANN, our SNN converted from it (ensemble
+    PGD images); for the vanilla SNN, the natural ANN; for SNN-RAT and ours, the AT-ε1 ANN."""
+    store = prepare(settings, store)
+    time_steps = settings.profile.time_steps
+    ann, vanilla, rat, ours = square_subjects(settings, store, progress)
+    natural_ann = subjects(converted_pair(settings, "natural", store, progress), time_steps)[0]
+    checks = [(ann, ours), (vanilla, natural_ann), (rat, ann), (ours, ann)]
+    return _diagnostics(settings, store, checks, progress)
