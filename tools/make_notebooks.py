@@ -347,16 +347,20 @@ def ann_robustness() -> None:
     ## Gradient-masking checks
 
     For each ANN: AutoAttack must be at least as strong as every other attack, each iterative attack at
-    least as strong as FGSM, and the black-box Square attack must not beat the white-box APGD-CE.
+    least as strong as FGSM, and the black-box Square attack must not beat the white-box APGD-CE. As on the
+    diagnostics of the SNN pages, an ordering allows one point of slack (a one- or two-image inversion on a
+    finite sample is not evidence of masking); the accuracies are shown so the margins can be read.
     """)
     nb.code("""
-    accuracy = ours.loc[ours.metric == "robust"].pivot_table(index="ann_objective", columns="attack",
-                                                            values="correct", sort=False)
+    robust = ours.loc[ours.metric == "robust"].assign(accuracy=lambda d: 100 * d.correct / d.n)
+    accuracy = robust.pivot_table(index="ann_objective", columns="attack", values="accuracy", sort=False)
+    slack = 1.0
     checks = pd.DataFrame({
-        "AutoAttack strongest": accuracy.min(axis=1) == accuracy["AutoAttack"],
-        "PGD ≤ FGSM": (accuracy.filter(like="PGD").max(axis=1) <= accuracy["FGSM"]),
-        "white-box APGD-CE ≤ Square": accuracy["APGD-CE"] <= accuracy["Square"],
+        "AutoAttack strongest": accuracy["AutoAttack"] <= accuracy.min(axis=1) + slack,
+        "PGD ≤ FGSM": accuracy.filter(like="PGD").max(axis=1) <= accuracy["FGSM"] + slack,
+        "white-box APGD-CE ≤ Square": accuracy["APGD-CE"] <= accuracy["Square"] + slack,
     })
+    display(accuracy.round(2))
     display(checks)
     failed = int((~checks).sum().sum())
     display(Markdown(f"**{failed} check(s) failed.**" if failed else "**All checks passed.**"))
