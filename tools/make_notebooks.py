@@ -568,8 +568,8 @@ def square_queries() -> None:
         ax.fill_between(group.queries, low, high, color=line.get_color(), alpha=0.15)
     for _, row in figure.loc[figure.dataset == paper_dataset].iterrows():
         ax.scatter([row.queries], [row.published], marker="x", s=60, color="black")
-        ax.annotate(f"paper: {row.model}", (row.queries, row.published), textcoords="offset points",
-                    xytext=(-120, 0), fontsize=8)
+        ax.annotate(f"paper, {paper_dataset}: {row.model}", (row.queries, row.published), textcoords="offset points",
+                    xytext=(-175, -3), fontsize=8)
     ax.set(xscale="log", xlabel="Square-attack queries", ylabel="robust accuracy (%)",
            title=f"{used.dataset}, ε = {used.epsilons[-1]:g}/255 (ours: lines with 95 % Wilson bands)")
     ax.legend()
