@@ -414,8 +414,9 @@ def table2_diagnostics(settings: Table1Settings, store: ArtifactStore | None = N
     return _diagnostics(settings, store, checks, progress)
 
 
-def transfer_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
-    """Diagnostics for Table B1's SNNs (transfer images from each SNN's own baseline ANN)."""
+def converted_snn_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+    """Diagnostics for the converted SNNs of Tables 1, B1, B2 and B3/B4 (transfer images from each SNN's own
+    baseline ANN)."""
     store = prepare(settings, store)
     pairs = [subjects(converted_pair(settings, o, store, progress), settings.profile.time_steps)
              for o in settings.objectives]
@@ -430,4 +431,18 @@ def square_diagnostics(settings: Table1Settings, store: ArtifactStore | None = N
     ann, vanilla, rat, ours = square_subjects(settings, store, progress)
     natural_ann = subjects(converted_pair(settings, "natural", store, progress), time_steps)[0]
     checks = [(ann, ours), (vanilla, natural_ann), (rat, ann), (ours, ann)]
+    return _diagnostics(settings, store, checks, progress)
+
+
+def ann_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+    """Diagnostics for the baseline ANNs of Table A1. Transfer images come from another baseline ANN: the
+    natural ANN's for robust ANNs, the AT-ε1 ANN's for the natural one."""
+    store = prepare(settings, store)
+    profile = settings.profile
+
+    def ann(objective: str) -> Subject:
+        config = ann_config(profile, objective, settings.seed)
+        return Subject(objective_label(objective), ensure_ann(config, store, progress), artifact_key("ann", config), 0)
+
+    checks = [(ann(o), ann("at" if o == "natural" else "natural")) for o in settings.objectives]
     return _diagnostics(settings, store, checks, progress)

@@ -195,6 +195,7 @@ def table1() -> None:
     report.plot_side_by_side(snn, x=["attack", "budget"], hue="ann_objective")
     """, metadata={"tags": ["hide-input"]})
 
+    diagnostics_section(nb, "converted_snn_diagnostics", "PGD²⁰ images crafted on each SNN's baseline ANN")
     provenance_ending(nb)
     nb.write("table1_conversion")
 
@@ -254,6 +255,7 @@ def vanilla_versus_ensemble() -> None:
     nb.code("""
     report.plot_side_by_side(table.loc[table.metric == "robust"], x=["model", "attack"], hue="ann_objective")
     """, metadata={"tags": ["hide-input"]})
+    diagnostics_section(nb, "converted_snn_diagnostics", "PGD²⁰ images crafted on each SNN's baseline ANN")
     provenance_ending(nb)
     nb.write("tableB3_vanilla_vs_ensemble")
 
@@ -312,6 +314,7 @@ def surrogate_members() -> None:
     members = table.loc[~table.surrogate_family.isin(["clean"])]
     report.plot_side_by_side(members, x=["surrogate_family", "parameters"], hue="model")
     """, metadata={"tags": ["hide-input"]})
+    diagnostics_section(nb, "converted_snn_diagnostics", "PGD²⁰ images crafted on each SNN's baseline ANN")
     provenance_ending(nb)
     nb.write("tableB2_surrogate_members")
 
@@ -368,6 +371,8 @@ def ann_robustness() -> None:
     nb.code("""
     report.plot_side_by_side(table.loc[table.metric == "robust"], x="attack", hue="ann_objective")
     """, metadata={"tags": ["hide-input"]})
+    diagnostics_section(nb, "ann_diagnostics",
+                        "PGD²⁰ images crafted on the natural ANN, or on the AT-ε1 ANN for the natural one")
     provenance_ending(nb)
     nb.write("tableA1_ann_robustness")
 
@@ -383,7 +388,8 @@ def diagnostics_section(nb: Builder, function: str, sources: str) -> None:
     nb.md(f"""
     ## Gradient-masking diagnostics
 
-    For every model on this page, from real attack runs on the same test images (Carlini et al. 2019):
+    For every model on this page, from real attack runs on the profile's first `n_test_extended` test
+    images (1,000 at the default profile; Carlini et al. 2019):
     the input gradient is not zero; uniform noise at $\\epsilon_3$ hurts far less than the attack and keeps
     most of the clean accuracy; the ensemble PGD at an unbounded budget drives accuracy to about zero; the
     iterative attack beats FGSM; accuracy falls as $\\epsilon$ grows; the white-box attack beats a transfer
@@ -524,7 +530,7 @@ def transfer() -> None:
     nb.code("""
     report.plot_side_by_side(table.loc[table.metric == "robust"], x=["budget", "setting"], hue="ann_objective")
     """, metadata={"tags": ["hide-input"]})
-    diagnostics_section(nb, "transfer_diagnostics", "PGD²⁰ images crafted on each SNN's baseline ANN")
+    diagnostics_section(nb, "converted_snn_diagnostics", "PGD²⁰ images crafted on each SNN's baseline ANN")
     provenance_ending(nb)
     nb.write("tableB1_transfer")
 
