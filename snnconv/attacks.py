@@ -142,6 +142,7 @@ class APGD(Attack):
         self.epsilon, self.steps, self.loss, self.seed, self.salt = epsilon, steps, loss, seed, salt
         self.supported_mode = ["default"]
         self.targets: torch.Tensor | None = None
+        self.fooled = torch.empty(0, dtype=torch.bool)  # after a call: which images were misclassified
 
     def _loss_and_gradient(self, x: torch.Tensor, labels: torch.Tensor):
         x = x.clone().requires_grad_(True)
@@ -191,6 +192,7 @@ class APGD(Attack):
                 reduced_at_last, best_at_last = reduce, best_loss.clone()
                 since_check, increases = 0, torch.zeros_like(loss)
                 interval = max(interval - shrink, shortest)
+        self.fooled = found
         return torch.where(found.view(shape), result, best_x).detach()
 
 
@@ -214,10 +216,8 @@ class TargetedAPGD(Attack):
                 break
             attack = APGD(self.model, self.epsilon, self.steps, "dlr", self.seed, f"{self.salt}:target{k}")
             attack.targets = ranked[index, k]
-            adv = attack.forward(images[index], labels[index])
-            result[index] = adv
-            with torch.no_grad():
-                alive[index[self.get_logits(adv).argmax(1) != labels[index]]] = False
+            result[index] = attack.forward(images[index], labels[index])
+            alive[index[attack.fooled]] = False
         return result
 
 

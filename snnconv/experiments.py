@@ -433,7 +433,7 @@ class EvaluationConfig:
 
     model_key: str
     dataset: str
-    attack: str  # FGSM | PGD | AutoAttack | clean
+    attack: str  # an AttackSpec name, AutoAttack or clean
     epsilon: float
     steps: int
     time_steps: int  # 0 = ANN

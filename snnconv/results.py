@@ -84,6 +84,19 @@ def subjects(pair: ConvertedPair, time_steps: int) -> tuple[Subject, Subject]:
     return Subject(pair.label, pair.ann, pair.ann_key, 0), Subject(pair.label, pair.snn, pair.snn_key, time_steps)
 
 
+def converted(
+    settings: Table1Settings, objective: str, store: ArtifactStore, progress: bool
+) -> tuple[Subject, Subject]:
+    """The baseline ANN for ``objective`` and the SNN converted from it, as subjects."""
+    return subjects(converted_pair(settings, objective, store, progress), settings.profile.time_steps)
+
+
+def baseline_ann(settings: Table1Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
+    """The baseline ANN for ``objective`` alone (no conversion: AT-ε2/ε3 are only evaluated as ANNs)."""
+    config = ann_config(settings.profile, objective, settings.seed)
+    return Subject(objective_label(objective), ensure_ann(config, store, progress), artifact_key("ann", config), 0)
+
+
 def end_to_end_subject(settings: Table1Settings, method: str, store: ArtifactStore, progress: bool) -> Subject:
     config = end_to_end_config(settings.profile, method, settings.seed)
     return Subject(END_TO_END[method], ensure_end_to_end(config, store, progress), artifact_key("end_to_end", config),
@@ -204,8 +217,7 @@ def ann_robustness_rows(
     epsilon, budget = profile.epsilons[-1], f"ε{len(profile.epsilons)}"
     rows: list[dict] = []
     for objective in settings.objectives:
-        config = ann_config(profile, objective, settings.seed)
-        ann = Subject(objective_label(objective), ensure_ann(config, store, progress), artifact_key("ann", config), 0)
+        ann = baseline_ann(settings, objective, store, progress)
         for attack, steps in (("clean", 1), ("FGSM", 1), ("PGD", 10), ("PGD", 50), ("APGD-CE", 100),
                               ("Square", 5000), ("AutoAttack", 1)):
             clean = attack == "clean"
@@ -241,7 +253,7 @@ def masking_diagnostics_rows(
     profile = settings.profile
     rows: list[dict] = []
     for objective in settings.objectives:
-        snn = subjects(converted_pair(settings, objective, store, progress), profile.time_steps)[1]
+        snn = converted(settings, objective, store, progress)[1]
 
         def accuracy(attack: str, epsilon: float = 0.0, steps: int = 1, model: Subject = snn) -> float:
             return _accuracy(evaluate(settings, store, model, attack, epsilon, steps, n_test=profile.n_test,
@@ -313,7 +325,7 @@ def table2_rows(settings: Table1Settings, store: ArtifactStore | None = None, pr
     profile = settings.profile
     epsilon = profile.epsilons[-1]
     models = [end_to_end_subject(settings, "snn_rat", store, progress)]
-    models += [subjects(converted_pair(settings, o, store, progress), profile.time_steps)[1]
+    models += [converted(settings, o, store, progress)[1]
                for o in settings.objectives]
     rows = []
     for subject in models:
@@ -334,7 +346,7 @@ def transfer_rows(settings: Table1Settings, store: ArtifactStore | None = None, 
     profile = settings.profile
     rows = []
     for objective in settings.objectives:
-        ann, snn = subjects(converted_pair(settings, objective, store, progress), profile.time_steps)
+        ann, snn = converted(settings, objective, store, progress)
         twin = twin_snn(settings, objective, store, progress)
         rows.append(_row(snn, "clean", 0.0, evaluate(settings, store, snn, "clean", progress=progress),
                          setting="clean", budget=""))
@@ -348,7 +360,7 @@ def transfer_rows(settings: Table1Settings, store: ArtifactStore | None = None, 
 
 def square_subjects(settings: Table1Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
     """Fig. 4's models: the AT-ε1 baseline ANN, the vanilla SNN, SNN-RAT and our SNN from AT-ε1."""
-    ann, snn = subjects(converted_pair(settings, "at", store, progress), settings.profile.time_steps)
+    ann, snn = converted(settings, "at", store, progress)
     ann = replace(ann, label="ANN (AT-eps1)")
     vanilla, rat = (end_to_end_subject(settings, m, store, progress) for m in ("vanilla", "snn_rat"))
     return [ann, vanilla, rat, replace(snn, label="Ours (AT-eps1)")]
@@ -405,11 +417,10 @@ def _diagnostics(settings: Table1Settings, store: ArtifactStore, checks: list[tu
 def table2_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
     """Diagnostics for Table 2's models; transfer images come from the AT-ε1 ANN (SNN-RAT) or the SNN's own ANN."""
     store = prepare(settings, store)
-    time_steps = settings.profile.time_steps
-    at_ann = subjects(converted_pair(settings, "at", store, progress), time_steps)[0]
+    at_ann = baseline_ann(settings, "at", store, progress)
     checks = [(end_to_end_subject(settings, "snn_rat", store, progress), at_ann)]
     for objective in settings.objectives:
-        ann, snn = subjects(converted_pair(settings, objective, store, progress), time_steps)
+        ann, snn = converted(settings, objective, store, progress)
         checks.append((snn, ann))
     return _diagnostics(settings, store, checks, progress)
 
@@ -418,8 +429,7 @@ def converted_snn_diagnostics(settings: Table1Settings, store: ArtifactStore | N
     """Diagnostics for the converted SNNs of Tables 1, B1, B2 and B3/B4 (transfer images from each SNN's own
     baseline ANN)."""
     store = prepare(settings, store)
-    pairs = [subjects(converted_pair(settings, o, store, progress), settings.profile.time_steps)
-             for o in settings.objectives]
+    pairs = [converted(settings, o, store, progress) for o in settings.objectives]
     return _diagnostics(settings, store, [(snn, ann) for ann, snn in pairs], progress)
 
 
@@ -427,9 +437,8 @@ def square_diagnostics(settings: Table1Settings, store: ArtifactStore | None = N
     """Diagnostics for Fig. 4's models. Transfer sources: for the ANN, our SNN converted from it (ensemble
     PGD images); for the vanilla SNN, the natural ANN; for SNN-RAT and ours, the AT-ε1 ANN."""
     store = prepare(settings, store)
-    time_steps = settings.profile.time_steps
     ann, vanilla, rat, ours = square_subjects(settings, store, progress)
-    natural_ann = subjects(converted_pair(settings, "natural", store, progress), time_steps)[0]
+    natural_ann = baseline_ann(settings, "natural", store, progress)
     checks = [(ann, ours), (vanilla, natural_ann), (rat, ann), (ours, ann)]
     return _diagnostics(settings, store, checks, progress)
 
@@ -438,11 +447,7 @@ def ann_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None
     """Diagnostics for the baseline ANNs of Table A1. Transfer images come from another baseline ANN: the
     natural ANN's for robust ANNs, the AT-ε1 ANN's for the natural one."""
     store = prepare(settings, store)
-    profile = settings.profile
-
-    def ann(objective: str) -> Subject:
-        config = ann_config(profile, objective, settings.seed)
-        return Subject(objective_label(objective), ensure_ann(config, store, progress), artifact_key("ann", config), 0)
-
-    checks = [(ann(o), ann("at" if o == "natural" else "natural")) for o in settings.objectives]
+    checks = [(baseline_ann(settings, o, store, progress),
+               baseline_ann(settings, "at" if o == "natural" else "natural", store, progress))
+              for o in settings.objectives]
     return _diagnostics(settings, store, checks, progress)
