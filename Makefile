@@ -8,11 +8,20 @@
 #                              and Fashion-MNIST unpacked under data/ (python -m snnconv.data --root data).
 #   make book [PROFILE=...]    setup, then execute every notebooks/*.ipynb with papermill into book/results/
 #                              (-p profile $(PROFILE); default: default), then build the Jupyter Book into
-#                              _build/html/ (open _build/html/index.html). Prints the total wall time.
-#   make test                  setup, then the unit tests (pytest tests) and every notebook at the smoke profile
-#                              (one pytest run: tests/ and notebooks/ under nbval-lax, after ruff). This is the project's test command (.ci/run calls it).
+#                              _build/html/ (open _build/html/index.html). The kernels' progress bars (training,
+#                              calibration, attacks) stream to the terminal. Prints the total wall time.
+#   make test                  setup, then ruff; one pytest run of the unit tests, the docstring examples
+#                              (--doctest-modules snnconv) and every notebook at the smoke profile under nbval;
+#                              then the smoke book: every notebook executed into a copy of the book under
+#                              _build/smoke/, built, and checked in headless Chromium (tools/check_book.py;
+#                              screenshots in _build/smoke/screenshots/). This is the project's test command
+#                              (.ci/run calls it).
+#   make smoke-book            only the smoke book and its browser check (part of make test).
 #   make lint                  ruff check snnconv tests
 #   make clean                 remove _build/ and book/results/ (never .venv/, data/ or .snnconv-store/)
+#
+# The notebooks in notebooks/ are the source: edit them in Jupyter (store them without outputs); nothing
+# generates or rewrites them. make book and make test write executed copies elsewhere.
 #
 # Variables
 #   PROFILE=smoke|default|paper   notebook profile for `make book` (default: default)
@@ -35,7 +44,7 @@ DATA_ROOT := data
 PROFILE   ?= default
 JB_FLAGS  ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
-DEB_PACKAGES := dataset-fashion-mnist libtcmalloc-minimal4
+DEB_PACKAGES := dataset-fashion-mnist libtcmalloc-minimal4 chromium
 
 # ---- environment of every recipe -------------------------------------------------------------------------
 OMP_NUM_THREADS ?= 2
@@ -48,7 +57,7 @@ ORIG_LD_PRELOAD := $(LD_PRELOAD)
 # `setup` installed libtcmalloc-minimal4 within the same make run. Without the file the caller's value stays.
 export LD_PRELOAD = $(if $(shell test -e $(TCMALLOC) && echo yes),$(TCMALLOC),$(ORIG_LD_PRELOAD))
 
-.PHONY: help setup system-packages data book test lint clean
+.PHONY: help setup system-packages data book smoke-book test lint clean
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -88,7 +97,7 @@ book: setup
 	  name=$$(basename "$$nb" .ipynb); \
 	  echo "book: papermill $$nb -> book/results/$$name.ipynb (profile=$(PROFILE))"; \
 	  t0=$$(date +%s); \
-	  $(VENV)/bin/papermill -k python3 "$$nb" "book/results/$$name.ipynb" -p profile $(PROFILE); \
+	  $(VENV)/bin/papermill -k python3 --log-output "$$nb" "book/results/$$name.ipynb" -p profile $(PROFILE); \
 	  echo "book: $$name done in $$(( $$(date +%s) - t0 )) s"; \
 	done; \
 	$(VENV)/bin/jupyter-book build . --path-output . $(JB_FLAGS); \
@@ -97,11 +106,29 @@ book: setup
 	  $$((s / 3600)) $$((s % 3600 / 60)) $$((s % 60)) "$(PROFILE)"
 
 # ---- test -------------------------------------------------------------------------------------------------
-# One pytest run: unit tests plus every notebook at the smoke profile under nbval (SNNCONV_PROFILE is read
-# only by the notebooks' parameters cell), after ruff.
+# One pytest run: unit tests, docstring examples and every notebook at the smoke profile under nbval
+# (SNNCONV_PROFILE is read only by the notebooks' parameters cell), after ruff; then the smoke book.
 test: setup
 	$(VENV)/bin/ruff check snnconv tests tools
-	SNNCONV_PROFILE=smoke $(VENV)/bin/pytest tests notebooks --nbval-lax --nbval-current-env
+	SNNCONV_PROFILE=smoke $(VENV)/bin/pytest tests notebooks snnconv --doctest-modules --nbval-lax --nbval-current-env
+	$(MAKE) --no-print-directory smoke-book
+
+# The smoke book is built from a copy of the book's sources, so it never overwrites book/results/ of `make book`.
+# Models and verdicts come from the same artifact store as the nbval run above, so executing is mostly loading.
+SMOKE := _build/smoke
+smoke-book: setup
+	@rm -rf $(SMOKE)/src $(SMOKE)/_build $(SMOKE)/screenshots
+	@mkdir -p $(SMOKE)/src/book/results
+	@cp _config.yml _toc.yml $(SMOKE)/src/
+	@cp -r $$(ls -d book/* | grep -v '^book/results$$') $(SMOKE)/src/book/
+	@for nb in $(NOTEBOOKS); do \
+	  name=$$(basename "$$nb" .ipynb); \
+	  echo "smoke-book: papermill $$nb (profile=smoke)"; \
+	  $(VENV)/bin/papermill -k python3 --no-progress-bar "$$nb" "$(SMOKE)/src/book/results/$$name.ipynb" \
+	    -p profile smoke; \
+	done
+	$(VENV)/bin/jupyter-book build $(SMOKE)/src --path-output $(SMOKE) $(JB_FLAGS)
+	$(PY) tools/check_book.py $(SMOKE)/_build/html --screenshots $(SMOKE)/screenshots
 
 # ---- lint / clean -----------------------------------------------------------------------------------------
 lint: $(STAMP)

@@ -40,12 +40,16 @@ from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.square import Square
 from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode
 
-#: The non-adaptive attack: only the surrogate the SNN was trained with (Tables B3/B4, "vanilla").
+#: The non-adaptive attack, with only the surrogate the SNN was trained with (Tables B3/B4, "vanilla").
 VANILLA: tuple[GradientMode, ...] = (TRAINING_GRADIENT,)
 
 
 class MemberView(nn.Module):
-    """The network as one attacker sees it: ``forward(x)`` = logits under ``member``'s gradient."""
+    """The network as one attacker sees it: ``forward(x)`` = logits under ``member``'s gradient.
+
+    One member of the adaptive ensemble (Sec. 4.3, Suppl. A.4): the forward is the SNN's (or, for the
+    conversion-based approximation, the ANN's), the backward uses the member's gradient mode.
+    """
 
     def __init__(self, model: nn.Module, simulation: Simulation) -> None:
         super().__init__()
@@ -56,16 +60,25 @@ class MemberView(nn.Module):
         self.train(model.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of ``x`` under the view's :class:`~snnconv.models.Simulation`."""
         return self.model(x, self.simulation)
 
 
 def project(x_adv: torch.Tensor, x: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """Clip ``x_adv`` onto the ℓ∞ ball of radius ``epsilon`` around ``x`` and onto the image range [0, 1]."""
+    """Clip ``x_adv`` onto the ℓ∞ ball of radius ``epsilon`` around ``x`` and onto the image range [0, 1].
+
+    The projection :math:`\\Pi_{\\Delta_\\epsilon^\\infty(x)}` of PGD (Sec. 2.2; Madry et al. 2018).
+    """
     return torch.min(torch.max(x_adv, x - epsilon), x + epsilon).clamp(0.0, 1.0)
 
 
 def per_sample_uniform(images: torch.Tensor, seed: int, salt: str) -> torch.Tensor:
-    """Uniform noise in [-1, 1) for each image, determined by ``(seed, salt, image content)`` alone."""
+    """Uniform noise in [-1, 1) for each image, determined by ``(seed, salt, image content)`` alone.
+
+    The random starts of the attacks (PGD's :math:`\\delta \\sim \\mathcal{U}(-\\epsilon, \\epsilon)`, Sec. 2.2;
+    APGD's; RFGSM's random sign), drawn per sample so that an ensemble verdict (Sec. 4.3) does not
+    depend on batch composition or member order.
+    """
     pixels = (images.detach() * 255).round().to(torch.int64).flatten(1).cpu()
     noise = torch.empty(images.shape, dtype=images.dtype)
     for i, row in enumerate(pixels):
@@ -76,7 +89,10 @@ def per_sample_uniform(images: torch.Tensor, seed: int, salt: str) -> torch.Tens
 
 
 class FGSM(Attack):
-    """Fast gradient sign method: :math:`\\tilde{x} = x + \\epsilon\\,\\mathrm{sign}\\nabla_x \\mathcal{L}_{CE}`."""
+    """Fast gradient sign method: :math:`\\tilde{x} = x + \\epsilon\\,\\mathrm{sign}\\nabla_x \\mathcal{L}_{CE}`.
+
+    Goodfellow et al. 2015; single step, no random start (Sec. 4.3, Table B2).
+    """
 
     def __init__(self, model: nn.Module, epsilon: float) -> None:
         super().__init__("FGSM", model)
@@ -91,7 +107,11 @@ class FGSM(Attack):
 
 
 class PGD(Attack):
-    """PGD-k with a uniform random start in the ε-ball (drawn per sample) and CE ascent."""
+    """PGD-k with a uniform random start in the ε-ball (drawn per sample) and CE ascent (Madry et al. 2018).
+
+    The update of Sec. 2.2, :math:`\\tilde{x}_{k+1} = \\Pi_{\\Delta_\\epsilon^\\infty(x)}[\\tilde{x}_k +
+    \\eta\\,\\mathrm{sign}\\nabla \\mathcal{L}_{CE}]`; the paper's step is :math:`\\eta = 2.5\\epsilon/k` (Sec. 4.3).
+    """
 
     def __init__(self, model: nn.Module, epsilon: float, step_size: float, steps: int, seed: int, salt: str):
         super().__init__("PGD", model)
@@ -135,6 +155,11 @@ class APGD(Attack):
     0.03·steps to at least 0.06·steps (the reference implementation's schedule). The random start is drawn
     per sample. Returns, per sample, the first misclassified iterate if any, else the highest-loss one.
     ``loss`` is ``"ce"`` or ``"dlr"``; ``targets`` (per sample) switches to the targeted DLR loss.
+    The paper's APGD-CE and APGD-DLR (Sec. 4.3, Table 2).
+
+    Attributes:
+        targets: per-sample target classes for the targeted DLR loss, or ``None`` (untargeted).
+        fooled: after a call, which images were misclassified at some iterate.
     """
 
     def __init__(self, model: nn.Module, epsilon: float, steps: int, loss: str, seed: int, salt: str):
@@ -198,7 +223,11 @@ class APGD(Attack):
 
 class TargetedAPGD(Attack):
     """APGD with the targeted DLR loss towards each of ``targets`` classes in turn (the 2nd, 3rd, …
-    highest clean logits), stopping for a sample at the first target that fools it (authors' APGDT)."""
+    highest clean logits), stopping for a sample at the first target that fools it (authors' APGDT).
+
+    Croce & Hein 2020's APGD-T; the paper's "T-APGD-CE" with 9 target classes (Sec. 4.3, Table 2),
+    which the authors' code runs with the targeted DLR loss.
+    """
 
     def __init__(self, model: nn.Module, epsilon: float, steps: int, targets: int, seed: int, salt: str):
         super().__init__("APGD-T", model)
@@ -228,6 +257,7 @@ class RFGSM(Attack):
     """Random-step FGSM: :math:`x' = x + \\alpha\\,\\mathrm{sign}(\\mathcal{N}(0,I))`, then
     :math:`\\tilde{x} = x' + (\\epsilon-\\alpha)\\,\\mathrm{sign}\\nabla_{x'}\\mathcal{L}_{CE}`.
 
+    Tramèr et al. 2018; Eq. (10) with the cross-entropy loss, as an evaluation attack (Sec. 4.3, Table 2).
     The random sign is drawn per sample, like PGD's start.
     """
 
@@ -247,7 +277,7 @@ class RFGSM(Attack):
 
 @dataclass(frozen=True)
 class AttackSpec:
-    """One attack algorithm of the ensemble.
+    """One attack algorithm of the ensemble (Sec. 4.3), run once per member by :func:`ensemble_robustness`.
 
     ``FGSM``; ``RFGSM`` with random step α = ``step_size`` (default ε/4, the authors' 2.5ε/10);
     ``PGD`` with ``steps`` and step ``step_size`` (default 2.5ε/steps; SNN-RAT's PGD⁷ uses η = 0.01);
@@ -277,9 +307,11 @@ class AttackSpec:
 
     @property
     def label(self) -> str:
+        """The attack's name in tables, ``PGD20`` for PGD with 20 steps, else ``name``."""
         return f"PGD{self.steps}" if self.name == "PGD" else self.name
 
     def build(self, view: nn.Module, seed: int, salt: str) -> Attack:
+        """The attack against one member's ``view``; ``salt`` (the member's label) separates random starts."""
         if self.name == "APGD-T":
             return TargetedAPGD(view, self.epsilon, self.steps, self.targets, seed, salt)
         if self.name.startswith("APGD"):
@@ -297,7 +329,24 @@ class AttackSpec:
 
 @dataclass(frozen=True)
 class EnsembleResult:
-    """Per-sample outcome of an ensemble attack, and which member fooled each sample first."""
+    """Per-sample outcome of an ensemble attack, and which member fooled each sample first (Sec. 4.3).
+
+    A sample is robust only if it is classified correctly and no member fooled it; per-member verdicts
+    give Table B2, ``fooled_at`` gives Fig. 4's accuracy per query budget.
+
+    Attributes:
+        clean_correct: per sample, classified correctly without attack.
+        robust: per sample, classified correctly and fooled by no member.
+        fooled_by: per sample, the label of the member that fooled it first, ``"clean"`` for a clean error,
+            ``""`` if robust.
+        members: the member labels, in the order they ran.
+        member_robust: with ``per_member=True``, each member's own verdicts over every clean-correct sample.
+        fooled_at: for Square, per sample the query after which it was first misclassified (0 for a clean
+            error, -1 if never); ``None`` for other attacks.
+        adversarial: with ``keep_adversarial=True``, per sample the first member's image that fooled the
+            model, else the last member's attempt (replayed on another model by the transfer attacks of
+            Table B1).
+    """
 
     clean_correct: torch.Tensor  # bool [n]
     robust: torch.Tensor  # bool [n]
@@ -332,20 +381,27 @@ class EnsembleResult:
 
     @property
     def n(self) -> int:
+        """Number of evaluated samples, the denominator of :attr:`accuracy` (clean errors count as failures)."""
         return int(self.robust.numel())
 
     @property
     def correct(self) -> int:
+        """Number of robust samples."""
         return int(self.robust.sum())
 
     @property
     def accuracy(self) -> float:
+        """Robust accuracy (%) over all :attr:`n` samples."""
         return 100.0 * self.correct / self.n
 
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, simulation: Simulation, batch_size: int = 256) -> torch.Tensor:
-    """Class predictions of the true network (eval mode, no gradient), in batches."""
+    """Class predictions of the true network (eval mode, no gradient), in batches.
+
+    The ensemble's success check (Sec. 4.3): an adversarial image counts only if the SNN as it runs, not
+    the attacker's view of it, misclassifies it.
+    """
     model.eval()
     out = [model(images[i : i + batch_size], simulation).argmax(1) for i in range(0, len(images), batch_size)]
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
@@ -365,7 +421,7 @@ def ensemble_robustness(
     per_member: bool = False,
     keep_adversarial: bool = False,
 ) -> EnsembleResult:
-    """Robust accuracy of ``model`` under ``attack`` run once per member, with early exit.
+    """Robust accuracy of ``model`` under ``attack`` run once per member, with early exit (Sec. 4.3, Suppl. A.4).
 
     This is the library's entry point for evaluating any network that takes ``(x, Simulation)``.
     ``time_steps=0`` evaluates the ANN: a single member, the ANN's own gradient. ``members=VANILLA``
@@ -408,8 +464,9 @@ def ensemble_robustness(
             own[chunk[fooled]] = False
         if per_member:
             member_robust[label] = own
+        # refresh=False: the bar redraws on update() at most every PROGRESS_INTERVAL, not on every member.
+        bar.set_postfix(robust=int(alive.sum()), refresh=False)
         bar.update(1)
-        bar.set_postfix(robust=int(alive.sum()))
         if not alive.any() and not per_member:
             break
     bar.close()
@@ -421,7 +478,10 @@ def autoattack_robustness(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float, seed: int = 0,
     batch_size: int = 256, progress: bool = True,
 ) -> EnsembleResult:
-    """Standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square) on the ANN, via torchattacks."""
+    """Standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square) on the ANN, via torchattacks.
+
+    Croce & Hein 2020; the baseline ANNs' ε₃ robustness of Table 1 and the AA column of Table A1 (Sec. 4.3).
+    """
     model.eval()
     view = MemberView(model, Simulation(0))
     adversary = torchattacks.AutoAttack(view, norm="Linf", eps=epsilon, version="standard",

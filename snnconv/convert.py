@@ -8,7 +8,7 @@
    :math:`\\rho`-percentile seen over the batches; later layers see spikes of the calibrated earlier ones.
 3. :func:`scale_thresholds` — :math:`V_{th}^l \\leftarrow \\kappa V_{th}^l` with :math:`\\kappa<1`, so more
    spikes flow initially.
-4. :func:`reset_running_statistics` — tdBN's running statistics start from scratch and are
+4. :func:`~snnconv.tdbn.reset_running_statistics` — tdBN's running statistics start from scratch and are
    re-estimated on spikes during finetuning.
 
 :func:`convert` runs the four in order. Defaults follow Suppl. A.2: :math:`T_c=100`,
@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from snnconv.models import SpikingNetwork
+from snnconv.neurons import SpikingNeuron
 from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.surrogates import TRAINING_GRADIENT
 from snnconv.tdbn import batch_statistics, reset_running_statistics
@@ -52,19 +53,33 @@ class Calibration:
 
 
 def load_ann_weights(snn: SpikingNetwork, ann_state: dict[str, torch.Tensor]) -> None:
-    """Stage 1: weights and BN affine parameters from the ANN; its running statistics are dropped."""
-    kept = {k: v for k, v in ann_state.items() if not k.endswith(_RUNNING_STATISTICS)}
+    """Stage 1, Algorithm 1 l. 3: weights and BN affine parameters from the ANN; its running statistics are dropped.
+
+    Sec. 3.1: the SNN keeps the ANN's :math:`\\mathbf{W}^l` and batch-norm :math:`\\varphi^l, \\omega^l`, but
+    not its moving averages. The SNN keeps its own neuron state (threshold, leak :math:`\\tau`, reset
+    mode): the ANN's copies of those buffers are placeholders, and copying them would turn a configured
+    LIF (:math:`\\tau = 0.99`, soft reset) back into a hard-reset IF neuron.
+
+    Raises:
+        ValueError: if the ANN's parameters do not match the SNN's (missing, unexpected or mis-shaped).
+    """
+    neurons = tuple(f"{name}." for name, module in snn.named_modules() if isinstance(module, SpikingNeuron))
+    kept = {k: v for k, v in ann_state.items() if not k.endswith(_RUNNING_STATISTICS) and not k.startswith(neurons)}
     try:
         missing, unexpected = snn.load_state_dict(kept, strict=False)
     except RuntimeError as error:  # shape mismatches
         raise ValueError(f"ANN and SNN do not match: {error}") from None
-    missing = [k for k in missing if not k.endswith(_RUNNING_STATISTICS)]
+    missing = [k for k in missing if not k.endswith(_RUNNING_STATISTICS) and not k.startswith(neurons)]
     if missing or unexpected:
         raise ValueError(f"ANN and SNN do not match: missing {missing}, unexpected {unexpected}.")
 
 
 def percentile(values: torch.Tensor, q: float) -> torch.Tensor:
-    """Nearest-rank ``q``-th percentile of all entries (exact, no 16M-element limit)."""
+    """The ``q``-th percentile of all entries: the ρ-percentile of Algorithm 1, l. 9–10.
+
+    The sorted entry of rank :math:`\\mathrm{round}(q/100 \\cdot (n-1))`, as ``torch.quantile`` with
+    ``interpolation="nearest"`` computes it, but exact and without its 16M-element limit.
+    """
     flat = values.reshape(-1)
     k = 1 + round(0.01 * q * (flat.numel() - 1))
     return flat.float().kthvalue(k).values
@@ -74,7 +89,12 @@ def percentile(values: torch.Tensor, q: float) -> torch.Tensor:
 def calibrate_thresholds(
     snn: SpikingNetwork, batches: list[torch.Tensor], settings: Calibration = Calibration(), progress: bool = False
 ) -> list[float]:
-    """Stage 2: set each layer's threshold to the max over batches of the ρ-percentile pre-activation.
+    """Stage 2, Algorithm 1 l. 4–13: each layer's threshold is the max over batches of its ρ-percentile pre-activation.
+
+    Layer by layer (Sec. 3.1), :math:`T_c` steps of direct coding with tdBN on the batch's own statistics;
+    later layers see the spikes of the already calibrated ones. The running max starts at 0, as in the
+    authors' code (Algorithm 1, l. 9 compares with the current :math:`V_{th}^l`). Returns the calibrated
+    thresholds, one per spiking layer, before scaling by κ.
 
     Memory: the constant input current of the first layer is never replicated over :math:`T_c`
     (its percentile over :math:`T_c` identical copies is its percentile over one), and only one
@@ -107,7 +127,10 @@ def calibrate_thresholds(
 
 @torch.no_grad()
 def scale_thresholds(snn: SpikingNetwork, scale: float) -> None:
-    """Stage 3: :math:`V_{th}^l \\leftarrow \\kappa V_{th}^l` for every spiking layer."""
+    """Stage 3, Algorithm 1 l. 14–16: :math:`V_{th}^l \\leftarrow \\kappa V_{th}^l` for every spiking layer.
+
+    Suppl. A.2 uses :math:`\\kappa = 0.3` (CIFAR-10, SVHN) and 0.1 (CIFAR-100, TinyImageNet).
+    """
     for neuron in snn.neurons:
         neuron.threshold.mul_(scale)
 

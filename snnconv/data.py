@@ -31,7 +31,11 @@ _FASHION_FILES = (
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Shape, classes and the normalization constants the authors use (applied inside the model)."""
+    """Shape, classes and the normalization constants the authors use (applied inside the model).
+
+    Suppl. A.1: per-channel normalization with each training set's constants, and the finetuning
+    augmentation (random crop with zero padding, horizontal flip).
+    """
 
     name: str
     shape: tuple[int, int, int]
@@ -52,7 +56,11 @@ DATASETS: dict[str, DatasetSpec] = {
 
 
 class DatasetMissingError(FileNotFoundError):
-    """A dataset's files are not where the loader looks; the message says how to get them."""
+    """A dataset's files are not where the loader looks; the message says how to get them.
+
+    Raised by :func:`load` for the data sets of Suppl. A.1 (never downloaded at run time) and for the
+    default profile's Fashion-MNIST before :func:`prepare_fashion_mnist` has run.
+    """
 
 
 def _fashion_raw(root: Path) -> Path:
@@ -60,7 +68,11 @@ def _fashion_raw(root: Path) -> Path:
 
 
 def prepare_fashion_mnist(root: Path) -> Path:
-    """Unpack Debian's Fashion-MNIST into ``root/FashionMNIST/raw`` (or download it); idempotent."""
+    """Unpack Debian's Fashion-MNIST into ``root/FashionMNIST/raw`` (or download it); idempotent.
+
+    Fashion-MNIST (Xiao et al. 2017) is the default profile's stand-in for the data sets of Suppl. A.1.
+    Returns the ``raw`` directory.
+    """
     raw = _fashion_raw(root)
     if all((raw / name).exists() for name in _FASHION_FILES):
         return raw
@@ -80,7 +92,15 @@ def prepare_fashion_mnist(root: Path) -> Path:
 
 
 def load(dataset: str, split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images ``[N, C, H, W]`` as float in [0, 1] and labels ``[N]`` for ``split`` in {'train', 'test'}."""
+    """Images ``[N, C, H, W]`` as float in [0, 1] and labels ``[N]`` for ``split`` in {'train', 'test'}.
+
+    The data sets of Suppl. A.1 that this project can run: CIFAR-10 (torchvision's on-disk format) and
+    the default profile's Fashion-MNIST.
+
+    Raises:
+        DatasetMissingError: if the files are not under ``root``.
+        ValueError: for an unknown ``dataset`` or ``split``.
+    """
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {tuple(DATASETS)}, got {dataset!r}.")
     if split not in ("train", "test"):
@@ -123,6 +143,10 @@ def augment(images: torch.Tensor, spec: DatasetSpec, generator: torch.Generator)
 
 
 def main() -> None:
+    """Command line ``python -m snnconv.data --root DIR``, used by ``make setup``: prepares Fashion-MNIST.
+
+    Infrastructure for the data sets of Suppl. A.1 (the default profile's stand-in); no paper equation.
+    """
     parser = argparse.ArgumentParser(description="Unpack or download Fashion-MNIST for snnconv.")
     parser.add_argument("--root", type=Path, default=Path("data"))
     print(f"Fashion-MNIST ready in {prepare_fashion_mnist(parser.parse_args().root)}")

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,7 +42,15 @@ BiasMode = Literal["none", "output", "all"]
 
 @dataclass(frozen=True)
 class Simulation:
-    """How to run a network: ``time_steps=0`` is the ReLU ANN, otherwise an SNN for T steps."""
+    """How to run a network: ``time_steps=0`` is the ReLU ANN, otherwise an SNN for T steps (Sec. 3.1).
+
+    Attributes:
+        time_steps: T, the simulation length with direct input coding (T = 8 in the paper, Sec. 4.1);
+            0 runs the ANN.
+        gradient: how gradients cross the spiking layers: the training surrogate (Eq. 15) or one member
+            of the attack ensemble (Sec. 4.3, Suppl. A.4).
+        readout: ``"mean"`` (the authors' code) or ``"sum"`` (Eq. 7) of the output layer's T outputs.
+    """
 
     time_steps: int = 0
     gradient: GradientMode = TRAINING_GRADIENT
@@ -55,6 +64,7 @@ class Simulation:
 
     @property
     def runs_as_ann(self) -> bool:
+        """True for the ANN and for the conversion-based approximation (ReLUs forward and backward, Suppl. A.4)."""
         return self.time_steps == 0 or isinstance(self.gradient, ReLUApproximation)
 
 
@@ -62,7 +72,10 @@ ANN = Simulation()
 
 
 class Normalization(nn.Module):
-    """``(x - mean) / std`` per channel, as the model's first operation."""
+    """``(x - mean) / std`` per channel, as the model's first operation (constants of Suppl. A.1).
+
+    Inside the model, so attacks and ε live in [0, 1] pixel space, as in the authors' code.
+    """
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
@@ -74,7 +87,12 @@ class Normalization(nn.Module):
 
 
 class Stage(nn.Module):
-    """A stateless block followed by one spiking layer (a ReLU when run as an ANN)."""
+    """A stateless block followed by one spiking layer (Eqs. 1–3), a ReLU when run as an ANN.
+
+    Conversion keeps the block's :math:`\\mathbf{W}^l` (and tdBN's :math:`\\varphi^l, \\omega^l`) and
+    replaces :math:`\\sigma` in :math:`\\mathbf{a}^l = \\sigma(\\mathbf{W}^l \\mathbf{a}^{l-1})` by the neuron
+    (Sec. 3.1).
+    """
 
     def __init__(self, block: list[nn.Module], neuron: SpikingNeuron) -> None:
         super().__init__()
@@ -83,7 +101,12 @@ class Stage(nn.Module):
 
 
 class SpikingNetwork(nn.Module):
-    """Stages of (block → neuron) and a non-spiking head, runnable as ANN or SNN."""
+    """Stages of (block → neuron) and a non-spiking head, runnable as ANN or SNN (Sec. 3.1, Eq. 7).
+
+    As an SNN, the normalized input is applied as a constant current for T steps (direct coding), every
+    stage's neuron integrates and fires (Eqs. 1–3), and the head integrates without spiking; the readout
+    turns its T outputs into logits (see :class:`Simulation`).
+    """
 
     def __init__(self, normalize: Normalization, stages: list[Stage], head: list[nn.Module]) -> None:
         super().__init__()
@@ -92,6 +115,7 @@ class SpikingNetwork(nn.Module):
         self.head = nn.Sequential(*head)
 
     def forward(self, x: torch.Tensor, simulation: Simulation = ANN) -> torch.Tensor:
+        """Logits ``[B, classes]`` of images ``x`` in [0, 1], run as ``simulation`` says (an SNN reads out by Eq. 7)."""
         x = self.normalize(x)
         if simulation.runs_as_ann:
             for stage in self.stages:
@@ -109,6 +133,7 @@ class SpikingNetwork(nn.Module):
 
     @property
     def neurons(self) -> list[SpikingNeuron]:
+        """The spiking layers in forward order (:func:`~snnconv.neurons.spiking_neurons`)."""
         return spiking_neurons(self)
 
     def layer_sizes(self, input_shape: tuple[int, ...]) -> list[int]:
@@ -152,6 +177,7 @@ def _vgg(
     image_size: int,
     num_classes: int,
     bias: BiasMode,
+    neuron: Callable[[], SpikingNeuron],
 ) -> tuple[list[Stage], list[nn.Module]]:
     stages: list[Stage] = []
     pending: list[nn.Module] = []  # stateless ops that open the next block (pooling, flatten, dropout)
@@ -162,13 +188,13 @@ def _vgg(
             size //= 2
             continue
         conv = nn.Conv2d(channels, item, kernel_size=3, padding=1, bias=bias == "all")
-        stages.append(Stage([*pending, conv, TemporalBatchNorm2d(item)], SpikingNeuron()))
+        stages.append(Stage([*pending, conv, TemporalBatchNorm2d(item)], neuron()))
         pending, channels = [], item
     width = channels * size * size
     pending.append(nn.Flatten())
     for units in hidden:
         linear = nn.Linear(width, units, bias=bias == "all")
-        stages.append(Stage([*pending, linear], SpikingNeuron()))
+        stages.append(Stage([*pending, linear], neuron()))
         pending = [nn.Dropout(dropout)] if dropout > 0 else []
         width = units
     head = [*pending, nn.Linear(width, num_classes, bias=bias != "none")]
@@ -184,8 +210,14 @@ def _initialize(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-def build(arch: str, dataset: str, bias: BiasMode = "output") -> SpikingNetwork:
-    """Build ``arch`` for ``dataset``; the same network runs as ANN or SNN (see :class:`Simulation`)."""
+def build(
+    arch: str, dataset: str, bias: BiasMode = "output", leak: float = 1.0, soft_reset: bool = False
+) -> SpikingNetwork:
+    """Build ``arch`` for ``dataset``; the same network runs as ANN or SNN (see :class:`Simulation`).
+
+    Every spiking layer gets the neuron of Eqs. (1)–(3) with leak :math:`\\tau` = ``leak`` (1: IF) and the
+    given reset; both are saved with the model's state dict.
+    """
     if arch not in VGG_CONFIGS:
         raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}.")
     if dataset not in DATASETS:
@@ -199,6 +231,7 @@ def build(arch: str, dataset: str, bias: BiasMode = "output") -> SpikingNetwork:
         image_size=spec.shape[1],
         num_classes=spec.num_classes,
         bias=bias,
+        neuron=lambda: SpikingNeuron(leak=leak, soft_reset=soft_reset),
     )
     model = SpikingNetwork(Normalization(spec.mean, spec.std), stages, head)
     _initialize(model)

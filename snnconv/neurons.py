@@ -4,10 +4,10 @@ For a layer receiving the current :math:`I(t) = \\mathbf{W}\\mathbf{s}^{l-1}(t)`
 
 .. math::
 
-    v(t^-) &= \\tau\\, v(t-1) + I(t)                          && \\text{(1)} \\\\
-    s(t)   &= H\\big(v(t^-) - V_{th}\\big),\\; H(z) = \\mathbb{1}[z \\ge 0]  && \\text{(2)} \\\\
+    v(t^-) &= \\tau\\, v(t-1) + I(t)                                   \\qquad \\text{(1)} \\\\
+    s(t)   &= H\\big(v(t^-) - V_{th}\\big),\\; H(z) = \\mathbb{1}[z \\ge 0]     \\qquad \\text{(2)} \\\\
     v(t)   &= v(t^-)\\,(1 - s(t))  \\;\\text{(hard reset)} \\quad\\text{or}\\quad
-              v(t^-) - s(t)\\,V_{th} \\;\\text{(soft reset)}   && \\text{(3)}
+              v(t^-) - s(t)\\,V_{th} \\;\\text{(soft reset)}                \\qquad \\text{(3)}
 
 with :math:`v(0) = 0` at every call (no state survives between inputs). :math:`\\tau = 1` is the IF
 neuron of the paper's main experiments; the TinyImageNet LIF uses :math:`\\tau = 0.99` and soft reset.
@@ -49,7 +49,7 @@ MIN_THRESHOLD = 0.03
 
 
 class SpikingNeuron(snntorch.Leaky):
-    """IF/LIF neuron with one (learnable) threshold per layer.
+    """IF/LIF neuron of Eqs. (1)–(3) with one (learnable) threshold per layer.
 
     Args:
         threshold: initial :math:`V_{th}` (set by calibration after conversion).
@@ -76,15 +76,22 @@ class SpikingNeuron(snntorch.Leaky):
             learn_threshold=learn_threshold,
             reset_mechanism="subtract" if soft_reset else "zero",
         )
-        self.soft_reset = soft_reset
         self.detach_reset = detach_reset
 
+    # Leak and reset mode live in Leaky's buffers ``beta`` and ``reset_mechanism_val``, so they are part of
+    # the state dict: a model reloaded from the store runs with the neuron it was trained with.
     @property
     def leak(self) -> float:
+        """:math:`\\tau` of Eq. (1), read from the saved buffer ``beta``."""
         return float(self.beta)
 
+    @property
+    def soft_reset(self) -> bool:
+        """Soft (subtract :math:`V_{th}`) or hard (to zero) reset of Eq. (3), read from the saved buffer."""
+        return int(self.reset_mechanism_val) == snntorch.SpikingNeuron.reset_dict["subtract"]
+
     def clamp_threshold(self) -> None:
-        """Project :math:`V_{th}` back onto :math:`V_{th} \\ge 0.03` (call after each optimizer step)."""
+        """Project :math:`V_{th}` back onto :math:`V_{th} \\ge 0.03` (Suppl. A.2; call after each optimizer step)."""
         with torch.no_grad():
             self.threshold.clamp_(min=MIN_THRESHOLD)
 
@@ -102,7 +109,10 @@ class SpikingNeuron(snntorch.Leaky):
     def forward(  # type: ignore[override]  # multi-step, unlike Leaky's single step
         self, current: torch.Tensor, time_steps: int, gradient: GradientMode = TRAINING_GRADIENT
     ) -> torch.Tensor:
-        """Simulate ``time_steps`` steps on the time-merged current ``[T·B, ...]``; returns spikes."""
+        """Simulate ``time_steps`` steps of Eqs. (1)–(3) on the time-merged current ``[T·B, ...]``; returns spikes.
+
+        The backward pass follows ``gradient``: BPTT with its surrogate (Suppl. A.3) or BPTR (Suppl. A.4).
+        """
         shaped = current.reshape(time_steps, -1, *current.shape[1:])
         if not isinstance(gradient, BPTT | BPTR):
             raise TypeError(f"a spiking layer needs a BPTT or BPTR gradient mode, got {gradient!r}")
@@ -219,11 +229,19 @@ class _SpikingLoop(torch.autograd.Function):
 
 
 def spiking_neurons(module: torch.nn.Module) -> list[SpikingNeuron]:
-    """All spiking layers of ``module`` in forward (registration) order."""
+    """All spiking layers of ``module`` in registration order (forward order for the networks here).
+
+    These are the hidden layers :math:`l = 1, \\dots, L-1` that carry a threshold :math:`V_{th}^l` (Eq. 2);
+    the output layer does not spike (Eq. 7).
+    """
     return [m for m in module.modules() if isinstance(m, SpikingNeuron)]
 
 
 def clamp_thresholds(module: torch.nn.Module) -> None:
-    """Apply :meth:`SpikingNeuron.clamp_threshold` to every spiking layer of ``module``."""
+    """Project every layer's threshold onto :math:`V_{th}^l \\ge 0.03` (Suppl. A.2).
+
+    Applies :meth:`SpikingNeuron.clamp_threshold` to every spiking layer. :func:`snnconv.train.fit` calls it
+    after every optimizer step, i.e. after the threshold update of Algorithm 1, l. 27.
+    """
     for neuron in spiking_neurons(module):
         neuron.clamp_threshold()

@@ -37,7 +37,11 @@ Logits = Callable[[torch.Tensor], torch.Tensor]
 
 @contextmanager
 def evaluation_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode inside the block, the previous mode afterwards."""
+    """Eval mode inside the block, the previous mode afterwards.
+
+    The inner maximizations of Eqs. (4) and (10) run in it, as in the authors' code: batch norm on its
+    running statistics, no dropout.
+    """
     training = model.training
     model.eval()
     try:
@@ -47,7 +51,12 @@ def evaluation_mode(model: nn.Module) -> Iterator[None]:
 
 
 def kl_clean_adversarial(clean_logits: torch.Tensor, adversarial_logits: torch.Tensor) -> torch.Tensor:
-    """:math:`\\frac{1}{B}\\sum_i KL(p_{x_i} \\| p_{\\tilde{x}_i})` (batch mean of the summed KL)."""
+    """:math:`\\frac{1}{B}\\sum_i KL(p_{x_i} \\| p_{\\tilde{x}_i})`, the KL term of Eqs. (5), (9) and (12) (batch mean).
+
+    The paper writes :math:`D_{KL}(f(\\tilde{x}) \\| f(x))`; like the authors' code and standard TRADES
+    (Zhang et al. 2019) this is :math:`KL(p_x \\| p_{\\tilde{x}})`, summed over classes and averaged over the
+    batch (see the module docstring).
+    """
     return F.kl_div(
         F.log_softmax(adversarial_logits, dim=1), F.softmax(clean_logits, dim=1), reduction="batchmean"
     )
@@ -91,7 +100,10 @@ def _summed_cross_entropy(y: torch.Tensor) -> Callable[[torch.Tensor], torch.Ten
 
 @dataclass(frozen=True)
 class Natural:
-    """:math:`\\mathcal{L}_{CE}(f(x), y)`."""
+    """Natural training, :math:`\\mathcal{L}_{CE}(f(x), y)` (Sec. 2.2; :math:`\\mathcal{L}_{CE}` of Eq. 12).
+
+    With an SNN ``simulation`` it trains a vanilla SNN end to end through BPTT (Table B5's first row).
+    """
 
     simulation: Simulation = ANN
 

@@ -1,8 +1,8 @@
 """What each result page computes: rows of (model, attack, correct, n) from stored or computed artifacts.
 
-One function per page (or per part of a page) turns validated :class:`~snnconv.experiments.Table1Settings`
-into table rows. Models and verdicts come from :mod:`snnconv.experiments`' store, so pages that share a
-model share its artifacts; rendering (side-by-side tables, plots) is :mod:`snnconv.report`'s job.
+One function per page (or per part of a page) turns validated :class:`~snnconv.parameters.Settings`
+into table rows. Models and verdicts come from the artifact store (:mod:`snnconv.pipeline`), so pages that share a
+model share its artifacts; rendering is :mod:`snnconv.page`'s job.
 
 * Table 1 and its masking checks, Tables A1, B2, B3/B4 — on the profile's ``n_test`` images;
 * Table 2, Table B1, Fig. 4 and their gradient-masking diagnostics — the adaptive evaluation, on the
@@ -16,38 +16,21 @@ from typing import Any
 
 import torch
 
-from snnconv.experiments import (
+from snnconv.config import (
     END_TO_END,
-    OBJECTIVE_LABELS,
-    OBJECTIVES,
-    ArtifactStore,
     EvaluationConfig,
-    Table1Settings,
     ann_config,
-    artifact_key,
-    check_inputs,
-    dataset,
-    device,
     end_to_end_config,
-    ensure_ann,
-    ensure_end_to_end,
-    ensure_evaluation,
-    ensure_snn,
+    epsilon_label,
+    objective_label,
     snn_config,
 )
-from snnconv.metrics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
+from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
 from snnconv.models import Simulation, SpikingNetwork
+from snnconv.parameters import Settings
+from snnconv.pipeline import dataset, device, ensure_ann, ensure_end_to_end, ensure_evaluation, ensure_snn
+from snnconv.store import ArtifactStore, artifact_key
 from snnconv.surrogates import BPTR, BPTT, PAPER_ENSEMBLE, GradientMode
-
-
-def _epsilon_label(value: float) -> str:
-    return f"{value:g}/255"
-
-
-def objective_label(objective: str) -> str:
-    """The paper's name of a baseline ANN: ``Natural``, ``AT-eps1``, ``TRADES-eps1``, ``MART-eps1``."""
-    loss, budget = OBJECTIVES[objective]
-    return "Natural" if budget is None else f"{OBJECTIVE_LABELS[loss]}-eps{budget + 1}"
 
 
 @dataclass(frozen=True)
@@ -61,7 +44,7 @@ class ConvertedPair:
     snn_key: str
 
 
-def converted_pair(settings: Table1Settings, objective: str, store: ArtifactStore, progress: bool) -> ConvertedPair:
+def converted_pair(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> ConvertedPair:
     """The ANN for ``objective`` and its SNN, as Table 1 trains them (shared through the store)."""
     ann_cfg = ann_config(settings.profile, objective, settings.seed)
     snn_cfg = snn_config(settings.profile, ann_cfg, settings.seed)
@@ -85,25 +68,25 @@ def subjects(pair: ConvertedPair, time_steps: int) -> tuple[Subject, Subject]:
 
 
 def converted(
-    settings: Table1Settings, objective: str, store: ArtifactStore, progress: bool
+    settings: Settings, objective: str, store: ArtifactStore, progress: bool
 ) -> tuple[Subject, Subject]:
     """The baseline ANN for ``objective`` and the SNN converted from it, as subjects."""
     return subjects(converted_pair(settings, objective, store, progress), settings.profile.time_steps)
 
 
-def baseline_ann(settings: Table1Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
+def baseline_ann(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
     """The baseline ANN for ``objective`` alone (no conversion: AT-ε2/ε3 are only evaluated as ANNs)."""
     config = ann_config(settings.profile, objective, settings.seed)
     return Subject(objective_label(objective), ensure_ann(config, store, progress), artifact_key("ann", config), 0)
 
 
-def end_to_end_subject(settings: Table1Settings, method: str, store: ArtifactStore, progress: bool) -> Subject:
+def end_to_end_subject(settings: Settings, method: str, store: ArtifactStore, progress: bool) -> Subject:
     config = end_to_end_config(settings.profile, method, settings.seed)
     return Subject(END_TO_END[method], ensure_end_to_end(config, store, progress), artifact_key("end_to_end", config),
                    config.time_steps)
 
 
-def twin_snn(settings: Table1Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
+def twin_snn(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
     """A second SNN from the same baseline ANN, calibrated and finetuned with another seed (the authors'
     BB_SNN source in Table B1)."""
     profile = settings.profile
@@ -113,18 +96,19 @@ def twin_snn(settings: Table1Settings, objective: str, store: ArtifactStore, pro
 
 
 def evaluate(
-    settings: Table1Settings, store: ArtifactStore, subject: Subject, attack: str, epsilon: float = 0.0,
+    settings: Settings, store: ArtifactStore, subject: Subject, attack: str, epsilon: float = 0.0,
     steps: int = 1, step_size: float | None = None, source: Subject | None = None, n_test: int | None = None,
     members: tuple[str, ...] = (), per_member: bool = False, progress: bool = True,
 ) -> dict:
-    """One attack (budget ``epsilon`` in /255) on ``subject``; returns its stored record. ``n_test`` defaults
-    to the extended test set of the adaptive evaluation; ``members`` are labels (() = all 19).
+    """One attack (budget ``epsilon`` in [0, 1] pixel units) on ``subject``; returns its stored record.
+
+    ``n_test`` defaults to the extended test set of the adaptive evaluation; ``members`` are labels (() = all 19).
 
     With ``source``, the attack runs on the source model and its adversarial images are replayed on
     ``subject`` (a transfer attack).
     """
     profile = settings.profile
-    config = EvaluationConfig(subject.key, profile.dataset, attack, epsilon / 255, steps, subject.time_steps,
+    config = EvaluationConfig(subject.key, profile.dataset, attack, epsilon, steps, subject.time_steps,
                               n_test or profile.n_test_extended, settings.seed, members=members,
                               per_member=per_member, step_size=step_size,
                               source_key=source.key if source else "",
@@ -138,13 +122,13 @@ def _accuracy(record: dict) -> float:
 
 
 def _row(subject: Subject, attack: str, epsilon: float, record: dict, **extra: Any) -> dict:
-    return dict(model=subject.label, attack=attack, epsilon=_epsilon_label(epsilon) if epsilon else "",
+    return dict(model=subject.label, attack=attack, epsilon=epsilon_label(epsilon) if epsilon else "",
                 correct=record["correct"], n=record["n"], seconds=record["seconds"],
                 commit=record.get("commit", "not recorded"), **extra)
 
 
 def evaluation_row(
-    settings: Table1Settings, store: ArtifactStore, pair: ConvertedPair, model_kind: str, attack: str,
+    settings: Settings, store: ArtifactStore, pair: ConvertedPair, model_kind: str, attack: str,
     epsilon: float = 0.0, budget: str = "", steps: int = 1, members: tuple[str, ...] = (),
     per_member: bool = False, progress: bool = True,
 ) -> dict:
@@ -154,19 +138,19 @@ def evaluation_row(
                       n_test=settings.profile.n_test, progress=progress)
     return dict(ann_objective=pair.label, model=model_kind, metric="clean" if attack == "clean" else "robust",
                 attack={"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack),
-                epsilon=_epsilon_label(epsilon) if attack != "clean" else "", budget=budget,
+                epsilon=epsilon_label(epsilon) if attack != "clean" else "", budget=budget,
                 correct=record["correct"], n=record["n"], seconds=record["seconds"],
                 commit=record.get("commit", "not recorded"), record=record)
 
 
-def prepare(settings: Table1Settings, store: ArtifactStore | None) -> ArtifactStore:
+def prepare(settings: Settings, store: ArtifactStore | None) -> ArtifactStore:
     """Thread count and a dataset check, before any work starts."""
     torch.set_num_threads(settings.threads)
-    check_inputs(settings.profile)
+    dataset(settings.profile.dataset, "test")  # a missing data set fails here, before any training
     return store or ArtifactStore()
 
 
-def table1_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def table1_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
     """Compute (or load) every cell of Table 1; one row per cell with ``correct`` and ``n``."""
     store = prepare(settings, store)
     profile = settings.profile
@@ -187,7 +171,7 @@ def table1_rows(settings: Table1Settings, store: ArtifactStore | None = None, pr
 
 
 def vanilla_versus_ensemble_rows(
-    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+    settings: Settings, store: ArtifactStore | None = None, progress: bool = True
 ) -> list[dict]:
     """Tables B3/B4: ANN PGD²⁰ and SNN PGD²⁰ with the training surrogate only (vanilla) or the ensemble, at ε3."""
     store = prepare(settings, store)
@@ -208,7 +192,7 @@ def vanilla_versus_ensemble_rows(
 
 
 def ann_robustness_rows(
-    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+    settings: Settings, store: ArtifactStore | None = None, progress: bool = True
 ) -> list[dict]:
     """Table A1: every baseline ANN under FGSM, PGD¹⁰, PGD⁵⁰, APGD-CE (100 steps), Square (5000 queries)
     and AutoAttack, all at ε3. Only the ANNs are needed (AT-ε2/ε3 are never converted here)."""
@@ -229,7 +213,7 @@ def ann_robustness_rows(
     return [{"ann_objective": row.pop("model"), **row} for row in rows]
 
 
-def _without_attack(settings: Table1Settings, subject: Subject, n_test: int) -> tuple[float, float]:
+def _without_attack(settings: Settings, subject: Subject, n_test: int) -> tuple[float, float]:
     """Share of the first ``n_test`` images whose input gradient (training surrogate) is exactly zero, and
     the accuracy (%) under uniform noise at ε3."""
     profile = settings.profile
@@ -238,37 +222,13 @@ def _without_attack(settings: Table1Settings, subject: Subject, n_test: int) -> 
     images, labels = images[:n_test].to(device()), labels[:n_test].to(device())
     norms = torch.cat([input_gradient_norms(subject.model, images[i : i + batch], labels[i : i + batch], simulation)
                        for i in range(0, len(images), batch)])
-    noise = random_noise_accuracy(subject.model, images, labels, profile.epsilons[-1] / 255, simulation,
+    noise = random_noise_accuracy(subject.model, images, labels, profile.epsilons[-1], simulation,
                                   settings.seed)
     return float((norms == 0).float().mean()), noise
 
 
-def masking_diagnostics_rows(
-    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
-) -> list[dict]:
-    """For each SNN of Table 1: the gradient-masking checks of :func:`snnconv.metrics.diagnose` that need
-    no extra attack suite — input gradients, uniform noise at ε3, and the ensemble PGD at the profile's
-    unbounded budget — on Table 1's test images."""
-    store = prepare(settings, store)
-    profile = settings.profile
-    rows: list[dict] = []
-    for objective in settings.objectives:
-        snn = converted(settings, objective, store, progress)[1]
-
-        def accuracy(attack: str, epsilon: float = 0.0, steps: int = 1, model: Subject = snn) -> float:
-            return _accuracy(evaluate(settings, store, model, attack, epsilon, steps, n_test=profile.n_test,
-                                      progress=progress))
-
-        zero_fraction, noise = _without_attack(settings, snn, profile.n_test)
-        evidence = Evidence(clean=accuracy("clean"), attacked=accuracy("PGD", profile.epsilons[-1], profile.pgd_steps),
-                            random_noise=noise, unbounded=accuracy("PGD", profile.unbounded, profile.pgd_steps),
-                            zero_gradient_fraction=zero_fraction)
-        rows += [{"ann_objective": snn.label, **row} for row in diagnose(evidence)]
-    return rows
-
-
 def surrogate_member_rows(
-    settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True
+    settings: Settings, store: ArtifactStore | None = None, progress: bool = True
 ) -> list[dict]:
     """Table B2: ε3-FGSM accuracy of each SNN under each ensemble member alone, and under the ensemble."""
     store = prepare(settings, store)
@@ -319,7 +279,7 @@ TABLE2_ATTACKS: tuple[tuple[str, str, int | None, float | None], ...] = (
 )
 
 
-def table2_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def table2_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
     """Table 2: SNN-RAT and the converted SNNs under the eight ensemble attacks at ε3."""
     store = prepare(settings, store)
     profile = settings.profile
@@ -338,7 +298,7 @@ def table2_rows(settings: Table1Settings, store: ArtifactStore | None = None, pr
     return rows
 
 
-def transfer_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
     """Table B1: each converted SNN under white-box ensemble PGD²⁰ (WB) and under PGD²⁰ images crafted on a
     second SNN converted from the same ANN and finetuned with another seed (BB_SNN) or on the baseline ANN
     (BB_ANN), at ε1 and ε3."""
@@ -358,7 +318,7 @@ def transfer_rows(settings: Table1Settings, store: ArtifactStore | None = None, 
     return rows
 
 
-def square_subjects(settings: Table1Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+def square_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
     """Fig. 4's models: the AT-ε1 baseline ANN, the vanilla SNN, SNN-RAT and our SNN from AT-ε1."""
     ann, snn = converted(settings, "at", store, progress)
     ann = replace(ann, label="ANN (AT-eps1)")
@@ -366,7 +326,7 @@ def square_subjects(settings: Table1Settings, store: ArtifactStore, progress: bo
     return [ann, vanilla, rat, replace(snn, label="Ours (AT-eps1)")]
 
 
-def square_rows(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def square_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
     """Fig. 4: Square-attack accuracy at every query budget of the profile, from one run per model at ε3."""
     store = prepare(settings, store)
     profile = settings.profile
@@ -383,9 +343,9 @@ def square_rows(settings: Table1Settings, store: ArtifactStore | None = None, pr
 
 
 def diagnostic_rows(
-    settings: Table1Settings, store: ArtifactStore, subject: Subject, transfer_from: Subject, progress: bool = True
+    settings: Settings, store: ArtifactStore, subject: Subject, transfer_from: Subject, progress: bool = True
 ) -> list[dict]:
-    """Every gradient-masking check of :func:`snnconv.metrics.diagnose` for ``subject``, from real attack runs
+    """Every gradient-masking check of :func:`snnconv.diagnostics.diagnose` for ``subject``, from real attack runs
     on the extended test set: ensemble FGSM and PGD at each ε, PGD at the unbounded budget, uniform noise,
     input gradients, PGD images crafted on ``transfer_from``, and the Square attack."""
     profile = settings.profile
@@ -409,12 +369,12 @@ def diagnostic_rows(
     return [{"model": subject.label, **row} for row in diagnose(evidence)]
 
 
-def _diagnostics(settings: Table1Settings, store: ArtifactStore, checks: list[tuple[Subject, Subject]],
+def _diagnostics(settings: Settings, store: ArtifactStore, checks: list[tuple[Subject, Subject]],
                  progress: bool) -> list[dict]:
     return [row for subject, source in checks for row in diagnostic_rows(settings, store, subject, source, progress)]
 
 
-def table2_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+def table2_diagnostics(settings: Settings, store: ArtifactStore | None = None, progress: bool = True):
     """Diagnostics for Table 2's models; transfer images come from the AT-ε1 ANN (SNN-RAT) or the SNN's own ANN."""
     store = prepare(settings, store)
     at_ann = baseline_ann(settings, "at", store, progress)
@@ -425,7 +385,7 @@ def table2_diagnostics(settings: Table1Settings, store: ArtifactStore | None = N
     return _diagnostics(settings, store, checks, progress)
 
 
-def converted_snn_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+def converted_snn_diagnostics(settings: Settings, store: ArtifactStore | None = None, progress: bool = True):
     """Diagnostics for the converted SNNs of Tables 1, B1, B2 and B3/B4 (transfer images from each SNN's own
     baseline ANN)."""
     store = prepare(settings, store)
@@ -433,7 +393,7 @@ def converted_snn_diagnostics(settings: Table1Settings, store: ArtifactStore | N
     return _diagnostics(settings, store, [(snn, ann) for ann, snn in pairs], progress)
 
 
-def square_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+def square_diagnostics(settings: Settings, store: ArtifactStore | None = None, progress: bool = True):
     """Diagnostics for Fig. 4's models. Transfer sources: for the ANN, our SNN converted from it (ensemble
     PGD images); for the vanilla SNN, the natural ANN; for SNN-RAT and ours, the AT-ε1 ANN."""
     store = prepare(settings, store)
@@ -443,7 +403,7 @@ def square_diagnostics(settings: Table1Settings, store: ArtifactStore | None = N
     return _diagnostics(settings, store, checks, progress)
 
 
-def ann_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None, progress: bool = True):
+def ann_diagnostics(settings: Settings, store: ArtifactStore | None = None, progress: bool = True):
     """Diagnostics for the baseline ANNs of Table A1. Transfer images come from another baseline ANN: the
     natural ANN's for robust ANNs, the AT-ε1 ANN's for the natural one."""
     store = prepare(settings, store)
@@ -451,3 +411,15 @@ def ann_diagnostics(settings: Table1Settings, store: ArtifactStore | None = None
                baseline_ann(settings, "at" if o == "natural" else "natural", store, progress))
               for o in settings.objectives]
     return _diagnostics(settings, store, checks, progress)
+
+
+def ann_table_checks(rows: list[dict]) -> list[dict]:
+    """Gradient-masking checks on Table A1's own rows (:func:`ann_robustness_rows`), per baseline ANN: AutoAttack
+    is at least as strong as every other white-box attack, and the black-box Square attack does not beat it."""
+    checks = []
+    for label in dict.fromkeys(row["ann_objective"] for row in rows):
+        accuracy = {row["attack"] or "clean": _accuracy(row) for row in rows if row["ann_objective"] == label}
+        evidence = Evidence(clean=accuracy.pop("clean"), attacked=accuracy.pop("AutoAttack"),
+                            square=accuracy.pop("Square", None), weaker=accuracy, attacked_name="AutoAttack")
+        checks += [{"model": label, **row} for row in diagnose(evidence)]
+    return checks

@@ -48,7 +48,7 @@ Family = Literal["triangular", "exponential", "rectangular", "straight_through"]
 
 @dataclass(frozen=True)
 class Surrogate:
-    """A surrogate gradient :math:`\\partial s / \\partial z` as a value.
+    """A surrogate gradient :math:`\\partial s / \\partial z` as a value: Eqs. (15)–(18) of Suppl. A.4.
 
     ``width`` is :math:`\\gamma_w` (triangular, rectangular); ``dampening`` and ``steepness`` are
     :math:`\\gamma_d, \\gamma_s` (exponential). Unused fields stay 0. Build it with
@@ -139,42 +139,59 @@ def rectangular(width: float = 1.0) -> Surrogate:
 
 
 def straight_through() -> Surrogate:
-    """Straight-through estimator: :math:`\\partial s/\\partial z := 1`."""
+    """Straight-through estimator (Bengio et al. 2013; paper Suppl. A.4): :math:`\\partial s/\\partial z := 1`."""
     return Surrogate("straight_through")
 
 
 @dataclass(frozen=True)
 class BPTT:
-    """Backpropagation through time, with ``surrogate`` standing in for :math:`H'`."""
+    """Backpropagation through time (Suppl. A.3, Eqs. 13–14), with ``surrogate`` standing in for :math:`H'`.
+
+    Gradients run back through the membrane recursion of Eqs. (1)–(3) over all T steps and reach the
+    threshold :math:`V_{th}^l` (Eq. 14). ``BPTT(triangular(1.0))`` is the training gradient, Eq. (15).
+    """
 
     surrogate: Surrogate
 
     @property
     def label(self) -> str:
+        """The surrogate's :attr:`Surrogate.label`, the member's name in tables (Table B2)."""
         return self.surrogate.label
 
 
 @dataclass(frozen=True)
 class BPTR:
-    """Backward pass through rate (SNN-RAT): ``∂L/∂I[t] = ∂L/∂s[t] · 1[mean_t s > 0]``."""
+    """Backward pass through rate (SNN-RAT, Ding et al. 2022; Suppl. A.4): ``∂L/∂I[t] = ∂L/∂s[t] · 1[mean_t s > 0]``.
+
+    A single straight-through step per layer, gated by "the neuron fired at least once in T": no
+    temporal recursion and no gradient to the threshold.
+    """
 
     @property
     def label(self) -> str:
+        """``"BPTR"``, the member's name in tables (Table B2)."""
         return "BPTR"
 
 
 @dataclass(frozen=True)
 class ReLUApproximation:
-    """Conversion-based approximation: run (and differentiate) the network as its ReLU ANN."""
+    """Conversion-based approximation (paper Suppl. A.4): run (and differentiate) the network as its ReLU ANN.
+
+    Every spiking layer becomes a ReLU in the forward and the backward pass, with the SNN's weights; an
+    earlier attack on SNNs (Sharmin et al. 2019) that the paper found only minimally effective.
+    """
 
     @property
     def label(self) -> str:
+        """``"ReLU approximation"``, the member's name in tables (Table B2)."""
         return "ReLU approximation"
 
 
+#: How gradients cross the spiking layers (one member of the attack ensemble, Sec. 4.3), a
+#: :class:`BPTT`, :class:`BPTR` or :class:`ReLUApproximation` value.
 GradientMode = BPTT | BPTR | ReLUApproximation
 
-#: The surrogate used for training and finetuning (paper Suppl. A.2): Eq. (15), triangular γw = 1.
+#: The surrogate used for training and finetuning, Eq. (15), i.e. triangular with γw = 1 (paper Suppl. A.2).
 TRAINING_GRADIENT = BPTT(triangular(1.0))
 
 #: The 19 members of the paper's ensemble (Suppl. A.4), in the authors' order.

@@ -45,18 +45,24 @@ class TemporalBatchNorm2d(nn.BatchNorm2d):
         self.batch_statistics_only = False
 
     def forward(self, merged: torch.Tensor) -> torch.Tensor:
+        """Eq. (8) on the time-merged ``[T·B, C, H, W]``; batch statistics only inside :func:`batch_statistics`."""
         if self.batch_statistics_only:
             return F.batch_norm(merged, None, None, self.weight, self.bias, True, 0.0, self.eps)
         return super().forward(merged)
 
 
 def temporal_batch_norms(module: nn.Module) -> list[TemporalBatchNorm2d]:
+    """All tdBN layers (Eq. 8) of ``module``, in registration order."""
     return [m for m in module.modules() if isinstance(m, TemporalBatchNorm2d)]
 
 
 @contextmanager
 def batch_statistics(module: nn.Module) -> Iterator[None]:
-    """Within the block, every tdBN layer normalizes with the current batch's statistics only."""
+    """Within the block, every tdBN layer normalizes with the current batch's statistics only (Sec. 3.1).
+
+    Threshold calibration (Algorithm 1, l. 4–13) normalizes with "inference-time statistics estimated
+    spatio-temporally on the current batch"; nothing is tracked meanwhile.
+    """
     layers = temporal_batch_norms(module)
     for layer in layers:
         layer.batch_statistics_only = True
@@ -68,6 +74,10 @@ def batch_statistics(module: nn.Module) -> Iterator[None]:
 
 
 def reset_running_statistics(module: nn.Module) -> None:
-    """Forget the tracked mean/variance (to 0/1) so they are re-estimated on spikes during finetuning."""
+    """Forget the tracked mean/variance (to 0/1) so they are re-estimated on spikes during finetuning.
+
+    Sec. 3.1: the ANN's moving averages are not re-used; they are estimated during robust finetuning
+    and used at inference (Suppl. A.2, B.3).
+    """
     for layer in temporal_batch_norms(module):
         layer.reset_running_stats()

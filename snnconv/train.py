@@ -29,7 +29,10 @@ Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class Schedule:
-    """Optimizer and schedule (Suppl. A.2: SGD, momentum 0.9, cosine annealing, batch 64)."""
+    """Optimizer and schedule (Suppl. A.2: momentum SGD, cosine annealing, batch 64).
+
+    The momentum, 0.9, is the authors' code's value; the paper does not state it.
+    """
 
     epochs: int
     learning_rate: float
@@ -61,6 +64,7 @@ class ParsevalRetraction:
 
     @torch.no_grad()
     def __call__(self, model: nn.Module) -> None:
+        """Retract every conv and linear weight of ``model`` once, in place."""
         for module in model.modules():
             if not isinstance(module, nn.Conv2d | nn.Linear):
                 continue
@@ -128,7 +132,13 @@ def fit(
     progress: bool = True,
     after_step: Callable[[nn.Module], None] | None = None,
 ) -> list[dict]:
-    """Train ``model`` in place on ``objective``; returns per-epoch history (mean loss, train accuracy).
+    """Train ``model`` in place on ``objective``; returns the per-epoch history (epoch, mean loss).
+
+    For an SNN with :class:`~snnconv.objectives.RobustFinetuning` this is the robust finetuning loop of
+    Algorithm 1, l. 17–28 (Sec. 3.2); for an ANN it is the outer minimization of Eq. (4). Optimizer and
+    schedule follow Suppl. A.2; the cosine learning rate is annealed per iteration (the authors' code
+    steps it per epoch). After every optimizer step the thresholds are projected onto
+    :math:`V_{th}^l \\ge 0.03`.
 
     With ``checkpoint`` (a path without suffix), each finished epoch is saved there and a later call
     resumes after the last saved epoch. ``after_step`` runs after every optimizer step (e.g. a
@@ -167,8 +177,8 @@ def fit(
             clamp_thresholds(model)
             loss_sum += loss.item() * len(y)
             seen += len(y)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / seen:.3f}", refresh=False)
             bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / seen:.3f}")
         history.append({"epoch": epoch + 1, "loss": loss_sum / seen})
         if checkpoint:
             _save_checkpoint(checkpoint, model, optimizer, {"history": history, "schedule": asdict(schedule)})

@@ -1,15 +1,19 @@
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
-from snnconv import experiments, results
+from snnconv import pipeline, results, store
+from snnconv.config import PROFILES, EvaluationConfig, ann_config, end_to_end_config, objective_label, snn_config
+from snnconv.convert import Calibration
 from snnconv.data import DATASETS, DatasetMissingError, augment, load
-from snnconv.experiments import ArtifactStore, ParameterError, artifact_key, table1_settings
 from snnconv.models import build
 from snnconv.neurons import MIN_THRESHOLD
 from snnconv.objectives import Natural
+from snnconv.parameters import ParameterError, resolve
+from snnconv.store import ArtifactStore, artifact_key
 from snnconv.train import Schedule, fit
 
 SPEC = DATASETS["fashion_mnist"]
@@ -83,7 +87,7 @@ def test_augment_keeps_shape_and_is_seeded():
 ])
 def test_bad_parameters_fail_with_one_sentence(kwargs, names):
     with pytest.raises(ParameterError) as error:
-        table1_settings(**kwargs)
+        resolve(**kwargs)
     message = str(error.value)
     assert message.count("\n") == 0 and message.endswith(".")
     for name in names:
@@ -91,19 +95,19 @@ def test_bad_parameters_fail_with_one_sentence(kwargs, names):
 
 
 def test_parameters_override_the_profile():
-    settings = table1_settings("smoke", epsilons="1,3", time_steps=4, n_test=10, objectives=["natural", "at"])
-    assert settings.profile.epsilons == (1.0, 3.0)
+    settings = resolve("smoke", epsilons="1,3", time_steps=4, n_test=10, objectives=["natural", "at"])
+    assert settings.profile.epsilons == (1 / 255, 3 / 255)  # [0, 1] pixel units inside the library
     assert settings.profile.time_steps == 4 and settings.profile.n_test == 10
     assert settings.objectives == ("natural", "at")
 
 
 def test_artifact_keys_change_with_any_parameter():
-    profile = experiments.PROFILES["default"]
-    a = experiments.ann_config(profile, "at", seed=0)
-    assert artifact_key("ann", a) == artifact_key("ann", experiments.ann_config(profile, "at", seed=0))
-    assert artifact_key("ann", a) != artifact_key("ann", experiments.ann_config(profile, "at", seed=1))
-    snn = experiments.snn_config(profile, a, seed=0)
-    other = experiments.snn_config(profile, experiments.ann_config(profile, "trades", seed=0), seed=0)
+    profile = PROFILES["default"]
+    a = ann_config(profile, "at", seed=0)
+    assert artifact_key("ann", a) == artifact_key("ann", ann_config(profile, "at", seed=0))
+    assert artifact_key("ann", a) != artifact_key("ann", ann_config(profile, "at", seed=1))
+    snn = snn_config(profile, a, seed=0)
+    other = snn_config(profile, ann_config(profile, "trades", seed=0), seed=0)
     assert artifact_key("snn", snn) != artifact_key("snn", other)
 
 
@@ -152,28 +156,27 @@ def test_cifar10_loader_reads_torchvision_format(tmp_path):
 
 
 def test_fields_added_later_keep_existing_keys_while_at_their_default():
-    from snnconv.experiments import EvaluationConfig
 
     config = EvaluationConfig("k", "fashion_mnist", "FGSM", 8 / 255, 1, 8, 100, 0)
-    assert "per_member" not in experiments._plain(config)
-    changed = experiments.replace(config, per_member=True)
+    assert "per_member" not in store.plain(config)
+    changed = replace(config, per_member=True)
     assert artifact_key("evaluation", config) != artifact_key("evaluation", changed)
 
 
 def test_members_are_named_by_label_and_by_the_papers_table_b2_names():
     from snnconv.surrogates import PAPER_ENSEMBLE
 
-    assert experiments.members_by_label(()) == PAPER_ENSEMBLE
-    assert experiments.members_by_label(("BPTR",)) == (PAPER_ENSEMBLE[-2],)
-    with pytest.raises(ParameterError, match="members"):
-        experiments.members_by_label(("sigmoid",))
+    assert pipeline.members_by_label(()) == PAPER_ENSEMBLE
+    assert pipeline.members_by_label(("BPTR",)) == (PAPER_ENSEMBLE[-2],)
+    with pytest.raises(ValueError, match="members"):
+        pipeline.members_by_label(("sigmoid",))
     names = [results.paper_member_name(m) for m in PAPER_ENSEMBLE]
     assert names[0] == ("triangular", "gamma_w=1.0")
     assert ("exponential", "gamma_d=0.3;gamma_s=0.5") in names
     assert names[-3:] == [("STE", ""), ("BPTR", ""), ("conversion", "")]
-    from snnconv import report
+    from snnconv.published import published
 
-    table = report.published("tableB2")
+    table = published("tableB2")
     assert set(names) <= set(zip(table["surrogate_family"], table["parameters"], strict=True))
 
 
@@ -232,29 +235,28 @@ def test_snn_rat_objective_is_cross_entropy_on_random_step_adversarials():
 
 
 def test_end_to_end_baselines_have_fixed_thresholds_and_their_own_keys(tmp_path, monkeypatch):
-    profile = experiments.PROFILES["smoke"]
-    vanilla = experiments.end_to_end_config(profile, "vanilla", seed=0)
-    rat = experiments.end_to_end_config(profile, "snn_rat", seed=0)
+    profile = PROFILES["smoke"]
+    vanilla = end_to_end_config(profile, "vanilla", seed=0)
+    rat = end_to_end_config(profile, "snn_rat", seed=0)
     assert vanilla.epsilon == 0 and rat.epsilon == 2 / 255 and rat.schedule.weight_decay == 0
     assert artifact_key("end_to_end", vanilla) != artifact_key("end_to_end", rat)
-    with pytest.raises(ParameterError, match="method"):
-        experiments.end_to_end_config(profile, "bntt", seed=0)
+    with pytest.raises(ValueError, match="method"):
+        end_to_end_config(profile, "bntt", seed=0)
     images, labels = _data(32)
-    monkeypatch.setattr(experiments, "_training_data", lambda *args: (images, labels))
-    small = experiments.replace(rat, schedule=Schedule(1, 0.05, 0.0, batch_size=16), time_steps=2)
-    model = experiments.ensure_end_to_end(small, ArtifactStore(tmp_path), progress=False)
+    monkeypatch.setattr(pipeline, "training_data", lambda *args: (images, labels))
+    small = replace(rat, schedule=Schedule(1, 0.05, 0.0, batch_size=16), time_steps=2)
+    model = pipeline.ensure_end_to_end(small, ArtifactStore(tmp_path), progress=False)
     assert all(n.threshold.item() == 1.0 for n in model.neurons)
     assert (tmp_path / "end_to_end").is_dir()
 
 
 def test_reimplemented_attacks_do_not_reuse_stale_verdicts():
-    from snnconv.experiments import EvaluationConfig
 
     square = EvaluationConfig("k", "fashion_mnist", "Square", 8 / 255, 5000, 0, 2000, 0)
-    fgsm = experiments.replace(square, attack="FGSM")
+    fgsm = replace(square, attack="FGSM")
 
     def key_before_revisions(config):
-        content = {"kind": "evaluation", "format": experiments.STORE_FORMAT, "config": experiments._plain(config)}
+        content = {"kind": "evaluation", "format": store.STORE_FORMAT, "config": store.plain(config)}
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:20]
 
     assert artifact_key("evaluation", square) != key_before_revisions(square)
@@ -262,12 +264,48 @@ def test_reimplemented_attacks_do_not_reuse_stale_verdicts():
 
 
 def test_at_eps2_and_eps3_baselines_train_at_the_larger_budgets():
-    profile = experiments.PROFILES["default"]
+    profile = PROFILES["default"]
     for objective, label, epsilon in (("at", "AT-eps1", 2), ("at_eps2", "AT-eps2", 4), ("at_eps3", "AT-eps3", 8)):
-        config = experiments.ann_config(profile, objective, seed=0)
+        config = ann_config(profile, objective, seed=0)
         assert config.objective == "at" and config.epsilon == epsilon / 255
-        assert results.objective_label(objective) == label
-    assert results.objective_label("trades") == "TRADES-eps1"
-    assert table1_settings("smoke").objectives == ("natural", "at", "trades", "mart")
+        assert objective_label(objective) == label
+    assert objective_label("trades") == "TRADES-eps1"
+    assert resolve("smoke").objectives == ("natural", "at", "trades", "mart")
     with pytest.raises(ParameterError, match="objectives"):
-        table1_settings("smoke", objectives="at_eps3", epsilons="2,4")
+        resolve("smoke", objectives="at_eps3", epsilons="2,4")
+
+
+def test_a_lif_snn_keeps_its_leak_and_soft_reset_through_conversion_and_a_store_round_trip(tmp_path, monkeypatch):
+    images, labels = _data(32)
+    monkeypatch.setattr(pipeline, "training_data", lambda *args: (images, labels))
+    profile = replace(PROFILES["smoke"], ann_schedule=Schedule(1, 0.05, 5e-4, batch_size=16),
+                      snn_schedule=Schedule(1, 1e-3, 1e-3, batch_size=16),
+                      calibration=Calibration(time_steps=4, batches=1, batch_size=8), time_steps=3)
+    lif = replace(snn_config(profile, ann_config(profile, "natural", seed=0), seed=0), leak=0.99, soft_reset=True)
+    artifacts = ArtifactStore(tmp_path)
+    trained = pipeline.ensure_snn(lif, artifacts, progress=False)
+    reloaded = pipeline.ensure_snn(lif, artifacts, progress=False)  # from the store, no training
+    ann = pipeline.ensure_ann(lif.ann, artifacts, progress=False)
+    assert [n.leak for n in ann.neurons] == [1.0] * 3 and not any(n.soft_reset for n in ann.neurons)
+    for model in (trained, reloaded):
+        assert [round(n.leak, 6) for n in model.neurons] == [0.99] * 3
+        assert all(n.soft_reset for n in model.neurons)
+
+    def spike_trains(model):
+        trains = []
+        hooks = [n.register_forward_hook(lambda m, i, out: trains.append(out)) for n in model.neurons]
+        with torch.no_grad():
+            model(images[:8], lif.simulation)
+        for hook in hooks:
+            hook.remove()
+        return trains
+
+    for a, b in zip(spike_trains(trained), spike_trains(reloaded), strict=True):
+        assert a.sum() > 0
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # The same weights run as hard-reset IF neurons give other spikes: the check above can fail.
+    if_neurons = build("vgg_small", "fashion_mnist")
+    if_neurons.load_state_dict({k: v for k, v in reloaded.state_dict().items()
+                                if not k.endswith(("beta", "reset_mechanism_val"))}, strict=False)
+    if_neurons.eval()
+    assert any(not torch.equal(a, b) for a, b in zip(spike_trains(reloaded), spike_trains(if_neurons), strict=True))

@@ -1,4 +1,4 @@
-"""Tests of snnconv.report: published values, Wilson intervals, side-by-side tables, plots, provenance."""
+"""Published values, Wilson and Newcombe intervals, side-by-side tables, plots and provenance."""
 
 from __future__ import annotations
 
@@ -17,21 +17,21 @@ matplotlib.use("Agg")  # why: tests run headless; the module itself never touche
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from snnconv import report  # noqa: E402
+from snnconv import plots, provenance, published, statistics, tables  # noqa: E402
 
 # --------------------------------------------------------------------------------------------------
 # published
 
 
 def test_published_tables_lists_every_shipped_csv() -> None:
-    tables = report.published_tables()
+    tables = published.published_tables()
     assert {"table1", "table2", "fig2b", "tableA1", "tableB1", "tableB3_B4", "tableB7", "text_values"} <= set(
         tables
     )
 
 
 def test_published_keeps_strings_and_adds_float() -> None:
-    table = report.published("table1")
+    table = published.published("table1")
     assert len(table) == 108
     natural_clean = table[
         (table.ann_objective == "Natural") & (table.model == "ann") & (table.metric == "clean")
@@ -46,25 +46,25 @@ def test_published_keeps_strings_and_adds_float() -> None:
 
 
 def test_published_keeps_numeric_looking_keys_as_strings() -> None:
-    fig2b = report.published("fig2b")
+    fig2b = published.published("fig2b")
     assert set(fig2b["T"]) == {"8", "30"}
 
 
 @pytest.mark.parametrize("table", ["table3", "../pyproject", "README"])
 def test_published_unknown_table_names_allowed(table: str) -> None:
     with pytest.raises(ValueError, match="table1") as error:
-        report.published(table)
+        published.published(table)
     assert repr(table) in str(error.value)
 
 
 def test_budget_of() -> None:
-    assert report.budget_of("2/255") == "ε1"
-    assert report.budget_of("4/255") == "ε2"
-    assert report.budget_of("8/255") == "ε3"
-    assert report.budget_of("") == ""
-    assert report.budget_of(float("nan")) == ""
-    assert report.budget_of("16/255") == "16/255"  # a new budget keeps its own name
-    assert dict(report.EPSILON_BUDGETS) == {"2/255": "ε1", "4/255": "ε2", "8/255": "ε3"}
+    assert published.budget_of("2/255") == "ε1"
+    assert published.budget_of("4/255") == "ε2"
+    assert published.budget_of("8/255") == "ε3"
+    assert published.budget_of("") == ""
+    assert published.budget_of(float("nan")) == ""
+    assert published.budget_of("16/255") == "16/255"  # a new budget keeps its own name
+    assert dict(published.EPSILON_BUDGETS) == {"2/255": "ε1", "4/255": "ε2", "8/255": "ε3"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -72,39 +72,39 @@ def test_budget_of() -> None:
 
 
 def test_wilson_half() -> None:
-    low, high = report.wilson_interval(50, 100)
+    low, high = statistics.wilson_interval(50, 100)
     assert low == pytest.approx(40.38, abs=0.01)
     assert high == pytest.approx(59.62, abs=0.01)
 
 
 def test_wilson_zero_correct() -> None:
     # By hand: centre = (0 + 1.96²/20) / (1 + 1.96²/10) = 0.13877, half = 1.96/1.38416 · sqrt(1.96²/400).
-    low, high = report.wilson_interval(0, 10)
+    low, high = statistics.wilson_interval(0, 10)
     assert low == 0.0
     assert high == pytest.approx(27.75, abs=0.01)
 
 
 def test_wilson_all_correct_mirrors_zero() -> None:
-    low, high = report.wilson_interval(10, 10)
+    low, high = statistics.wilson_interval(10, 10)
     assert high == 100.0
     assert low == pytest.approx(72.25, abs=0.01)
 
 
 def test_wilson_contains_estimate_and_shrinks_with_n() -> None:
-    small = report.wilson_interval(712, 1000)
-    large = report.wilson_interval(7120, 10000)
+    small = statistics.wilson_interval(712, 1000)
+    large = statistics.wilson_interval(7120, 10000)
     assert small[0] < 71.2 < small[1]
     assert large[1] - large[0] < small[1] - small[0]
 
 
 def test_wilson_wider_for_larger_z() -> None:
-    narrow = report.wilson_interval(30, 100, z=1.0)
-    wide = report.wilson_interval(30, 100, z=2.576)
+    narrow = statistics.wilson_interval(30, 100, z=1.0)
+    wide = statistics.wilson_interval(30, 100, z=2.576)
     assert wide[0] < narrow[0] and wide[1] > narrow[1]
 
 
 def test_wilson_accepts_numpy_ints() -> None:
-    assert report.wilson_interval(np.int64(50), np.int64(100)) == report.wilson_interval(50, 100)
+    assert statistics.wilson_interval(np.int64(50), np.int64(100)) == statistics.wilson_interval(50, 100)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def test_wilson_accepts_numpy_ints() -> None:
 )  # fmt: skip
 def test_wilson_rejects_bad_input(correct: float, n: int, z: float, word: str) -> None:
     with pytest.raises(ValueError, match=re.escape(word)):
-        report.wilson_interval(correct, n, z)  # type: ignore[arg-type]
+        statistics.wilson_interval(correct, n, z)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def ours() -> pd.DataFrame:
 
 
 def test_side_by_side_columns_and_order(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
-    table = report.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
+    table = tables.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
     assert list(table.columns) == [
         "objective", "attack", "epsilon", "paper", "ours", "difference", "ci_low", "ci_high", "n",
     ]  # fmt: skip
@@ -164,14 +164,14 @@ def test_side_by_side_columns_and_order(ours: pd.DataFrame, paper: pd.DataFrame)
     assert table["n"].tolist() == [1000, 10, 1000]
     for row in table.itertuples():
         assert (row.ci_low, row.ci_high) == pytest.approx(
-            report.wilson_interval(round(row.ours * row.n / 100), row.n)
+            statistics.wilson_interval(round(row.ours * row.n / 100), row.n)
         )
         assert row.ci_low <= row.ours <= row.ci_high
 
 
 def test_side_by_side_keeps_index_independent(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
     shuffled = ours.set_axis([10, 3, 7])
-    table = report.side_by_side(shuffled, paper, on=["objective", "attack", "epsilon"])
+    table = tables.side_by_side(shuffled, paper, on=["objective", "attack", "epsilon"])
     assert table.index.tolist() == [0, 1, 2]
     assert table["ours"].tolist() == pytest.approx([15.0, 50.0, 91.2])
 
@@ -179,39 +179,39 @@ def test_side_by_side_keeps_index_independent(ours: pd.DataFrame, paper: pd.Data
 def test_side_by_side_matches_integral_float_keys() -> None:
     paper = pd.DataFrame({"T": ["8", "30"], "published": [50.0, 60.0]})
     ours = pd.DataFrame({"T": [30.0, 8], "correct": [6, 5], "n": [10, 10]})
-    table = report.side_by_side(ours, paper, on=["T"])
+    table = tables.side_by_side(ours, paper, on=["T"])
     assert table["paper"].tolist() == [60.0, 50.0]
 
 
 def test_side_by_side_on_real_paper_table() -> None:
-    paper = report.published("table1")
+    paper = published.published("table1")
     keys = ["dataset", "architecture", "ann_objective", "model", "metric", "attack", "epsilon"]
     ours = paper.loc[paper.model == "snn", keys].head(3).assign(correct=[9000, 500, 100], n=10000)
-    table = report.side_by_side(ours, paper, on=keys)
+    table = tables.side_by_side(ours, paper, on=keys)
     assert table["paper"].tolist() == paper.loc[paper.model == "snn", "published"].head(3).tolist()
 
 
 def test_side_by_side_rejects_ambiguous_keys(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="does not identify one paper cell"):
-        report.side_by_side(ours, paper, on=["attack"])
+        tables.side_by_side(ours, paper, on=["attack"])
 
 
 def test_side_by_side_rejects_missing_columns(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="ours lacks"):
-        report.side_by_side(ours.drop(columns="n"), paper, on=["objective", "attack", "epsilon"])
+        tables.side_by_side(ours.drop(columns="n"), paper, on=["objective", "attack", "epsilon"])
     with pytest.raises(ValueError, match="paper lacks"):
-        report.side_by_side(ours, paper.drop(columns="published"), on=["objective", "attack", "epsilon"])
+        tables.side_by_side(ours, paper.drop(columns="published"), on=["objective", "attack", "epsilon"])
 
 
 def test_side_by_side_rejects_bad_counts(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="correct="):
-        report.side_by_side(ours.assign(correct=[1, 11, 1]), paper, on=["objective", "attack", "epsilon"])
+        tables.side_by_side(ours.assign(correct=[1, 11, 1]), paper, on=["objective", "attack", "epsilon"])
     with pytest.raises(ValueError, match="n="):
-        report.side_by_side(ours.assign(n=[0, 10, 10]), paper, on=["objective", "attack", "epsilon"])
+        tables.side_by_side(ours.assign(n=[0, 10, 10]), paper, on=["objective", "attack", "epsilon"])
 
 
 def test_format_table_inline(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
-    shown = report.format_table(report.side_by_side(ours, paper, on=["objective", "attack", "epsilon"]))
+    shown = tables.format_table(tables.side_by_side(ours, paper, on=["objective", "attack", "epsilon"]))
     assert shown.index.names == ["objective", "attack", "epsilon"]
     assert list(shown.columns) == ["paper", "ours [95% CI]", "ours − paper", "n"]
     first = shown.iloc[0]
@@ -227,23 +227,23 @@ def test_format_table_inline(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
 def test_format_table_negative_difference_is_signed() -> None:
     paper = pd.DataFrame({"attack": ["FGSM"], "published": [50.0]})
     ours = pd.DataFrame({"attack": ["FGSM"], "correct": [496], "n": [1000]})
-    shown = report.format_table(report.side_by_side(ours, paper, on=["attack"]))
+    shown = tables.format_table(tables.side_by_side(ours, paper, on=["attack"]))
     assert shown.iloc[0]["ours − paper"] == "-0.40"
 
 
 def test_format_table_columns_mode(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
-    table = report.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
-    shown = report.format_table(table, ci="columns", digits=1)
+    table = tables.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
+    shown = tables.format_table(table, ci="columns", digits=1)
     assert list(shown.columns) == ["paper", "ours", "95% CI low", "95% CI high", "ours − paper", "n"]
     assert shown.iloc[0]["ours"] == "15.0"
     assert shown.iloc[0]["95% CI low"] == f"{table.ci_low.iloc[0]:.1f}"
     with pytest.raises(ValueError, match="ci="):
-        report.format_table(table, ci="bars")
+        tables.format_table(table, ci="bars")
 
 
 def test_format_table_level_follows_z(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
-    table = report.side_by_side(ours, paper, on=["objective", "attack", "epsilon"], z=2.576)
-    assert "ours [99% CI]" in report.format_table(table).columns
+    table = tables.side_by_side(ours, paper, on=["objective", "attack", "epsilon"], z=2.576)
+    assert "ours [99% CI]" in tables.format_table(table).columns
 
 
 # --------------------------------------------------------------------------------------------------
@@ -255,8 +255,8 @@ def _points(figure: Figure, gid: str) -> int:
 
 
 def test_plot_returns_figure_with_one_point_per_row(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
-    table = report.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
-    figure = report.plot_side_by_side(table, x="attack", hue="objective")
+    table = tables.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
+    figure = plots.plot_side_by_side(table, x="attack", hue="objective")
     assert isinstance(figure, Figure)
     assert _points(figure, "ours") == 3
     assert _points(figure, "paper") == 2  # MART has no published value
@@ -273,18 +273,18 @@ def test_plot_returns_figure_with_one_point_per_row(ours: pd.DataFrame, paper: p
 
 
 def test_plot_into_given_axes_without_hue(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
-    table = report.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
+    table = tables.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
     figure = Figure()
     ax = figure.add_subplot()
-    assert report.plot_side_by_side(table, x=["objective", "attack"], ax=ax) is figure
+    assert plots.plot_side_by_side(table, x=["objective", "attack"], ax=ax) is figure
     assert _points(figure, "ours") == 3
     assert len(ax.get_xticks()) == 3
 
 
 def test_plot_rejects_unknown_column(ours: pd.DataFrame, paper: pd.DataFrame) -> None:
-    table = report.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
+    table = tables.side_by_side(ours, paper, on=["objective", "attack", "epsilon"])
     with pytest.raises(ValueError, match="dataset"):
-        report.plot_side_by_side(table, x="dataset")
+        plots.plot_side_by_side(table, x="dataset")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,54 +297,54 @@ def test_plot_rejects_unknown_column(ours: pd.DataFrame, paper: pd.DataFrame) ->
      (723.4, "12 min 3 s"), (3725, "1 h 2 min 5 s")],
 )  # fmt: skip
 def test_format_duration(seconds: float, text: str) -> None:
-    assert report.format_duration(seconds) == text
+    assert provenance.format_duration(seconds) == text
 
 
 @pytest.mark.parametrize("seconds", [-1, float("nan"), float("inf")])
 def test_format_duration_rejects(seconds: float) -> None:
     with pytest.raises(ValueError, match="seconds="):
-        report.format_duration(seconds)
+        provenance.format_duration(seconds)
 
 
-@pytest.fixture(scope="module")
-def provenance() -> report.Provenance:
-    return report.collect_provenance({"epochs": 1, "attack": "PGD20", "epsilon": "8/255"}, "smoke", 723.0)
+@pytest.fixture(scope="module", name="provenance_record")
+def _provenance_record() -> provenance.Provenance:
+    return provenance.collect_provenance({"epochs": 1, "attack": "PGD20", "epsilon": "8/255"}, "smoke", 723.0)
 
 
-def test_provenance_commit_is_hex_or_unknown(provenance: report.Provenance) -> None:
-    assert re.fullmatch(r"([0-9a-f]{40}|unknown)(\+dirty)?", provenance.commit)
+def test_provenance_commit_is_hex_or_unknown(provenance_record: provenance.Provenance) -> None:
+    assert re.fullmatch(r"([0-9a-f]{40}|unknown)(\+dirty)?", provenance_record.commit)
 
 
-def test_provenance_environment(provenance: report.Provenance) -> None:
-    assert provenance.python.endswith(".".join(map(str, sys.version_info[:3])))
-    assert set(provenance.packages) == set(report.PROVENANCE_PACKAGES)
-    assert provenance.packages["pandas"] == pd.__version__
-    assert provenance.logical_cores is None or provenance.logical_cores >= 1
-    assert provenance.ram_bytes is None or provenance.ram_bytes > 2**20
-    assert provenance.cpu and provenance.gpu
-    assert provenance.date.endswith("+00:00")
+def test_provenance_environment(provenance_record: provenance.Provenance) -> None:
+    assert provenance_record.python.endswith(".".join(map(str, sys.version_info[:3])))
+    assert set(provenance_record.packages) == set(provenance.PROVENANCE_PACKAGES)
+    assert provenance_record.packages["pandas"] == pd.__version__
+    assert provenance_record.logical_cores is None or provenance_record.logical_cores >= 1
+    assert provenance_record.ram_bytes is None or provenance_record.ram_bytes > 2**20
+    assert provenance_record.cpu and provenance_record.gpu
+    assert provenance_record.date.endswith("+00:00")
 
 
-def test_provenance_is_frozen(provenance: report.Provenance) -> None:
+def test_provenance_is_frozen(provenance_record: provenance.Provenance) -> None:
     with pytest.raises(AttributeError):
-        provenance.profile = "paper"  # type: ignore[misc]
+        provenance_record.profile = "paper"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        provenance.parameters["epochs"] = 2  # type: ignore[index]
+        provenance_record.parameters["epochs"] = 2  # type: ignore[index]
 
 
-def test_provenance_markdown(provenance: report.Provenance) -> None:
-    text = provenance.to_markdown()
+def test_provenance_markdown(provenance_record: provenance.Provenance) -> None:
+    text = provenance_record.to_markdown()
     assert text.startswith("### Provenance")
     for row in ("| epochs | `1` |", "| attack | `PGD20` |", "| epsilon | `8/255` |", "| profile | `smoke` |"):
         assert row in text
     assert "| wall time | 12 min 3 s |" in text
-    assert provenance.commit in text
+    assert provenance_record.commit in text
     assert "torch" in text and "GPU" in text
-    assert provenance._repr_markdown_() == text
+    assert provenance_record._repr_markdown_() == text
 
 
 def test_provenance_markdown_escapes_pipes() -> None:
-    record = report.Provenance(
+    record = provenance.Provenance(
         commit="unknown", date="2024-01-01T00:00:00+00:00", python="CPython 3.11.7", platform="Linux",
         packages={"torch": "not installed"}, cpu="x", logical_cores=2, torch_threads=None, ram_bytes=None,
         gpu="none", parameters={"members": "a|b"}, profile="smoke", wall_time_s=1.0,
@@ -355,11 +355,11 @@ def test_provenance_markdown_escapes_pipes() -> None:
 
 def test_provenance_rejects_bad_wall_time() -> None:
     with pytest.raises(ValueError, match="wall_time_s="):
-        report.collect_provenance({}, "smoke", -1.0)
+        provenance.collect_provenance({}, "smoke", -1.0)
 
 
 def test_commit_unknown_outside_git(tmp_path) -> None:
-    assert report._git_commit(tmp_path) == "unknown"
+    assert provenance._git_commit(tmp_path) == "unknown"
 
 
 def test_commit_of_a_git_checkout(tmp_path) -> None:
@@ -374,18 +374,19 @@ def test_commit_of_a_git_checkout(tmp_path) -> None:
     (tmp_path / "tracked.txt").write_text("a")
     git("add", "tracked.txt")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "file")
-    clean = report._git_commit(tmp_path)
+    clean = provenance._git_commit(tmp_path)
     assert re.fullmatch(r"[0-9a-f]{40}", clean)
     (tmp_path / "untracked.txt").write_text("b")
-    assert report._git_commit(tmp_path) == clean  # untracked files do not make a checkout dirty
+    assert provenance._git_commit(tmp_path) == clean  # untracked files do not make a checkout dirty
     (tmp_path / "tracked.txt").write_text("changed")
-    assert report._git_commit(tmp_path) == clean + "+dirty"
+    assert provenance._git_commit(tmp_path) == clean + "+dirty"
 
 
 def test_import_is_light() -> None:
-    # Measured against the package's own import, so this checks report.py and not snnconv/__init__.py.
+    # Measured against the package's own import, so this checks the rendering modules and not snnconv/__init__.py.
     code = (
-        "import sys, snnconv; before = set(sys.modules); import snnconv.report; "
+        "import sys, snnconv; before = set(sys.modules); "
+        "import snnconv.published, snnconv.statistics, snnconv.tables, snnconv.provenance; "
         "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} & {'torch', 'matplotlib'}))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -394,35 +395,21 @@ def test_import_is_light() -> None:
 
 def test_difference_interval_matches_newcombe_worked_example():
     # Newcombe (1998), Table II example (56/70 vs 48/80): difference 0.2, 95% CI 0.0524 to 0.3339.
-    low, high = report.difference_interval(56, 70, 48, 80)
+    low, high = statistics.difference_interval(56, 70, 48, 80)
     assert low == pytest.approx(5.24, abs=0.01)
     assert high == pytest.approx(33.39, abs=0.01)
 
 
 def test_difference_interval_is_antisymmetric():
-    low, high = report.difference_interval(30, 100, 60, 100)
-    back_low, back_high = report.difference_interval(60, 100, 30, 100)
+    low, high = statistics.difference_interval(30, 100, 60, 100)
+    back_low, back_high = statistics.difference_interval(60, 100, 30, 100)
     assert (low, high) == pytest.approx((-back_high, -back_low))
 
 
 def test_compare_with_baseline_flags_only_intervals_above_zero():
     ours = pd.DataFrame({"objective": ["Natural", "AT", "Same"], "correct": [100, 600, 110], "n": [1000] * 3})
-    table = report.compare_with_baseline(ours, "objective", "Natural").set_index("objective")
+    table = statistics.compare_with_baseline(ours, "objective", "Natural").set_index("objective")
     assert table.loc["AT", "difference"] == pytest.approx(50.0)
     assert bool(table.loc["AT", "better"]) and not bool(table.loc["Same", "better"])
     with pytest.raises(ValueError, match="exactly one row"):
-        report.compare_with_baseline(ours, "objective", "Missing")
-
-
-def test_masking_checks_flag_a_weak_iterative_attack_and_a_rising_curve():
-    rows = []
-    for budget, fgsm, pgd in (("ε1", 80, 70), ("ε2", 60, 65), ("ε3", 65, 40)):
-        rows.append(dict(ann_objective="AT", model="snn", metric="robust", attack="FGSM", budget=budget,
-                         correct=fgsm, n=100))
-        rows.append(dict(ann_objective="AT", model="snn", metric="robust", attack="PGD20", budget=budget,
-                         correct=pgd, n=100))
-    checks = report.masking_checks(pd.DataFrame(rows)).set_index("check")
-    assert not checks.loc["PGD20 ≤ FGSM at every budget", "passed"]
-    assert checks.loc["PGD20 ≤ FGSM at every budget", "detail"] == "violated at ε2 (+5.00 points)"
-    assert not checks.loc["FGSM accuracy falls as ε grows", "passed"]
-    assert checks.loc["PGD20 accuracy falls as ε grows", "passed"]
+        statistics.compare_with_baseline(ours, "objective", "Missing")

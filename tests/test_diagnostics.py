@@ -2,7 +2,7 @@ import torch
 from torch import nn
 
 from snnconv.attacks import AttackSpec, ensemble_robustness, predict
-from snnconv.metrics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
+from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
 from snnconv.models import ANN, Simulation, build
 
 
@@ -66,3 +66,12 @@ def test_a_masked_model_is_flagged_and_an_honest_one_is_not():
     assert honest["accuracy falls as ε grows"]
     assert honest["the white-box attack beats the transfer attack"]
     assert honest["the Square attack does not beat the white-box attack"]
+
+
+def test_only_measured_checks_are_judged_with_one_slack():
+    rows = diagnose(Evidence(clean=90.0, attacked=40.0, weaker={"FGSM": 39.5, "PGD10": 38.0},
+                             attacked_name="AutoAttack"))
+    verdicts = {row["check"]: row["passed"] for row in rows}
+    # 0.5 points weaker than FGSM is within the slack; 2 points weaker than PGD10 is not.
+    assert verdicts == {"AutoAttack is at least as strong as FGSM": True,
+                        "AutoAttack is at least as strong as PGD10": False}

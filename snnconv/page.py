@@ -1,0 +1,188 @@
+"""What every result page repeats, one line each in a notebook: parameters, tables, claims, diagnostics, footer.
+
+A result notebook computes its rows in plain sight (:mod:`snnconv.results`) and hands them to a
+:class:`Page` for rendering:
+
+* :func:`start` checks every parameter before any work (one sentence naming a bad one), sets the torch
+  thread count, checks that the data set is there, loads the paper's values and prints the profile;
+* :meth:`Page.table` shows the side-by-side table and offers it as CSV;
+* :meth:`Page.claim` shows a claim's comparisons with ✓/✗ and one verdict sentence, by the rule the page
+  stated before the numbers: the claim holds at this profile when every comparison holds;
+* :meth:`Page.diagnostics` shows the gradient-masking checks (:func:`snnconv.diagnostics.diagnose`) as a
+  ✓/✗ grid, names every failed check, and keeps the measured values one click away;
+* :meth:`Page.footer` says which commits computed the numbers, the papermill command that reproduces the
+  page, and the provenance (parameters, software, hardware, wall time).
+
+Everything renders as plain HTML or Markdown without random ids, so the output is the same in Jupyter, in
+the book and in a diff.
+
+Example:
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"model": ["AT-eps1"], "difference": [3.25], "holds": [True]})
+    >>> print(verdict_sentence(frame, "holds", "converted SNNs beat the natural one", "SNNs"))
+    **The claim holds at this profile** (converted SNNs beat the natural one): in 1 of 1 SNNs.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import shlex
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from snnconv.parameters import Settings, fail, resolve
+from snnconv.provenance import Provenance, collect_provenance
+from snnconv.published import published
+from snnconv.tables import RESULT_COLUMNS, format_table
+
+#: How a boolean reads on a page.
+MARKS = {True: "✓", False: "✗"}
+
+
+def _cell(value: Any, digits: int) -> str:
+    if isinstance(value, bool):
+        return MARKS[value]
+    if isinstance(value, float):
+        return "—" if pd.isna(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def html_table(frame: pd.DataFrame, digits: int = 2) -> str:
+    """``frame`` as a plain HTML table: no row numbers, booleans as ✓/✗, floats with ``digits`` decimals."""
+    flat = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in flat.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_cell(v, digits))}</td>" for v in row) + "</tr>"
+        for row in flat.itertuples(index=False)
+    )
+    return f'<table class="snnconv-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def csv_link(frame: pd.DataFrame, filename: str) -> str:
+    """An HTML link that downloads ``frame`` as ``filename`` (the CSV travels inside the page as a data URI)."""
+    payload = base64.b64encode(frame.to_csv(index=False).encode()).decode()
+    return (f'<p><a download="{html.escape(filename)}" href="data:text/csv;charset=utf-8;base64,{payload}">'
+            f"Download this table as CSV ({html.escape(filename)})</a></p>")
+
+
+def verdict_sentence(frame: pd.DataFrame, holds: str, statement: str, unit: str,
+                     measurably: str | None = None) -> str:
+    """One sentence: whether the claim holds (every row's ``holds`` is true) and in how many rows."""
+    count, total = int(frame[holds].sum()), len(frame)
+    verdict = "holds" if total and count == total else "does NOT hold"
+    sentence = f"**The claim {verdict} at this profile** ({statement}): in {count} of {total} {unit}"
+    if measurably is not None:
+        sentence += f", measurably (95 % interval excludes 0) in {int(frame[measurably].sum())}"
+    return sentence + "."
+
+
+def _display(*objects: Any) -> None:
+    from IPython.display import display
+
+    display(*objects)
+
+
+def _html(text: str) -> Any:
+    from IPython.display import HTML
+
+    return HTML(text)
+
+
+def _markdown(text: str) -> Any:
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def papermill_command(notebook: str, parameters: Mapping[str, Any]) -> str:
+    """The shell command that re-executes ``notebooks/<notebook>.ipynb`` with these parameters."""
+    words = [".venv/bin/papermill", "-k", "python3", f"notebooks/{notebook}.ipynb", f"book/results/{notebook}.ipynb"]
+    for name, value in parameters.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        words += ["-p", name, str(value)]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+@dataclasses.dataclass
+class Page:
+    """One executing result notebook: its name, parameters, settings, the paper's values and provenance."""
+
+    notebook: str
+    parameters: dict[str, Any]
+    settings: Settings
+    paper: pd.DataFrame
+    provenance: Provenance
+    started: float
+
+    def table(self, table: pd.DataFrame) -> None:
+        """Show a ``side_by_side`` table (ours, paper, difference, interval) and offer it as CSV."""
+        _display(_html(html_table(format_table(table))))
+        numbers = table.copy()
+        numbers[[c for c in RESULT_COLUMNS if c != "n"]] = numbers[[c for c in RESULT_COLUMNS if c != "n"]].round(4)
+        _display(_html(csv_link(numbers, f"{self.notebook}.csv")))
+
+    def claim(self, frame: pd.DataFrame, holds: str, statement: str, unit: str = "comparisons",
+              measurably: str | None = None) -> bool:
+        """Show a claim's comparisons (✓/✗) and its verdict sentence; returns whether the claim holds."""
+        _display(_html(html_table(frame)))
+        _display(_markdown(verdict_sentence(frame, holds, statement, unit, measurably)))
+        return bool(len(frame)) and bool(frame[holds].all())
+
+    def diagnostics(self, rows: list[dict]) -> None:
+        """Show :func:`snnconv.diagnostics.diagnose` rows (with a ``model`` key) as a ✓/✗ grid, checks × models."""
+        frame = pd.DataFrame(rows)
+        checks, models = list(dict.fromkeys(frame.check)), list(dict.fromkeys(frame.model))
+        grid = frame.pivot(index="check", columns="model", values="passed").reindex(index=checks, columns=models)
+        _display(_html(html_table(grid.map(lambda v: "" if pd.isna(v) else MARKS[bool(v)]))))
+        failed = frame.loc[~frame.passed.astype(bool)]
+        if len(failed):
+            items = "\n".join(f"- {row.model}: {row.check} ({row.value})" for row in failed.itertuples())
+            _display(_markdown(f"**{len(failed)} of {len(frame)} diagnostics failed:**\n\n{items}"))
+        else:
+            _display(_markdown(f"**All {len(frame)} diagnostics passed** for {len(models)} models."))
+        values = frame.pivot(index="check", columns="model", values="value").reindex(index=checks, columns=models)
+        _display(_html(f"<details><summary>Measured values</summary>{html_table(values.fillna(''))}</details>"))
+
+    def footer(self, ours: pd.DataFrame | None = None) -> Provenance:
+        """The commits that computed the rows of ``ours``, the reproducing command and the provenance."""
+        if ours is not None and {"commit", "seconds"} <= set(ours.columns):
+            computed = ours.groupby("commit", sort=False).agg(cells=("n", "size"), attack_seconds=("seconds", "sum"))
+            _display(_markdown("Attack verdicts computed (or loaded from the artifact store) by the code at:"))
+            _display(_html(html_table(computed, digits=1)))
+        command = papermill_command(self.notebook, self.parameters)
+        _display(_markdown(f"Reproduce this page from the repository root (after `make setup`):\n\n```bash\n"
+                           f"{command}\n```"))
+        return dataclasses.replace(self.provenance, wall_time_s=time.time() - self.started)
+
+
+def start(notebook: str, published_table: str, paper_dataset: str | None = None, **parameters: Any) -> Page:
+    """Check the notebook's parameters, prepare the run and load the paper's values of ``published_table``.
+
+    Raises :class:`~snnconv.parameters.ParameterError` — before any training or attack — for a bad parameter,
+    and :class:`~snnconv.data.DatasetMissingError` when the profile's data set is not on disk.
+    """
+    import torch
+
+    from snnconv.pipeline import dataset
+
+    started = time.time()
+    settings = resolve(**parameters)
+    paper = published(published_table)
+    if "dataset" in paper.columns:
+        if paper_dataset not in set(paper.dataset):
+            raise fail("paper_dataset", paper_dataset, f"one of {sorted(set(paper.dataset))}")
+        paper = paper.loc[paper.dataset == paper_dataset]
+    torch.set_num_threads(settings.threads)
+    dataset(settings.profile.dataset, "test")  # a missing data set fails here, not after an hour of training
+    arguments = {**parameters, "paper_dataset": paper_dataset}
+    provenance = collect_provenance(arguments, settings.profile.name, 0.0)  # the code as it starts
+    print(settings.profile.summary())
+    return Page(notebook, arguments, settings, paper, provenance, started)

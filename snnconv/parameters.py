@@ -1,0 +1,130 @@
+"""The parameters a reader passes to a result notebook, checked before any work starts.
+
+Every notebook's ``parameters`` cell holds ``profile`` first and then overrides; ``None`` means "the
+profile's value". :func:`resolve` turns them into :class:`Settings` — the profile with the overrides
+applied — or raises :class:`ParameterError` with one sentence naming the parameter, the value and what is
+allowed, so a typo in a papermill ``-p`` costs a second, not an hour of training.
+
+Example:
+    >>> settings = resolve(profile="smoke", epsilons="1,8", objectives="at")
+    >>> [round(e * 255, 3) for e in settings.profile.epsilons], settings.objectives
+    ([1.0, 8.0], ('at',))
+    >>> resolve(profile="smok")
+    Traceback (most recent call last):
+    ...
+    snnconv.parameters.ParameterError: Parameter profile='smok' is not allowed: one of ('smoke', 'default', 'paper').
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from snnconv.config import CONVERTED_OBJECTIVES, OBJECTIVES, PROFILES, Profile
+from snnconv.data import DATASETS
+from snnconv.models import ARCHITECTURES
+
+
+class ParameterError(ValueError):
+    """A user-supplied parameter is invalid; the message names it and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated parameters of a result notebook; ``profile`` holds every value after the overrides."""
+
+    profile: Profile
+    objectives: tuple[str, ...]
+    seed: int
+    threads: int
+
+
+def fail(name: str, value: Any, allowed: str) -> ParameterError:
+    """The error for parameter ``name``: ``Parameter name=value is not allowed: <allowed>.``"""
+    return ParameterError(f"Parameter {name}={value!r} is not allowed: {allowed}.")
+
+
+def _as_tuple(value: Any) -> tuple:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(value)
+
+
+def resolve(
+    profile: str = "default",
+    dataset: str | None = None,
+    arch: str | None = None,
+    objectives: Any = CONVERTED_OBJECTIVES,
+    epsilons: Any = None,
+    time_steps: int | None = None,
+    n_test: int | None = None,
+    train_subset: int | None = None,
+    ann_epochs: int | None = None,
+    snn_epochs: int | None = None,
+    beta: float | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+) -> Settings:
+    """Check every parameter and apply it to the profile; ``None`` means "the profile's value".
+
+    ``epsilons`` is given in the paper's /255 notation (``"2,4,8"``); inside the library budgets are in
+    [0, 1] pixel units.
+    """
+    if profile not in PROFILES:
+        raise fail("profile", profile, f"one of {tuple(PROFILES)}")
+    base = PROFILES[profile]
+    changes: dict[str, Any] = {}
+    if dataset is not None:
+        if dataset not in DATASETS:
+            raise fail("dataset", dataset, f"one of {tuple(DATASETS)}")
+        changes["dataset"] = dataset
+    if arch is not None:
+        if arch not in ARCHITECTURES:
+            raise fail("arch", arch, f"one of {ARCHITECTURES}")
+        changes["arch"] = arch
+    objectives = _as_tuple(objectives)
+    if not objectives or any(o not in OBJECTIVES for o in objectives):
+        raise fail("objectives", list(objectives), f"a non-empty subset of {list(OBJECTIVES)}")
+    if epsilons is not None:
+        try:
+            values = tuple(float(e) for e in _as_tuple(epsilons))
+        except (TypeError, ValueError):
+            values = ()
+        if not values or any(not e > 0 or e > 255 for e in values):
+            raise fail("epsilons", epsilons, "one or more budgets in /255 units, each in (0, 255]")
+        changes["epsilons"] = tuple(e / 255 for e in values)
+    budgets = len(changes.get("epsilons", base.epsilons))
+    needs = [o for o in objectives if (OBJECTIVES[o][1] or 0) >= budgets]
+    if needs:
+        raise fail("objectives", list(needs), f"objectives whose training budget is one of the {budgets} epsilons")
+    for name, value, low, high in (
+        ("time_steps", time_steps, 1, 1000),
+        ("n_test", n_test, 1, 10_000),
+        ("train_subset", train_subset, 1, 10_000_000),
+        ("ann_epochs", ann_epochs, 1, 10_000),
+        ("snn_epochs", snn_epochs, 1, 10_000),
+    ):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
+            raise fail(name, value, f"an integer from {low} to {high}")
+    if time_steps is not None:
+        changes["time_steps"] = time_steps
+    if n_test is not None:
+        changes["n_test"] = changes["n_test_extended"] = n_test
+    if train_subset is not None:
+        changes["train_subset"] = train_subset
+    if ann_epochs is not None:
+        changes["ann_schedule"] = replace(base.ann_schedule, epochs=ann_epochs)
+    if snn_epochs is not None:
+        changes["snn_schedule"] = replace(base.snn_schedule, epochs=snn_epochs)
+    if beta is not None:
+        if not isinstance(beta, int | float) or isinstance(beta, bool) or beta < 0:
+            raise fail("beta", beta, "a number >= 0")
+        changes["finetune_trade_off"] = float(beta)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise fail("seed", seed, "a non-negative integer")
+    if threads is None:
+        threads = os.cpu_count() or 1
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise fail("threads", threads, "a positive integer")
+    return Settings(replace(base, **changes), objectives, seed, threads)

@@ -1,0 +1,189 @@
+"""Load or compute: every model and attack verdict a page needs, from the store or freshly computed.
+
+Data flows one way: config → data → ANN → convert → finetune → evaluate. Each ``ensure_*`` function takes a
+config (:mod:`snnconv.config`), returns the artifact stored under its key (:mod:`snnconv.store`) when it
+exists, and otherwise computes it — training with a resumable checkpoint, with progress bars — and stores
+it with a record of the commit, device and seconds it took. The rows each result page shows are built
+from these artifacts in :mod:`snnconv.results`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import torch
+
+from snnconv import paths
+from snnconv.attacks import AttackSpec, EnsembleResult, autoattack_robustness, ensemble_robustness, predict
+from snnconv.config import END_TO_END, OBJECTIVE_LABELS, ANNConfig, EndToEndConfig, EvaluationConfig, SNNConfig
+from snnconv.convert import convert
+from snnconv.data import DATASETS, load
+from snnconv.models import Simulation, SpikingNetwork, build
+from snnconv.objectives import Natural, RandomStepAdversarialTraining, RobustFinetuning
+from snnconv.provenance import source_commit
+from snnconv.store import ArtifactStore, artifact_key, plain
+from snnconv.surrogates import PAPER_ENSEMBLE, GradientMode
+from snnconv.train import ParsevalRetraction, fit
+
+
+def device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@cache
+def dataset(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(images, labels)`` of a data set split, loaded once per process."""
+    return load(name, split, paths.data_root())
+
+
+def training_data(name: str, subset: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training set, or a seeded random subset of ``subset`` images."""
+    images, labels = dataset(name, "train")
+    if subset is None or subset >= len(images):
+        return images, labels
+    index = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:subset]
+    return images[index], labels[index]
+
+
+def _record(config: Any, started: float, **extra: Any) -> dict:
+    return {"config": plain(config), "seconds": round(time.time() - started, 1), "device": str(device()),
+            "commit": source_commit(), **extra}
+
+
+def ensure_ann(config: ANNConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:
+    """The trained baseline ANN for ``config`` (Eqs. 4–6): loaded from the store, or trained and stored."""
+    key = artifact_key("ann", config)
+    torch.manual_seed(config.seed)  # the initialization is part of what the config determines
+    model = build(config.arch, config.dataset, config.bias).to(device())
+    state = store.load_weights("ann", key)
+    if state is None:
+        started = time.time()
+        images, labels = training_data(config.dataset, config.train_subset, config.seed)
+        history = fit(model, config.objective_fn(), images, labels, config.schedule, DATASETS[config.dataset],
+                      config.seed, store.checkpoint("ann", key),
+                      f"ANN {OBJECTIVE_LABELS[config.objective]}", progress)
+        store.save_weights("ann", key, model.state_dict(), _record(config, started, history=history))
+        state = model.state_dict()
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def calibration_batches(config: SNNConfig) -> list[torch.Tensor]:
+    """A seeded sample of training batches for threshold calibration (no augmentation)."""
+    images, _ = dataset(config.ann.dataset, "train")
+    settings = config.calibration
+    generator = torch.Generator().manual_seed(config.seed)
+    index = torch.randperm(len(images), generator=generator)[: settings.batches * settings.batch_size]
+    return [images[chunk].to(device()) for chunk in index.split(settings.batch_size)]
+
+
+def ensure_snn(config: SNNConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:
+    """The converted (Alg. 1 l.3–16) and robustly finetuned (l.17–28, Eqs. 9–10) SNN for ``config``."""
+    key = artifact_key("snn", config)
+    model = build(config.ann.arch, config.ann.dataset, config.ann.bias, config.leak, config.soft_reset).to(device())
+    state = store.load_weights("snn", key)
+    if state is None:
+        started = time.time()
+        ann = ensure_ann(config.ann, store, progress)
+        thresholds = convert(model, ann.state_dict(), calibration_batches(config), config.calibration, progress)
+        objective = RobustFinetuning(config.epsilon, config.step, config.trade_off, config.simulation)
+        images, labels = training_data(config.ann.dataset, config.train_subset, config.seed)
+        history = fit(model, objective, images, labels, config.schedule, DATASETS[config.ann.dataset],
+                      config.seed, store.checkpoint("snn", key),
+                      f"SNN from {OBJECTIVE_LABELS[config.ann.objective]}", progress)
+        record = _record(config, started, history=history, calibrated_thresholds=thresholds,
+                         final_thresholds=[n.threshold.item() for n in model.neurons])
+        store.save_weights("snn", key, model.state_dict(), record)
+        state = model.state_dict()
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def ensure_end_to_end(config: EndToEndConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:
+    """The end-to-end trained baseline SNN for ``config``: loaded from the store, or trained and stored."""
+    key = artifact_key("end_to_end", config)
+    torch.manual_seed(config.seed)
+    model = build(config.arch, config.dataset, config.bias).to(device())
+    for neuron in model.neurons:
+        neuron.threshold.requires_grad_(False)  # V_th = 1, as in SNN-RAT
+    state = store.load_weights("end_to_end", key)
+    if state is None:
+        started = time.time()
+        simulation = Simulation(config.time_steps, readout=config.readout)
+        if config.method == "snn_rat":
+            objective: Callable = RandomStepAdversarialTraining(config.epsilon, config.step, simulation=simulation)
+            after_step = ParsevalRetraction(config.retraction)
+        else:
+            objective, after_step = Natural(simulation), None
+        images, labels = training_data(config.dataset, config.train_subset, config.seed)
+        history = fit(model, objective, images, labels, config.schedule, DATASETS[config.dataset], config.seed,
+                      store.checkpoint("end_to_end", key), END_TO_END[config.method], progress, after_step)
+        store.save_weights("end_to_end", key, model.state_dict(), _record(config, started, history=history))
+        state = model.state_dict()
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def members_by_label(labels: tuple[str, ...]) -> tuple[GradientMode, ...]:
+    """The ensemble members named by ``labels`` (their :attr:`label`); () gives all 19."""
+    if not labels:
+        return PAPER_ENSEMBLE
+    known = {m.label: m for m in PAPER_ENSEMBLE}
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise ValueError(f"members={list(unknown)!r} are not ensemble members: labels of {list(known)}.")
+    return tuple(known[label] for label in labels)
+
+
+def ensure_evaluation(
+    model: SpikingNetwork, config: EvaluationConfig, store: ArtifactStore, batch_size: int, progress: bool = True,
+    source: SpikingNetwork | None = None,
+) -> dict:
+    """Per-sample verdicts of one attack on one model: loaded from the store, or computed and stored.
+
+    With ``config.source_key``, ``source`` is the model the adversarial images are crafted on (transfer).
+    """
+    key = artifact_key("evaluation", config)
+    record = store.load_json("evaluation", key)
+    if record is not None:
+        return record
+    started = time.time()
+    images, labels = dataset(config.dataset, "test")
+    images, labels = images[: config.n_test].to(device()), labels[: config.n_test].to(device())
+    result: EnsembleResult
+    if config.attack == "clean":
+        simulation = Simulation(config.time_steps, readout=config.readout)
+        correct = predict(model, images, simulation, batch_size) == labels
+        result = EnsembleResult(correct, correct, tuple("" if c else "clean" for c in correct.tolist()))
+    elif config.attack == "AutoAttack":
+        result = autoattack_robustness(model, images, labels, config.epsilon, config.seed, batch_size, progress)
+    elif config.source_key:
+        if source is None:
+            raise ValueError("a transfer evaluation needs the source model it was configured with.")
+        spec = AttackSpec(config.attack, config.epsilon, config.steps, config.step_size)
+        crafted = ensemble_robustness(source, images, labels, spec, config.source_time_steps,
+                                      members=members_by_label(config.members), readout=config.readout,
+                                      seed=config.seed, batch_size=batch_size, progress=progress,
+                                      keep_adversarial=True)
+        simulation = Simulation(config.time_steps, readout=config.readout)
+        clean = predict(model, images, simulation, batch_size) == labels
+        robust = clean & (predict(model, crafted.adversarial, simulation, batch_size) == labels)
+        fooled = tuple("" if r else ("clean" if not c else "transfer")
+                       for r, c in zip(robust.tolist(), clean.tolist(), strict=True))
+        result = EnsembleResult(clean, robust, fooled, ("transfer",))
+    else:
+        spec = AttackSpec(config.attack, config.epsilon, config.steps, config.step_size)
+        result = ensemble_robustness(model, images, labels, spec, config.time_steps,
+                                     members=members_by_label(config.members), readout=config.readout,
+                                     seed=config.seed, batch_size=batch_size, progress=progress,
+                                     per_member=config.per_member)
+    extra = {} if result.fooled_at is None else {"fooled_at": result.fooled_at.tolist()}
+    record = _record(config, started, correct=result.correct, clean_correct=int(result.clean_correct.sum()),
+                     n=result.n, robust=result.robust.tolist(), fooled_by=list(result.fooled_by),
+                     member_correct={k: int(v.sum()) for k, v in result.member_robust.items()}, **extra)
+    store.save_json("evaluation", key, record)
+    return record

@@ -1,0 +1,79 @@
+"""The page helper that every result notebook calls, and the notebooks as stored sources."""
+
+import base64
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from snnconv import page
+from snnconv.parameters import ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_html_table_has_no_row_numbers_and_marks_booleans():
+    frame = pd.DataFrame({"model": ["AT-eps1", "MART-eps1"], "difference": [3.256, -1.0], "holds": [True, False]})
+    text = page.html_table(frame)
+    assert "<th>model</th><th>difference</th><th>holds</th>" in text
+    assert "<td>3.26</td>" in text and "<td>✓</td>" in text and "<td>✗</td>" in text
+    assert "True" not in text and "<th></th>" not in text and "<td>0</td>" not in text
+
+
+def test_html_table_keeps_named_index_levels_as_columns():
+    grid = pd.DataFrame({"check": ["a"], "AT": [True]}).set_index("check")
+    assert "<th>check</th><th>AT</th>" in page.html_table(grid)
+
+
+def test_csv_link_carries_the_table():
+    frame = pd.DataFrame({"attack": ["PGD20"], "ours": [71.2]})
+    link = page.csv_link(frame, "table1_conversion.csv")
+    payload = re.search(r'href="data:text/csv;charset=utf-8;base64,([^"]+)"', link).group(1)
+    assert base64.b64decode(payload).decode() == "attack,ours\nPGD20,71.2\n"
+    assert 'download="table1_conversion.csv"' in link
+
+
+def test_papermill_command_reproduces_the_given_parameters():
+    command = page.papermill_command("table1_conversion", {"profile": "smoke", "dataset": None,
+                                                           "objectives": "natural,at", "seed": 3,
+                                                           "paper_dataset": "CIFAR-10"})
+    words = shlex.split(command)
+    assert words[:5] == [".venv/bin/papermill", "-k", "python3", "notebooks/table1_conversion.ipynb",
+                         "book/results/table1_conversion.ipynb"]
+    assert words[5:] == ["-p", "profile", "smoke", "-p", "objectives", "natural,at", "-p", "seed", "3",
+                         "-p", "paper_dataset", "CIFAR-10"]  # None means "the profile's value": left out
+
+
+def test_verdict_sentence_follows_the_stated_rule():
+    frame = pd.DataFrame({"holds": [True, False, True], "measurably": [True, False, False]})
+    sentence = page.verdict_sentence(frame, "holds", "X beats Y", "SNNs", measurably="measurably")
+    assert sentence == ("**The claim does NOT hold at this profile** (X beats Y): in 2 of 3 SNNs, "
+                        "measurably (95 % interval excludes 0) in 1.")
+    assert page.verdict_sentence(frame.iloc[[0]], "holds", "X beats Y", "SNNs").startswith("**The claim holds")
+    assert "does NOT hold" in page.verdict_sentence(frame.iloc[[]], "holds", "X beats Y", "SNNs")
+
+
+def test_start_rejects_an_unknown_paper_dataset_in_one_sentence():
+    with pytest.raises(ParameterError, match=r"^Parameter paper_dataset='MNIST' is not allowed: one of \['CIFAR-10'"):
+        page.start("table1_conversion", "table1", paper_dataset="MNIST", profile="smoke")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_are_stored_as_clean_sources(notebook):
+    content = json.loads(notebook.read_text())
+    code = [cell for cell in content["cells"] if cell["cell_type"] == "code"]
+    assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code), "stored with outputs"
+    assert "parameters" in code[0]["metadata"].get("tags", []), "the first code cell holds the parameters"
+    source = "".join("".join(cell["source"]) for cell in code)
+    assert f'page.start(\n    "{notebook.stem}"' in source, "the page names itself for its CSV and papermill command"
+    assert "run.footer(" in source and "run.table(" in source
+
+
+def test_no_script_writes_the_notebooks():
+    scripts = [path for folder in ("snnconv", "tools", "tests") for path in (ROOT / folder).rglob("*.py")]
+    writers = [path.relative_to(ROOT) for path in scripts if re.search(r"nbformat\.write|nbf\.write", path.read_text())]
+    assert writers == []
