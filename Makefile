@@ -2,8 +2,8 @@
 # (Özdenizci & Legenstein, TMLR 2024).
 #
 # Targets
-#   make setup                 Debian packages (dataset-fashion-mnist, libtcmalloc-minimal4; only as root, a
-#                              failure is reported and ignored), the venv .venv/ from requirements.lock plus an
+#   make setup                 Debian packages (dataset-fashion-mnist, libtcmalloc-minimal4, chromium; only as
+#                              root, a failure is reported and ignored), the venv .venv/ from requirements.lock plus an
 #                              editable install of snnconv (stamp .venv/.installed: instant when nothing changed),
 #                              and Fashion-MNIST unpacked under data/ (python -m snnconv.data --root data).
 #   make book [PROFILE=...]    setup, then execute every notebooks/*.ipynb with papermill into book/results/
@@ -73,11 +73,13 @@ system-packages:
 	  echo "setup: installing Debian packages:$$missing"; \
 	  if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; }; then \
 	    echo "setup: WARNING: apt-get install of$$missing failed; continuing without them" \
-	         "(Fashion-MNIST falls back to torchvision's download; torch runs without tcmalloc)." >&2; \
+	         "(Fashion-MNIST falls back to torchvision's download; torch runs without tcmalloc;" \
+	         "the browser check of make test cannot run without chromium)." >&2; \
 	  fi; \
 	else \
 	  echo "setup: note: Debian packages$$missing are not installed and cannot be (not root or no apt-get);" \
-	       "Fashion-MNIST falls back to torchvision's download, torch runs with the default allocator." >&2; \
+	       "Fashion-MNIST falls back to torchvision's download, torch runs with the default allocator," \
+	       "and the browser check of make test needs chromium." >&2; \
 	fi
 
 $(STAMP): requirements.lock pyproject.toml

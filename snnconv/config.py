@@ -183,9 +183,11 @@ class Profile:
     def summary(self) -> str:
         """One line naming the data, network and budgets, for the top of a result page."""
         return (f"profile={self.name}: {self.dataset} / {self.arch}, T={self.time_steps}, "
-                f"ε={', '.join(epsilon_label(e) for e in self.epsilons)}, n_test={self.n_test} "
-                f"(adaptive evaluation: {self.n_test_extended}), train images={self.train_subset or 'all'}, "
-                f"ANN epochs={self.ann_schedule.epochs}, SNN epochs={self.snn_schedule.epochs}")
+                f"ε={', '.join(epsilon_label(e) for e in self.epsilons)}, n_test={self.n_test}, "
+                f"train images={self.train_subset or 'all'}, ANN epochs={self.ann_schedule.epochs}, "
+                f"SNN epochs={self.snn_schedule.epochs}; adaptive evaluation: first {self.n_test_extended} test "
+                f"images, APGD {self.apgd_steps} steps, Square up to {max(self.square_queries)} queries, "
+                f"unbounded budget {epsilon_label(self.unbounded)}")
 
 
 _PAPER_BUDGETS = (2 / 255, 4 / 255, 8 / 255)

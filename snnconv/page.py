@@ -130,11 +130,10 @@ class Page:
         _display(_html(csv_link(numbers, f"{self.notebook}.csv")))
 
     def claim(self, frame: pd.DataFrame, holds: str, statement: str, unit: str = "comparisons",
-              measurably: str | None = None) -> bool:
-        """Show a claim's comparisons (✓/✗) and its verdict sentence; returns whether the claim holds."""
+              measurably: str | None = None) -> None:
+        """Show a claim's comparisons (✓/✗) and its verdict sentence."""
         _display(_html(html_table(frame)))
         _display(_markdown(verdict_sentence(frame, holds, statement, unit, measurably)))
-        return bool(len(frame)) and bool(frame[holds].all())
 
     def diagnostics(self, rows: list[dict]) -> None:
         """Show :func:`snnconv.diagnostics.diagnose` rows (with a ``model`` key) as a ✓/✗ grid, checks × models."""
