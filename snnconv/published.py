@@ -6,9 +6,9 @@ format, one printed cell per row; see the README there). Pages compare with them
 
 Example:
     >>> paper = published("table1")
-    >>> paper.loc[(paper.ann_objective == "AT") & (paper.attack == "PGD20") & (paper.epsilon == "8/255")
+    >>> paper.loc[(paper.ann_objective == "AT-eps1") & (paper.attack == "PGD20") & (paper.epsilon == "8/255")
     ...           & (paper.dataset == "CIFAR-10") & (paper.model == "snn"), "value"].tolist()
-    ['43.57']
+    ['13.18']
 """
 
 from __future__ import annotations
