@@ -88,7 +88,8 @@ def _healthy_book(root: Path) -> Path:
         "results/table1.html": _page(
             "<article class='bd-article'><h1>Table 1</h1><div style='height: 4000px'>(long output)</div>"
             "<img alt='figure, lazy and far below the fold' loading='lazy' src='../_images/figure.png'>"
-            "<table id='tab-1'><tr><th>model</th><th>accuracy</th></tr><tr><td>vgg11</td><td>0.91</td></tr></table>"
+            "<table id='tab-1' class='snnconv-table'><tr><th>model</th><th>accuracy</th></tr>"
+            "<tr><td>vgg11</td><td>0.91</td></tr></table>"
             f"<a download='table1.csv' href='{CSV_URI}'>CSV</a> <a href='../index.html#intro'>back</a></article>"
         ),
         "_images/figure.png": _png(3, 2),
@@ -187,7 +188,8 @@ def test_broken_book_reports_nothing_else(broken: tuple[Path, list]) -> None:
 def test_cli_exit_status_and_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _write(tmp_path / "html", {
         "index.html": _page("<main><a href='results/t.html'>results</a><script>console.error('boom')</script></main>"),
-        "results/t.html": _page(f"<main><table><tr><td>1</td></tr></table><a download href='{CSV_URI}'>CSV</a></main>"),
+        "results/t.html": _page(f"<main><table class='snnconv-table'><tr><td>1</td></tr></table>"
+                                f"<a download href='{CSV_URI}'>CSV</a></main>"),
     })
     shots = tmp_path / "shots"
     status = check_book.main([str(root), "--screenshots", str(shots), "--result-pages", "results/*.html"])

@@ -16,7 +16,8 @@ browser, one tab per page) and checks:
    ``#fragment``, to an element with that id (or an ``a`` with that name) in the target page;
 5. ``result``: each result page (``--result-pages`` globs, matched from the right like
    :meth:`pathlib.PurePath.match`, so ``results/*.html`` also matches ``book/results/x.html``) has a
-   ``<table>`` in its article and a CSV download link (``a[download]`` whose href is a non-empty
+   result table (``table.snnconv-table``, as :mod:`snnconv.page` renders it) in its article and a CSV download
+   link (``a[download]`` whose href is a non-empty
    ``data:text/csv`` URI); a glob that matches no page is a failure too;
 6. a full-page PNG screenshot of each page is written to the screenshot folder (same relative path, ``.png``).
 
@@ -67,6 +68,8 @@ DEFAULT_RESULT_GLOBS = ("results/*.html",)
 ARTICLE_SELECTORS = ("article.bd-article", "main", "article", "[role=main]")
 # Text inside these is not checked for raw TeX (code shows TeX on purpose; MathJax output is typeset).
 NO_TEX_SELECTOR = "pre, code, mjx-container, script, style, noscript, textarea"
+# A result page's own table, as snnconv.page renders it (the provenance footer's tables do not count).
+RESULT_TABLE_SELECTOR = "table.snnconv-table"
 VIEWPORT = {"width": 1280, "height": 900}
 LOAD_TIMEOUT_MS = 30_000
 MATHJAX_TIMEOUT_MS = 20_000
@@ -91,7 +94,7 @@ _REFRESH_URL = re.compile(r"content\s*=\s*[\"']\s*\d*\s*;?\s*url\s*=\s*([^\"'>]+
 # Runs in the page after the load event: waits for MathJax and the article's images, then gathers everything the
 # Python side checks in one round trip.
 _PROBE_JS = """
-async ({articleSelectors, noTexSelector, mathjaxTimeoutMs, imageTimeoutMs}) => {
+async ({articleSelectors, noTexSelector, resultTableSelector, mathjaxTimeoutMs, imageTimeoutMs}) => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   let mathjaxTimedOut = false;
   const startup = window.MathJax && window.MathJax.startup;
@@ -128,7 +131,7 @@ async ({articleSelectors, noTexSelector, mathjaxTimeoutMs, imageTimeoutMs}) => {
           ...Array.from(document.querySelectorAll("a[name]"), (e) => e.getAttribute("name"))],
     links: Array.from(document.querySelectorAll("a[href]"), (a) => ({
       raw: a.getAttribute("href"), resolved: a.href, text: a.textContent.trim().slice(0, 60)})),
-    tables: article.querySelectorAll("table").length,
+    tables: article.querySelectorAll(resultTableSelector).length,
     downloads: Array.from(document.querySelectorAll("a[download]"), (a) => a.getAttribute("href") || ""),
   };
 }
@@ -310,6 +313,7 @@ def _check_page(run: _Run, browser: Browser, page_name: str, screenshots: Path, 
             page.goto(path.as_uri(), wait_until="load", timeout=LOAD_TIMEOUT_MS)
             probe: dict[str, Any] = page.evaluate(_PROBE_JS, {
                 "articleSelectors": list(ARTICLE_SELECTORS), "noTexSelector": NO_TEX_SELECTOR,
+                "resultTableSelector": RESULT_TABLE_SELECTOR,
                 "mathjaxTimeoutMs": MATHJAX_TIMEOUT_MS, "imageTimeoutMs": IMAGE_TIMEOUT_MS})
         except Exception as error:  # playwright's Error/TimeoutError: report and go on with the next page
             run.fail(page_name, "load", f"could not load the page: {_first_line(error)}")
@@ -354,7 +358,7 @@ def _check_page(run: _Run, browser: Browser, page_name: str, screenshots: Path, 
 
     if result_page:
         if probe["tables"] == 0:
-            run.fail(page_name, "result", "result page has no <table> in its article")
+            run.fail(page_name, "result", f"result page has no <table> ({RESULT_TABLE_SELECTOR}) in its article")
         csv_links = [href for href in probe["downloads"] if href.lower().startswith("data:text/csv")]
         if not csv_links:
             run.fail(page_name, "result",
