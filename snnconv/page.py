@@ -56,8 +56,11 @@ def html_table(frame: pd.DataFrame, digits: int = 2) -> str:
     """``frame`` as a plain HTML table: no row numbers, booleans as ✓/✗, floats with ``digits`` decimals."""
     flat = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in flat.columns)
+    # p-values span orders of magnitude: two significant digits instead of two decimals.
+    formats = [(lambda v: f"{v:.2g}") if column == "p_value" else (lambda v: _cell(v, digits))
+               for column in flat.columns]
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v, digits))}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for fmt, v in zip(formats, row, strict=True)) + "</tr>"
         for row in flat.itertuples(index=False)
     )
     return f'<table class="snnconv-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -77,7 +80,7 @@ def verdict_sentence(frame: pd.DataFrame, holds: str, statement: str, unit: str,
     verdict = "holds" if total and count == total else "does NOT hold"
     sentence = f"**The claim {verdict} at this profile** ({statement}): in {count} of {total} {unit}"
     if measurably is not None:
-        sentence += f", measurably (95 % interval excludes 0) in {int(frame[measurably].sum())}"
+        sentence += f", measurably (95 % paired interval excludes 0) in {int(frame[measurably].sum())}"
     return sentence + "."
 
 

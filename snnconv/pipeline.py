@@ -184,6 +184,7 @@ def ensure_evaluation(
     extra = {} if result.fooled_at is None else {"fooled_at": result.fooled_at.tolist()}
     record = _record(config, started, correct=result.correct, clean_correct=int(result.clean_correct.sum()),
                      n=result.n, robust=result.robust.tolist(), fooled_by=list(result.fooled_by),
-                     member_correct={k: int(v.sum()) for k, v in result.member_robust.items()}, **extra)
+                     member_correct={k: int(v.sum()) for k, v in result.member_robust.items()},
+                     member_robust={k: v.tolist() for k, v in result.member_robust.items()}, **extra)
     store.save_json("evaluation", key, record)
     return record

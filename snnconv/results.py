@@ -122,8 +122,9 @@ def _accuracy(record: dict) -> float:
 
 
 def _row(subject: Subject, attack: str, epsilon: float, record: dict, **extra: Any) -> dict:
+    # ``robust``: the per-image verdicts, so two rows measured on the same images can be compared pairedly.
     return dict(model=subject.label, attack=attack, epsilon=epsilon_label(epsilon) if epsilon else "",
-                correct=record["correct"], n=record["n"], seconds=record["seconds"],
+                correct=record["correct"], n=record["n"], robust=record["robust"], seconds=record["seconds"],
                 commit=record.get("commit", "not recorded"), **extra)
 
 
@@ -139,7 +140,7 @@ def evaluation_row(
     return dict(ann_objective=pair.label, model=model_kind, metric="clean" if attack == "clean" else "robust",
                 attack={"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack),
                 epsilon=epsilon_label(epsilon) if attack != "clean" else "", budget=budget,
-                correct=record["correct"], n=record["n"], seconds=record["seconds"],
+                correct=record["correct"], n=record["n"], robust=record["robust"], seconds=record["seconds"],
                 commit=record.get("commit", "not recorded"), record=record)
 
 
@@ -240,14 +241,15 @@ def surrogate_member_rows(
         each = evaluation_row(settings, store, pair, "snn", "FGSM", profile.epsilons[-1], f"ε{len(profile.epsilons)}",
                               per_member=True, progress=progress)
         common = dict(model=pair.label, n=each["n"], commit=each["commit"])
-        rows.append(dict(member="clean", family="clean", parameters="", correct=clean["correct"], seconds=0.0,
-                         **common))
+        rows.append(dict(member="clean", family="clean", parameters="", correct=clean["correct"],
+                         robust=clean["robust"], seconds=0.0, **common))
         rows.append(dict(member="ensemble", family="ensemble", parameters="", correct=each["correct"],
-                         seconds=each["seconds"], **common))
+                         robust=each["robust"], seconds=each["seconds"], **common))
         for member in PAPER_ENSEMBLE:
             family, parameters = paper_member_name(member)
             rows.append(dict(member=member.label, family=family, parameters=parameters, seconds=0.0,
-                             correct=each["record"]["member_correct"][member.label], **common))
+                             correct=each["record"]["member_correct"][member.label],
+                             robust=each["record"]["member_robust"][member.label], **common))
     return rows
 
 
@@ -336,9 +338,9 @@ def square_rows(settings: Settings, store: ArtifactStore | None = None, progress
                           progress=progress)
         fooled_at = torch.tensor(record["fooled_at"])
         for queries in profile.square_queries:
-            correct = int(((fooled_at < 0) | (fooled_at > queries)).sum())
-            rows.append(_row(subject, "Square", profile.epsilons[-1], {**record, "correct": correct},
-                             queries=queries))
+            robust = (fooled_at < 0) | (fooled_at > queries)  # not yet fooled after this many queries
+            rows.append(_row(subject, "Square", profile.epsilons[-1],
+                             {**record, "correct": int(robust.sum()), "robust": robust.tolist()}, queries=queries))
     return rows
 
 

@@ -8,13 +8,18 @@ interval (Wilson 1927):
     \\frac{\\hat p + \\frac{z^2}{2n} \\pm z \\sqrt{\\frac{\\hat p (1 - \\hat p)}{n} + \\frac{z^2}{4 n^2}}}
          {1 + \\frac{z^2}{n}}
 
-and the difference of two accuracies carries Newcombe's hybrid score interval (Newcombe 1998, method 10).
+Two accuracies measured on the same test images are compared image by image (:func:`paired_comparison`:
+exact McNemar test, exact paired interval), which uses the pairing instead of wasting it; Newcombe's hybrid
+score interval for two independent samples (:func:`difference_interval`, Newcombe 1998, method 10) remains for
+accuracies measured on different images.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -89,23 +94,84 @@ def difference_interval(correct_a: int, n_a: int, correct_b: int, n_b: int, z: f
     return 100 * low, 100 * high
 
 
-def compare_with_baseline(
-    ours: pd.DataFrame, group: str, baseline: str, z: float = 1.96
-) -> pd.DataFrame:
-    """Each group's accuracy minus the ``baseline`` group's, with Newcombe's interval for the difference.
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two accuracies measured on the same ``n`` images, compared image by image.
 
-    ``ours`` holds one row per group (columns ``group``, ``correct``, ``n``). ``better`` is true when
-    the whole interval lies above zero: the group is measurably more accurate than the baseline.
+    ``only_a`` images are correct under A but not under B, ``only_b`` the reverse (the discordant pairs);
+    the images both get right or both get wrong say nothing about the difference. Accuracies and the
+    interval are in percent.
+    """
+
+    n: int
+    accuracy_a: float
+    accuracy_b: float
+    only_a: int
+    only_b: int
+    p_value: float  # exact McNemar test of "A and B are equally accurate"
+    ci_low: float
+    ci_high: float
+
+    @property
+    def difference(self) -> float:
+        """Accuracy of A minus accuracy of B, in percentage points."""
+        return self.accuracy_a - self.accuracy_b
+
+
+def paired_comparison(a: Sequence[bool], b: Sequence[bool], confidence: float = 0.95) -> PairedComparison:
+    """Compare two per-image verdicts on the same images: exact McNemar test and an exact paired interval.
+
+    With :math:`n_{10}` images right only under A and :math:`n_{01}` only under B, :math:`m = n_{10} + n_{01}`,
+    the difference of accuracies is :math:`(n_{10} - n_{01}) / n`. Given :math:`m`, :math:`n_{10}` is
+    binomial with :math:`\\pi = 1/2` when A and B are equally accurate (McNemar 1947): the p-value is scipy's
+    exact two-sided binomial test, and the interval maps the Clopper–Pearson interval
+    :math:`[\\pi_L, \\pi_U]` of :math:`n_{10}/m` onto the difference,
+    :math:`\\frac{m}{n}(2\\pi_L - 1) \\ldots \\frac{m}{n}(2\\pi_U - 1)`. Without discordant images the
+    difference is exactly 0 and so is the interval.
+
+    Example:
+        >>> c = paired_comparison([True] * 8 + [False] * 2 + [True] * 90, [False] * 8 + [True] * 2 + [True] * 90)
+        >>> c.difference, c.only_a, c.only_b, round(c.p_value, 4)
+        (6.0, 8, 2, 0.1094)
+        >>> round(c.ci_low, 2), round(c.ci_high, 2)
+        (-1.12, 9.5)
+    """
+    a_, b_ = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if a_.shape != b_.shape or a_.ndim != 1 or not len(a_):
+        raise ValueError(f"paired verdicts need two non-empty vectors of one length, got {a_.shape} and {b_.shape}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence!r} must lie in (0, 1)")
+    n = len(a_)
+    only_a, only_b = int((a_ & ~b_).sum()), int((~a_ & b_).sum())
+    discordant = only_a + only_b
+    if discordant:
+        from scipy.stats import binomtest
+
+        test = binomtest(only_a, discordant, 0.5)
+        interval = test.proportion_ci(confidence_level=confidence, method="exact")
+        p_value = float(test.pvalue)
+        low, high = (100 * discordant / n * (2 * bound - 1) for bound in (interval.low, interval.high))
+    else:
+        p_value, low, high = 1.0, 0.0, 0.0
+    return PairedComparison(n, 100 * float(a_.mean()), 100 * float(b_.mean()), only_a, only_b, p_value,
+                            float(low), float(high))
+
+
+def compare_with_baseline(ours: pd.DataFrame, group: str, baseline: str, confidence: float = 0.95) -> pd.DataFrame:
+    """Each group's accuracy minus the ``baseline`` group's, compared image by image (:func:`paired_comparison`).
+
+    ``ours`` holds one row per group: column ``group`` and ``robust``, the per-image verdicts (the same test
+    images in the same order for every row). Returns ``group``, ``accuracy``, the baseline's accuracy (a
+    column named ``baseline``), ``difference``, the paired interval ``ci_low``/``ci_high``, the exact McNemar
+    ``p_value``, and ``better``: the whole interval lies above zero, i.e. the group is measurably more accurate.
     """
     base = ours.loc[ours[group] == baseline]
     if len(base) != 1:
         raise ValueError(f"expected exactly one row with {group} == {baseline!r}, found {len(base)}.")
-    base_correct, base_n = int(base["correct"].iloc[0]), int(base["n"].iloc[0])
+    reference = base["robust"].iloc[0]
     rows = []
     for _, row in ours.loc[ours[group] != baseline].iterrows():
-        low, high = difference_interval(int(row["correct"]), int(row["n"]), base_correct, base_n, z)
-        accuracy = 100 * int(row["correct"]) / int(row["n"])
-        rows.append({group: row[group], "accuracy": accuracy, baseline: 100 * base_correct / base_n,
-                     "difference": accuracy - 100 * base_correct / base_n, "ci_low": low, "ci_high": high,
-                     "better": low > 0})
+        c = paired_comparison(row["robust"], reference, confidence)
+        rows.append({group: row[group], "accuracy": c.accuracy_a, baseline: c.accuracy_b, "difference": c.difference,
+                     "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "better": c.ci_low > 0})
     return pd.DataFrame(rows)

@@ -37,6 +37,9 @@ STORE_FORMAT = 1
 #: (1: APGD and Square became snnconv's own, with per-sample starts and recorded queries).
 ATTACK_REVISIONS = {"APGD-CE": 1, "APGD-DLR": 1, "APGD-T": 1, "Square": 1}
 
+#: Bumped when per-member verdicts gain a field (1: each member's per-image verdicts, for paired comparisons).
+MEMBER_REVISION = 1
+
 
 def plain(value: Any) -> Any:
     """A config as JSON-ready dicts and lists (dataclasses are expanded field by field)."""
@@ -58,6 +61,8 @@ def artifact_key(kind: str, config: Any) -> str:
     revision = ATTACK_REVISIONS.get(getattr(config, "attack", ""), 0)
     if revision:
         content["revision"] = revision
+    if getattr(config, "per_member", False):
+        content["member_revision"] = MEMBER_REVISION
     payload = json.dumps(content, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 

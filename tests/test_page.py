@@ -52,7 +52,7 @@ def test_verdict_sentence_follows_the_stated_rule():
     frame = pd.DataFrame({"holds": [True, False, True], "measurably": [True, False, False]})
     sentence = page.verdict_sentence(frame, "holds", "X beats Y", "SNNs", measurably="measurably")
     assert sentence == ("**The claim does NOT hold at this profile** (X beats Y): in 2 of 3 SNNs, "
-                        "measurably (95 % interval excludes 0) in 1.")
+                        "measurably (95 % paired interval excludes 0) in 1.")
     assert page.verdict_sentence(frame.iloc[[0]], "holds", "X beats Y", "SNNs").startswith("**The claim holds")
     assert "does NOT hold" in page.verdict_sentence(frame.iloc[[]], "holds", "X beats Y", "SNNs")
 

@@ -406,10 +406,50 @@ def test_difference_interval_is_antisymmetric():
     assert (low, high) == pytest.approx((-back_high, -back_low))
 
 
-def test_compare_with_baseline_flags_only_intervals_above_zero():
-    ours = pd.DataFrame({"objective": ["Natural", "AT", "Same"], "correct": [100, 600, 110], "n": [1000] * 3})
+def _verdicts(both: int, only_a: int, only_b: int, neither: int) -> tuple[list[bool], list[bool]]:
+    """Per-image verdicts of two attacks (or models) from the four cells of their 2×2 table."""
+    a = [True] * both + [True] * only_a + [False] * only_b + [False] * neither
+    b = [True] * both + [False] * only_a + [True] * only_b + [False] * neither
+    return a, b
+
+
+def test_paired_comparison_matches_a_hand_computed_table():
+    # 100 images: 90 right under both, 8 only under A, 2 only under B. Difference (8 − 2) / 100 = 6 points.
+    # Exact McNemar: 2 · P(X ≤ 2), X ~ Bin(10, 1/2) = 2 · (1 + 10 + 45) / 1024 = 0.109375.
+    # Clopper–Pearson for 8/10: [0.443905, 0.974787] → (10/100)(2π − 1) = [−1.1219, 9.4957] points.
+    c = statistics.paired_comparison(*_verdicts(90, 8, 2, 0))
+    assert (c.n, c.only_a, c.only_b) == (100, 8, 2)
+    assert c.difference == pytest.approx(6.0)
+    assert c.p_value == pytest.approx(112 / 1024)
+    assert c.ci_low == pytest.approx(-1.1219, abs=1e-3) and c.ci_high == pytest.approx(9.4957, abs=1e-3)
+
+
+def test_paired_interval_is_narrower_than_the_unpaired_one_on_correlated_verdicts():
+    # Two strong attacks that fail on almost the same images: 1000 images, 600 survive both, 30 survive only A,
+    # 10 only B. The pairing removes the 960 concordant images from the uncertainty.
+    a, b = _verdicts(600, 30, 10, 360)
+    paired = statistics.paired_comparison(a, b)
+    low, high = statistics.difference_interval(sum(a), len(a), sum(b), len(b))
+    assert paired.difference == pytest.approx(100 * (sum(a) - sum(b)) / len(a))
+    assert paired.ci_high - paired.ci_low < 0.5 * (high - low)
+    assert paired.ci_low > 0 > low  # measurable only when the pairing is used
+    assert paired.p_value < 0.01
+
+
+def test_paired_comparison_without_discordant_images_is_exactly_zero():
+    c = statistics.paired_comparison(*_verdicts(5, 0, 0, 5))
+    assert (c.difference, c.ci_low, c.ci_high, c.p_value) == (0.0, 0.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="one length"):
+        statistics.paired_comparison([True, False], [True])
+
+
+def test_compare_with_baseline_is_paired_and_flags_only_intervals_above_zero():
+    natural, at = _verdicts(100, 0, 500, 400)  # natural right on 100, AT on 600, AT ⊇ natural
+    ours = pd.DataFrame({"objective": ["Natural", "AT", "Same"], "robust": [natural, at, natural]})
     table = statistics.compare_with_baseline(ours, "objective", "Natural").set_index("objective")
     assert table.loc["AT", "difference"] == pytest.approx(50.0)
+    assert table.loc["AT", "Natural"] == pytest.approx(10.0)
     assert bool(table.loc["AT", "better"]) and not bool(table.loc["Same", "better"])
+    assert table.loc["Same", "p_value"] == 1.0
     with pytest.raises(ValueError, match="exactly one row"):
         statistics.compare_with_baseline(ours, "objective", "Missing")

@@ -261,6 +261,9 @@ def test_reimplemented_attacks_do_not_reuse_stale_verdicts():
 
     assert artifact_key("evaluation", square) != key_before_revisions(square)
     assert artifact_key("evaluation", fgsm) == key_before_revisions(fgsm)  # untouched attacks keep their keys
+    # Per-member verdicts now store each member's per-image verdicts: only those records go stale.
+    assert artifact_key("evaluation", replace(fgsm, per_member=True)) != key_before_revisions(
+        replace(fgsm, per_member=True))
 
 
 def test_at_eps2_and_eps3_baselines_train_at_the_larger_budgets():
