@@ -37,12 +37,23 @@ Example::
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 
 import snntorch
 import torch
 
-from snnconv.surrogates import BPTR, BPTT, TRAINING_GRADIENT, GradientMode, surrogate_factor
+from snnconv.surrogates import (
+    BPTR,
+    BPTT,
+    TRAINING_GRADIENT,
+    HybridRateTemporal,
+    PotentialDependent,
+    RateGradient,
+    SpikingLayerGradient,
+    scaled_coefficients,
+    surrogate_factor,
+)
 
 #: Lower bound of trainable thresholds after every optimizer step (paper Suppl. A.2).
 MIN_THRESHOLD = 0.03
@@ -107,20 +118,60 @@ class SpikingNeuron(snntorch.Leaky):
         return spikes, v_pre * (1 - reset)
 
     def forward(  # type: ignore[override]  # multi-step, unlike Leaky's single step
-        self, current: torch.Tensor, time_steps: int, gradient: GradientMode = TRAINING_GRADIENT
+        self, current: torch.Tensor, time_steps: int, gradient: SpikingLayerGradient = TRAINING_GRADIENT
     ) -> torch.Tensor:
         """Simulate ``time_steps`` steps of Eqs. (1)–(3) on the time-merged current ``[T·B, ...]``; returns spikes.
 
         The backward pass follows ``gradient``: BPTT with its surrogate (Suppl. A.3) or BPTR (Suppl. A.4).
         """
         shaped = current.reshape(time_steps, -1, *current.shape[1:])
-        if not isinstance(gradient, BPTT | BPTR):
-            raise TypeError(f"a spiking layer needs a BPTT or BPTR gradient mode, got {gradient!r}")
+        if not isinstance(gradient, SpikingLayerGradient):
+            raise TypeError(f"a spiking layer needs a spiking-layer gradient mode, got {gradient!r}")
         threshold = self.threshold.to(current.dtype)
         spikes = _SpikingLoop.apply(
             shaped, threshold, self.leak, self.soft_reset, self.detach_reset, gradient
         )
         return spikes.reshape(current.shape)
+
+    def rate(self, current: torch.Tensor, time_steps: int) -> torch.Tensor:
+        """The firing rate of this neuron over ``time_steps`` steps of the constant input ``current``.
+
+        Forward: Eqs. (1)–(3) simulated exactly (threshold, leak, reset) and the spikes averaged. Backward:
+        :math:`\\mathbb{1}[0 < I < V_{th}] / V_{th}`, the derivative of :math:`\\mathrm{clip}(I / V_{th}, 0, 1)`
+        (the member :class:`~snnconv.surrogates.RateApproximation`).
+        """
+        return _RateMap.apply(current, self.threshold.to(current.dtype), self.leak, self.soft_reset, time_steps)
+
+
+class _RateMap(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, current, threshold, leak, soft_reset, time_steps):
+        ctx.save_for_backward(current, threshold)
+        leak_t = torch.tensor(leak, dtype=current.dtype, device=current.device)
+        membrane, count = torch.zeros_like(current), torch.zeros_like(current)
+        for _ in range(time_steps):
+            _, spikes, membrane = _forward_step(membrane, current, threshold, leak_t, soft_reset)
+            count = count + spikes
+        return count / time_steps
+
+    @staticmethod
+    def backward(ctx, grad_rate):
+        current, threshold = ctx.saved_tensors
+        inside = ((current > 0) & (current < threshold)).to(grad_rate.dtype)
+        return grad_rate * inside / threshold, None, None, None, None
+
+
+def _membrane_spread(z_all: torch.Tensor) -> torch.Tensor:
+    """PDSG's σ for every step: the standard deviation of ``u`` over the steps so far and the spatial positions
+    of each image's channel (a dense layer's features count as its positions); 1 where it is 0."""
+    positions = tuple(range(3, z_all.dim())) if z_all.dim() > 3 else (2,)
+    count = math.prod(z_all.shape[d] for d in positions)
+    steps = torch.arange(1, z_all.shape[0] + 1, dtype=z_all.dtype, device=z_all.device)
+    steps = steps.view(-1, *([1] * (z_all.dim() - 1))) * count
+    mean = z_all.sum(positions, keepdim=True).cumsum(0) / steps
+    square = (z_all * z_all).sum(positions, keepdim=True).cumsum(0) / steps
+    sigma = (square - mean * mean).clamp_min(0).sqrt()
+    return torch.where(sigma > 0, sigma, torch.ones_like(sigma))
 
 
 def _forward_step(membrane, current, threshold, leak, soft_reset: bool):
@@ -203,26 +254,41 @@ class _SpikingLoop(torch.autograd.Function):
             if keep:
                 z_steps.append(z)
         if keep:
-            ctx.save_for_backward(torch.stack(z_steps), threshold, leak_t)
+            ctx.save_for_backward(torch.stack(z_steps), threshold, leak_t, current.mean(0))
             ctx.config = (soft_reset, detach_reset, gradient)
         return torch.stack(spike_steps)
 
     @staticmethod
     def backward(ctx, grad_spikes):
-        z_all, threshold, leak_t = ctx.saved_tensors
+        z_all, threshold, leak_t, mean_current = ctx.saved_tensors
         soft_reset, detach_reset, gradient = ctx.config
+        steps = z_all.shape[0]
         if isinstance(gradient, BPTR):
             fired_once = (z_all >= 0).any(dim=0, keepdim=True)
             return grad_spikes * fired_once, None, None, None, None, None
-        surrogate = gradient.surrogate
-        first, second = (torch.tensor(c, dtype=z_all.dtype, device=z_all.device) for c in surrogate.coefficients)
-        static = (surrogate.family, soft_reset, detach_reset)
-        grad_current = [None] * z_all.shape[0]
+        if isinstance(gradient, RateGradient):
+            slope = ((mean_current > 0) & (mean_current < threshold)).to(grad_spikes.dtype) / threshold
+            grad = grad_spikes.mean(0) * slope
+            return grad.unsqueeze(0).expand_as(grad_spikes).contiguous(), None, None, None, None, None
+        if isinstance(gradient, HybridRateTemporal):
+            width = torch.tensor(gradient.width, dtype=z_all.dtype, device=z_all.device)
+            grad_z = grad_spikes * surrogate_factor(z_all, "triangular", width, 0.0)  # no path across time
+            return grad_z.mean(0, keepdim=True).expand_as(grad_spikes).contiguous(), None, None, None, None, None
+        if isinstance(gradient, PotentialDependent):
+            family, coefficients = "gaussian", (_membrane_spread(z_all), torch.zeros((), dtype=z_all.dtype))
+        elif gradient.units == "threshold":
+            family, coefficients = gradient.surrogate.family, scaled_coefficients(gradient.surrogate, threshold)
+        else:
+            family, coefficients = gradient.surrogate.family, gradient.surrogate.coefficients
+        first, second = (torch.as_tensor(c, dtype=z_all.dtype, device=z_all.device) for c in coefficients)
+        static = (family, soft_reset, detach_reset)
+        grad_current = [None] * steps
         grad_membrane = torch.zeros_like(grad_spikes[0])  # dL/dv(t), arriving from step t+1
         grad_threshold = torch.zeros((), dtype=grad_spikes.dtype, device=grad_spikes.device)
-        for t in reversed(range(z_all.shape[0])):
+        for t in reversed(range(steps)):
+            step_first = first[t] if first.dim() == z_all.dim() else first  # PDSG's σ differs per step
             grad_current[t], grad_membrane, grad_step = KERNELS.run(
-                _backward_step, static, grad_spikes[t], grad_membrane, z_all[t], threshold, leak_t, first, second
+                _backward_step, static, grad_spikes[t], grad_membrane, z_all[t], threshold, leak_t, step_first, second
             )
             grad_threshold = grad_threshold + grad_step
         return torch.stack(grad_current), grad_threshold, None, None, None, None

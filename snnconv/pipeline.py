@@ -25,7 +25,7 @@ from snnconv.models import Simulation, SpikingNetwork, build
 from snnconv.objectives import Natural, RandomStepAdversarialTraining, RobustFinetuning
 from snnconv.provenance import source_commit
 from snnconv.store import ArtifactStore, artifact_key, plain
-from snnconv.surrogates import PAPER_ENSEMBLE, GradientMode
+from snnconv.surrogates import PAPER_ENSEMBLE, STRONGER_MEMBERS, THRESHOLD_SCALED, GradientMode
 from snnconv.train import ParsevalRetraction, fit
 
 
@@ -129,10 +129,11 @@ def ensure_end_to_end(config: EndToEndConfig, store: ArtifactStore, progress: bo
 
 
 def members_by_label(labels: tuple[str, ...]) -> tuple[GradientMode, ...]:
-    """The ensemble members named by ``labels`` (their :attr:`label`); () gives all 19."""
+    """The members named by ``labels`` (their :attr:`label`): the paper's 19, the stronger members published
+    after it and the threshold-scaled surrogates; () gives the paper's 19."""
     if not labels:
         return PAPER_ENSEMBLE
-    known = {m.label: m for m in PAPER_ENSEMBLE}
+    known = {m.label: m for m in (*PAPER_ENSEMBLE, *STRONGER_MEMBERS, *THRESHOLD_SCALED)}
     unknown = [label for label in labels if label not in known]
     if unknown:
         raise ValueError(f"members={list(unknown)!r} are not ensemble members: labels of {list(known)}.")

@@ -33,17 +33,22 @@ cross the spiking layers. A :data:`GradientMode` is one of
 * :class:`ReLUApproximation` — the conversion-based approximation: the network runs as the ReLU ANN
   with the SNN's weights, forward and backward.
 
-:data:`PAPER_ENSEMBLE` lists the 19 members of Suppl. A.4 as data.
+:data:`PAPER_ENSEMBLE` lists the 19 members of Suppl. A.4 as data. Beside it, as data too:
+:data:`STRONGER_MEMBERS` — attacks published after the paper (:class:`RateApproximation`,
+:class:`RateGradient` (RGA), :class:`HybridRateTemporal` (HART), :class:`PotentialDependent` (PDSG)) — and
+:data:`THRESHOLD_SCALED`, the paper's surrogates with widths in units of each layer's threshold.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
 Family = Literal["triangular", "exponential", "rectangular", "straight_through"]
+_SQRT_2PI = math.sqrt(2 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ def surrogate_factor(z: torch.Tensor, family: Family, first, second) -> torch.Te
         return first * torch.exp(-second * z.abs())
     if family == "rectangular":
         return (z.abs() < first / 2).to(z.dtype) / first
+    if family == "gaussian":  # PDSG: first = σ, mean σ/2
+        return torch.exp(-((z - first / 2) ** 2) / (2 * first * first)) / (_SQRT_2PI * first)
     return torch.ones_like(z)
 
 
@@ -152,11 +159,14 @@ class BPTT:
     """
 
     surrogate: Surrogate
+    #: ``"threshold"`` reads the surrogate's widths in units of each layer's :math:`V_{th}^l`
+    #: (:func:`scaled_coefficients`) instead of absolute membrane units; the paper's members are absolute.
+    units: Literal["absolute", "threshold"] = "absolute"
 
     @property
     def label(self) -> str:
-        """The surrogate's :attr:`Surrogate.label`, the member's name in tables (Table B2)."""
-        return self.surrogate.label
+        """The surrogate's :attr:`Surrogate.label`, the member's name in tables (Table B2); ``·V_th`` if scaled."""
+        return self.surrogate.label + ("·V_th" if self.units == "threshold" else "")
 
 
 @dataclass(frozen=True)
@@ -187,9 +197,109 @@ class ReLUApproximation:
         return "ReLU approximation"
 
 
-#: How gradients cross the spiking layers (one member of the attack ensemble, Sec. 4.3), a
-#: :class:`BPTT`, :class:`BPTR` or :class:`ReLUApproximation` value.
-GradientMode = BPTT | BPTR | ReLUApproximation
+def scaled_coefficients(surrogate: Surrogate, threshold: float) -> tuple[float, float]:
+    """:attr:`Surrogate.coefficients` of Eqs. (16)–(18) with the widths in units of :math:`V_{th}`.
+
+    For :math:`u = z / V_{th}` the surrogate :math:`g(u)` gives :math:`\\partial s/\\partial z = g(z/V_{th}) / V_{th}`:
+    triangular and rectangular of width :math:`\\gamma_w V_{th}` (their :math:`1/\\gamma_w` normalization already
+    carries the :math:`1/V_{th}`), exponential with :math:`\\gamma_d / V_{th}` and :math:`\\gamma_s / V_{th}`.
+
+    Example:
+        >>> scaled_coefficients(triangular(0.5), threshold=4.0), scaled_coefficients(exponential(0.3, 2.0), 4.0)
+        ((2.0, 0.0), (0.075, 0.5))
+    """
+    first, second = surrogate.coefficients
+    if surrogate.family == "exponential":
+        return first / threshold, second / threshold
+    if surrogate.family == "straight_through":
+        return first, second
+    return first * threshold, second
+
+
+@dataclass(frozen=True)
+class RateGradient:
+    """RGA, the rate gradient approximation (Bu et al. 2023): exact forward, rate-derivative backward.
+
+    A spiking layer's rate is approximately :math:`r = \\mathrm{clip}(\\bar I / V_{th}, 0, 1)` with
+    :math:`\\bar I = \\frac{1}{T}\\sum_t I(t)`. Treating every step's spike as that rate,
+
+    .. math::  \\frac{\\partial L}{\\partial I(t)} = \\frac{\\mathbb{1}[0 < \\bar I < V_{th}]}{V_{th}}
+               \\cdot \\frac{1}{T}\\sum_\\tau \\frac{\\partial L}{\\partial s(\\tau)}
+
+    for every :math:`t`: no recursion through time and no gradient to the threshold.
+    """
+
+    @property
+    def label(self) -> str:
+        """``"RGA"``."""
+        return "RGA"
+
+
+@dataclass(frozen=True)
+class HybridRateTemporal:
+    """HART (Hao et al. 2024): triangular surrogate of width :math:`\\gamma`, membrane cut across time, and
+    every step's input gradient replaced by its mean over time.
+
+    .. math::  \\frac{\\partial L}{\\partial I(t)} = \\frac{1}{T}\\sum_\\tau \\frac{\\partial L}{\\partial s(\\tau)}
+               \\frac{1}{\\gamma^2}\\max(0, \\gamma - |u(\\tau)|)
+
+    The paper's authors tune :math:`\\gamma` per victim model by a grid search.
+    """
+
+    width: float = 1.0
+
+    def __post_init__(self) -> None:
+        _positive("width", self.width)
+
+    @property
+    def label(self) -> str:
+        """``"HART(γ=…)"``."""
+        return f"HART(γ={self.width:g})"
+
+
+@dataclass(frozen=True)
+class PotentialDependent:
+    """PDSG (Lun et al. 2025): a Gaussian surrogate scaled by the spread of the layer's membrane potential.
+
+    .. math::  \\frac{\\partial s}{\\partial u} = \\frac{1}{\\sqrt{2\\pi}\\,\\sigma}
+               \\exp\\Bigl(-\\frac{(u - \\sigma/2)^2}{2\\sigma^2}\\Bigr)
+
+    with :math:`\\sigma` the standard deviation of :math:`u(t) = v(t^-) - V_{th}` over the time steps so far
+    and the spatial positions of each channel — per image, so that a verdict never depends on which other
+    images share its batch (the paper pools over the batch too); :math:`\\sigma := 1` where it is 0. Gradients
+    run through time as in BPTT.
+    """
+
+    @property
+    def label(self) -> str:
+        """``"PDSG"``."""
+        return "PDSG"
+
+
+@dataclass(frozen=True)
+class RateApproximation:
+    """The network run as its rate map: each spiking layer replaced by the firing rate of its own neuron.
+
+    Forward: the neuron of Eqs. (1)–(3) — with its threshold, leak and reset — simulated for T steps on the
+    layer's input held constant, and its spike count divided by T; for a first layer with direct coding
+    this is exactly the SNN's rate (an IF neuron with hard reset fires at :math:`1/\\lceil V_{th}/I\\rceil`,
+    not :math:`I/V_{th}`). Backward: the smooth straight-through derivative
+    :math:`\\mathbb{1}[0 < I < V_{th}] / V_{th}` of :math:`\\mathrm{clip}(I/V_{th}, 0, 1)`. This is BPDA
+    (Athalye, Carlini & Wagner 2018) with a rate-matched function in place of the ReLU of
+    :class:`ReLUApproximation`.
+    """
+
+    @property
+    def label(self) -> str:
+        """``"rate approximation"``."""
+        return "rate approximation"
+
+
+#: How gradients cross the spiking layers (one member of the attack ensemble, Sec. 4.3).
+GradientMode = (BPTT | BPTR | ReLUApproximation | RateGradient | HybridRateTemporal | PotentialDependent
+                | RateApproximation)
+#: The gradient modes that act inside a spiking layer's backward pass (the others change the forward too).
+SpikingLayerGradient = BPTT | BPTR | RateGradient | HybridRateTemporal | PotentialDependent
 
 #: The surrogate used for training and finetuning, Eq. (15), i.e. triangular with γw = 1 (paper Suppl. A.2).
 TRAINING_GRADIENT = BPTT(triangular(1.0))
@@ -203,4 +313,16 @@ PAPER_ENSEMBLE: tuple[GradientMode, ...] = (
     BPTT(straight_through()),
     BPTR(),
     ReLUApproximation(),
+)
+
+#: Attacks on SNNs published after the paper (``reference/stronger-attacks.md``), as members; HART's width is
+#: the default of a per-model search.
+STRONGER_MEMBERS: tuple[GradientMode, ...] = (
+    RateApproximation(), RateGradient(), HybridRateTemporal(1.0), PotentialDependent(),
+)
+
+#: The paper's 17 surrogate members with widths in units of each layer's threshold: does scale alone explain
+#: a masked gradient?
+THRESHOLD_SCALED: tuple[GradientMode, ...] = tuple(
+    BPTT(member.surrogate, units="threshold") for member in PAPER_ENSEMBLE if isinstance(member, BPTT)
 )

@@ -1,0 +1,146 @@
+"""Gradient modes published after the paper (RGA, HART, PDSG, the rate approximation) and threshold-scaled widths,
+each against its equation on a toy layer, and as ensemble members whose verdicts ignore order and batching."""
+
+import math
+
+import pytest
+import torch
+
+from snnconv.attacks import AttackSpec, ensemble_robustness, predict
+from snnconv.models import Simulation, build
+from snnconv.neurons import SpikingNeuron, _membrane_spread
+from snnconv.pipeline import members_by_label
+from snnconv.surrogates import (
+    BPTT,
+    STRONGER_MEMBERS,
+    THRESHOLD_SCALED,
+    HybridRateTemporal,
+    PotentialDependent,
+    RateApproximation,
+    RateGradient,
+    triangular,
+)
+
+T = 6
+
+
+def _input_gradient(neuron, current, gradient, weights):
+    """d/dI of sum_t weights[t] · s(t) for currents of shape [T, B, ...]."""
+    current = current.clone().requires_grad_(True)
+    steps = current.shape[0]
+    spikes = neuron(current.reshape(-1, *current.shape[2:]), steps, gradient).reshape(current.shape)
+    (spikes * weights.view(-1, *([1] * (current.dim() - 1)))).sum().backward()
+    return spikes.detach(), current.grad
+
+
+def test_rga_backward_is_the_analytic_rate_derivative():
+    neuron = SpikingNeuron(threshold=2.0).double()
+    current = torch.linspace(-1.0, 3.0, 9, dtype=torch.float64).repeat(T, 1).unsqueeze(1)  # [T, 1, 9]
+    current = current + 0.3 * torch.randn(current.shape, dtype=torch.float64)  # not constant over time
+    weights = torch.arange(1.0, T + 1, dtype=torch.float64)
+    _, grad = _input_gradient(neuron, current, RateGradient(), weights)
+    mean = current.mean(0)
+    expected = weights.mean() * ((mean > 0) & (mean < 2.0)).double() / 2.0  # (1/T) Σ ∂L/∂s · r'(Ī)
+    for t in range(T):
+        torch.testing.assert_close(grad[t], expected)
+
+
+def test_hart_input_gradient_is_the_same_time_mean_at_every_step():
+    neuron = SpikingNeuron(threshold=1.0).double()
+    current = 0.6 * torch.rand(T, 2, 7, dtype=torch.float64)
+    weights = torch.randn(T, dtype=torch.float64)
+    mode = HybridRateTemporal(width=0.8)
+    _, grad = _input_gradient(neuron, current, mode, weights)
+    # u(t) from the forward pass, then ∂L/∂s(τ) · tri_γ(u(τ)) averaged over τ, with no path across time.
+    membrane, per_step = torch.zeros_like(current[0]), []
+    for t in range(T):
+        v = membrane + current[t]
+        u = v - 1.0
+        per_step.append(weights[t] * (0.8 - u.abs()).clamp_min(0) / 0.8**2)
+        membrane = v.masked_fill(u >= 0, 0.0)
+    expected = torch.stack(per_step).mean(0)
+    for t in range(T):
+        torch.testing.assert_close(grad[t], expected)
+
+
+def test_pdsg_sigma_comes_from_the_membrane_of_each_image():
+    neuron = SpikingNeuron(threshold=0.5).double()
+    current = torch.randn(1, 3, 2, 4, 4, dtype=torch.float64)  # one step, 3 images, 2 channels, 4×4 positions
+    _, grad = _input_gradient(neuron, current, PotentialDependent(), torch.ones(1, dtype=torch.float64))
+    u = current[0] - 0.5
+    sigma = u.std(dim=(2, 3), unbiased=False, keepdim=True)  # over the channel's positions, per image
+    density = torch.exp(-((u - sigma / 2) ** 2) / (2 * sigma**2)) / (math.sqrt(2 * math.pi) * sigma)
+    torch.testing.assert_close(grad[0], density)
+    # The spread at step t pools steps 0..t only.
+    z = torch.randn(3, 2, 5, dtype=torch.float64)
+    torch.testing.assert_close(_membrane_spread(z)[1, 0, 0], z[:2, 0].std(unbiased=False))
+    # One image's gradient does not depend on the others in its batch.
+    _, alone = _input_gradient(neuron, current[:, :1], PotentialDependent(), torch.ones(1, dtype=torch.float64))
+    torch.testing.assert_close(alone[0, 0], grad[0, 0])
+
+
+@pytest.mark.parametrize("leak, soft_reset", [(1.0, False), (1.0, True), (0.99, True), (0.9, False)])
+def test_the_rate_approximation_runs_each_neurons_own_rate_map(leak, soft_reset):
+    neuron = SpikingNeuron(threshold=1.0, leak=leak, soft_reset=soft_reset).double()
+    current = torch.linspace(-0.5, 1.5, 41, dtype=torch.float64).unsqueeze(0).requires_grad_(True)
+    rate = neuron.rate(current, T)
+    spikes = neuron(current.detach().expand(T, -1).reshape(T, 41), T)
+    torch.testing.assert_close(rate.detach(), spikes.mean(0, keepdim=True))  # the SNN's own rate
+    if leak == 1.0 and not soft_reset:
+        inside = current.detach() > 0
+        period = torch.ceil(1.0 / current.detach()[inside])  # fires every ⌈V_th / I⌉ steps
+        assert ((rate.detach()[inside] - 1 / period).abs() <= 1 / T + 1e-12).all()
+    rate.sum().backward()
+    torch.testing.assert_close(current.grad, ((current > 0) & (current < 1.0)).double().detach())
+
+
+def test_the_rate_approximation_reads_out_like_the_snn_on_a_first_layer():
+    torch.manual_seed(0)
+    net = build("vgg_small", "fashion_mnist").eval()
+    x = torch.rand(3, 1, 28, 28)
+    rate = net.normalize(x)
+    rate = net.stages[0].neuron.rate(net.stages[0].block(rate), T)
+    spikes = net.stages[0].neuron(net.stages[0].block(net.normalize(x)).repeat(T, 1, 1, 1), T)
+    torch.testing.assert_close(rate, spikes.view(T, *rate.shape).mean(0))
+    logits = net(x, Simulation(T, RateApproximation()))
+    assert logits.shape == (3, 10) and torch.isfinite(logits).all()
+
+
+def test_threshold_scaled_widths_are_the_absolute_widths_times_the_threshold():
+    neuron = SpikingNeuron(threshold=4.0).double()
+    current = 5 * torch.rand(T, 1, 8, dtype=torch.float64)
+    weights = torch.randn(T, dtype=torch.float64)
+    _, scaled = _input_gradient(neuron, current, BPTT(triangular(0.5), units="threshold"), weights)
+    _, absolute = _input_gradient(neuron, current, BPTT(triangular(2.0)), weights)
+    torch.testing.assert_close(scaled, absolute)
+    assert [m.label for m in THRESHOLD_SCALED][:2] == ["triangular(γw=1)·V_th", "triangular(γw=2)·V_th"]
+
+
+def test_new_members_are_named_by_label():
+    labels = tuple(m.label for m in (*STRONGER_MEMBERS, THRESHOLD_SCALED[0]))
+    assert members_by_label(labels) == (*STRONGER_MEMBERS, THRESHOLD_SCALED[0])
+
+
+@pytest.fixture(scope="module")
+def snn_and_data():
+    torch.manual_seed(0)
+    net = build("vgg_small", "fashion_mnist").eval()
+    for neuron in net.neurons:
+        with torch.no_grad():
+            neuron.threshold.fill_(0.2)
+    x = torch.rand(24, 1, 28, 28)
+    y = predict(net, x, Simulation(4))
+    return net, x, y
+
+
+@pytest.mark.parametrize("member", [*STRONGER_MEMBERS, THRESHOLD_SCALED[3]], ids=lambda m: m.label)
+def test_new_members_give_verdicts_independent_of_batching_and_order(snn_and_data, member):
+    net, x, y = snn_and_data
+    spec = AttackSpec("PGD", 8 / 255, steps=3)
+    members = (member, THRESHOLD_SCALED[0])
+    first = ensemble_robustness(net, x, y, spec, time_steps=4, members=members, batch_size=7, progress=False)
+    second = ensemble_robustness(net, x, y, spec, time_steps=4, members=members[::-1], batch_size=5,
+                                 progress=False)
+    assert torch.equal(first.robust, second.robust)
+    alone = ensemble_robustness(net, x, y, spec, time_steps=4, members=(member,), batch_size=24, progress=False)
+    assert alone.correct < alone.clean_correct.sum()  # the member's gradient attacks something
