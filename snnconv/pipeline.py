@@ -17,7 +17,14 @@ from typing import Any
 import torch
 
 from snnconv import paths
-from snnconv.attacks import AttackSpec, EnsembleResult, autoattack_robustness, ensemble_robustness, predict
+from snnconv.attacks import (
+    AttackSpec,
+    EnsembleResult,
+    autoattack_robustness,
+    ensemble_robustness,
+    predict,
+    transfer_images,
+)
 from snnconv.config import END_TO_END, OBJECTIVE_LABELS, ANNConfig, EndToEndConfig, EvaluationConfig, SNNConfig
 from snnconv.convert import convert
 from snnconv.data import DATASETS, load
@@ -166,13 +173,12 @@ def ensure_evaluation(
         if source is None:
             raise ValueError("a transfer evaluation needs the source model it was configured with.")
         spec = AttackSpec(config.attack, config.epsilon, config.steps, config.step_size)
-        crafted = ensemble_robustness(source, images, labels, spec, config.source_time_steps,
-                                      members=members_by_label(config.members), readout=config.readout,
-                                      seed=config.seed, batch_size=batch_size, progress=progress,
-                                      keep_adversarial=True)
+        crafted = transfer_images(source, images, labels, spec, config.source_time_steps,
+                                  members=members_by_label(config.members), readout=config.readout, seed=config.seed,
+                                  batch_size=batch_size, progress=progress)
         simulation = Simulation(config.time_steps, readout=config.readout)
         clean = predict(model, images, simulation, batch_size) == labels
-        robust = clean & (predict(model, crafted.adversarial, simulation, batch_size) == labels)
+        robust = clean & (predict(model, crafted, simulation, batch_size) == labels)
         fooled = tuple("" if r else ("clean" if not c else "transfer")
                        for r, c in zip(robust.tolist(), clean.tolist(), strict=True))
         result = EnsembleResult(clean, robust, fooled, ("transfer",))

@@ -40,6 +40,10 @@ ATTACK_REVISIONS = {"APGD-CE": 1, "APGD-DLR": 1, "APGD-T": 1, "Square": 1}
 #: Bumped when per-member verdicts gain a field (1: each member's per-image verdicts, for paired comparisons).
 MEMBER_REVISION = 1
 
+#: Bumped when the transfer protocol changes (1: every image attacked on the source; a resisted image transfers
+#: its highest-loss attempt).
+TRANSFER_REVISION = 1
+
 
 def plain(value: Any) -> Any:
     """A config as JSON-ready dicts and lists (dataclasses are expanded field by field)."""
@@ -63,6 +67,8 @@ def artifact_key(kind: str, config: Any) -> str:
         content["revision"] = revision
     if getattr(config, "per_member", False):
         content["member_revision"] = MEMBER_REVISION
+    if getattr(config, "source_key", ""):
+        content["transfer_revision"] = TRANSFER_REVISION
     payload = json.dumps(content, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 

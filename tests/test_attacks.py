@@ -194,3 +194,27 @@ def test_kept_adversarials_are_the_ones_that_fooled(snn_and_data):
     fooled = result.clean_correct & ~result.robust
     assert fooled.any()
     assert (predict(net, adv[fooled], Simulation(4)) != y[fooled]).all()
+
+
+def test_transfer_images_are_crafted_on_every_image_and_keep_the_highest_loss_attempt(snn_and_data):
+    from snnconv.attacks import transfer_images
+
+    net, x, y = snn_and_data
+    spec = AttackSpec("PGD", 8 / 255, steps=2)
+    members = PAPER_ENSEMBLE[:3]
+    crafted = transfer_images(net, x, y, spec, time_steps=4, members=members, batch_size=7, progress=False)
+    # The source's clean errors (the first four images) are perturbed too, not handed over unperturbed.
+    assert all((crafted[i] - x[i]).abs().max() > 0 for i in range(4))
+    assert (crafted - x).abs().max() <= 8 / 255 + 1e-6
+    rebatched = transfer_images(net, x, y, spec, time_steps=4, members=members, batch_size=24, progress=False)
+    torch.testing.assert_close(crafted, rebatched)
+    # An image the source resists carries the member attempt with the highest loss on the source.
+    truth = Simulation(4)
+    attempts = [spec.build(MemberView(net, Simulation(4, m)), 0, salt=m.label)(x, y) for m in members]
+    with torch.no_grad():
+        losses = torch.stack([nn.functional.cross_entropy(net(a, truth), y, reduction="none") for a in attempts])
+        fooled = torch.stack([net(a, truth).argmax(1) != y for a in attempts])
+    resisted = (~fooled.any(0)).nonzero().flatten()
+    assert len(resisted) > 0
+    for i in resisted.tolist():
+        torch.testing.assert_close(crafted[i], attempts[int(losses[:, i].argmax())][i])
