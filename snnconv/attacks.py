@@ -39,7 +39,7 @@ from tqdm import tqdm
 from snnconv.models import Readout, Simulation
 from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.square import Square
-from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode
+from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, AdaptiveSharpness, GradientMode
 
 #: The non-adaptive attack, with only the surrogate the SNN was trained with (Tables B3/B4, "vanilla").
 VANILLA: tuple[GradientMode, ...] = (TRAINING_GRADIENT,)
@@ -251,7 +251,7 @@ class TargetedAPGD(Attack):
         return result
 
 
-ATTACKS = ("FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "APGD-T", "Square")
+ATTACKS = ("FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "APGD-T", "SA-PGD", "Square")
 
 
 class RFGSM(Attack):
@@ -276,6 +276,76 @@ class RFGSM(Attack):
         return project(step.detach() + (self.epsilon - self.alpha) * grad.sign(), images, self.epsilon).detach()
 
 
+def halving_checkpoints(steps: int) -> list[int]:
+    """Iterations after which SA-PGD halves its step: APGD's schedule (Croce & Hein 2020) as SA-PGD uses it.
+
+    The first checkpoint is at :math:`0.22N`; the spacing then shrinks by :math:`0.03N` per checkpoint down
+    to :math:`0.06N` (Wang et al. 2025).
+
+    Example:
+        >>> halving_checkpoints(100)
+        [22, 41, 57, 70, 80, 87, 93, 99]
+    """
+    points, previous, spacing = [], 0.0, 0.22
+    while previous + spacing <= 1.0:
+        previous += spacing
+        points.append(max(1, round(previous * steps)))
+        spacing = max(spacing - 0.03, 0.06)
+    return sorted(set(points))
+
+
+class SAPGD(Attack):
+    """SA-PGD (Wang et al. 2025): ℓ∞ PGD for the noisy gradients of SNNs, with adaptive steps.
+
+    From a random start in the ε-ball, per step: the gradient normalized by its mean absolute value per image,
+    :math:`g`; moments :math:`m \\leftarrow 0.5\\,m + 0.5\\,g`, :math:`v \\leftarrow 0.8\\,v + 0.2\\,g^2`; step
+    :math:`\\delta = \\mathrm{clip}(\\eta\\, m / \\sqrt{v}, -\\eta, \\eta)` with :math:`\\eta = \\epsilon` halved at
+    :func:`halving_checkpoints`; projection onto the ball (Eq. 4's :math:`\\Delta_\\epsilon^\\infty`). Returns each
+    image's first misclassified iterate, else its highest-loss iterate. With the ASSG member
+    (:class:`~snnconv.surrogates.AdaptiveSharpness`) it resets the surrogate's statistics at the start of every run.
+    """
+
+    def __init__(self, model: nn.Module, epsilon: float, steps: int, seed: int, salt: str) -> None:
+        super().__init__("SA-PGD", model)
+        self.epsilon, self.steps, self.seed, self.salt = epsilon, steps, seed, salt
+        self.supported_mode = ["default"]
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        gradient = getattr(getattr(self.model, "simulation", None), "gradient", None)
+        if isinstance(gradient, AdaptiveSharpness):
+            gradient.statistics.reset()  # the statistics belong to this run (this batch, this member)
+        images = images.clone().detach()
+        adv = (images + self.epsilon * per_sample_uniform(images, self.seed, self.salt)).clamp(0, 1)
+        shape = (-1, *([1] * (images.dim() - 1)))
+        first_moment, second_moment = torch.zeros_like(images), torch.zeros_like(images)
+        eta, checkpoints = self.epsilon, set(halving_checkpoints(self.steps))
+        fooled = torch.zeros(len(images), dtype=torch.bool, device=images.device)
+        best_loss = torch.full((len(images),), -torch.inf, device=images.device)
+        result = adv.clone()
+        for step in range(self.steps + 1):  # the last pass only scores the final iterate
+            adv.requires_grad_(True)
+            logits = self.get_logits(adv)
+            loss = nn.functional.cross_entropy(logits, labels, reduction="none")
+            with torch.no_grad():
+                wrong = logits.argmax(1) != labels
+                keep = (wrong & ~fooled) | (~fooled & ~wrong & (loss > best_loss))
+                result[keep] = adv.detach()[keep]
+                best_loss = torch.where(keep, loss, best_loss)
+                fooled |= wrong
+            if step == self.steps or fooled.all():
+                break
+            (grad,) = torch.autograd.grad(loss.sum(), adv)
+            with torch.no_grad():
+                grad = grad / grad.abs().flatten(1).mean(1).clamp_min(1e-12).view(shape)
+                first_moment = 0.5 * first_moment + 0.5 * grad
+                second_moment = 0.8 * second_moment + 0.2 * grad * grad
+                delta = (eta * first_moment / second_moment.sqrt().clamp_min(1e-12)).clamp(-eta, eta)
+                adv = project(adv.detach() + delta, images, self.epsilon)
+            if step + 1 in checkpoints:
+                eta /= 2
+        return result.detach()
+
+
 @dataclass(frozen=True)
 class AttackSpec:
     """One attack algorithm of the ensemble (Sec. 4.3), run once per member by :func:`ensemble_robustness`.
@@ -284,11 +354,12 @@ class AttackSpec:
     ``PGD`` with ``steps`` and step ``step_size`` (default 2.5ε/steps; SNN-RAT's PGD⁷ uses η = 0.01);
     ``APGD-CE`` / ``APGD-DLR`` with ``steps`` iterations; ``APGD-T``, targeted APGD with the DLR loss
     towards ``targets`` classes in turn (the paper's "T-APGD-CE"; the authors' code uses targeted DLR);
+    ``SA-PGD`` with ``steps`` iterations (:class:`SAPGD`, for the ASSG member; 100 in its paper);
     ``Square`` with ``steps`` queries (:mod:`snnconv.square`, forward passes of the true network only).
     Every gradient attack draws its random start per sample, so a verdict does not depend on the batch.
     """
 
-    name: Literal["FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "APGD-T", "Square"]
+    name: Literal["FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "APGD-T", "SA-PGD", "Square"]
     epsilon: float
     steps: int = 20
     step_size: float | None = None
@@ -319,6 +390,8 @@ class AttackSpec:
             return APGD(view, self.epsilon, self.steps, self.name.split("-")[1].lower(), seed, salt)
         if self.name == "Square":
             return Square(view, self.epsilon, self.steps, seed)
+        if self.name == "SA-PGD":
+            return SAPGD(view, self.epsilon, self.steps, seed, salt)
         if self.name == "FGSM":
             return FGSM(view, self.epsilon)
         if self.name == "RFGSM":
@@ -408,6 +481,12 @@ def predict(model: nn.Module, images: torch.Tensor, simulation: Simulation, batc
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
 
 
+def _fresh_statistics(member: GradientMode) -> None:
+    # ASSG's statistics belong to one attack run on one batch: a verdict must not depend on earlier batches.
+    if isinstance(member, AdaptiveSharpness):
+        member.statistics.reset()
+
+
 def ensemble_robustness(
     model: nn.Module,
     images: torch.Tensor,
@@ -452,6 +531,7 @@ def ensemble_robustness(
         own = clean_correct.clone()
         for start in range(0, len(index), batch_size):
             chunk = index[start : start + batch_size]
+            _fresh_statistics(member)
             adv = adversary(images[chunk], labels[chunk])
             fooled = predict(model, adv, truth, batch_size) != labels[chunk]
             if fooled_at is not None:
@@ -517,6 +597,7 @@ def transfer_images(
         adversary = attack.build(MemberView(source, Simulation(time_steps, member, readout)), seed, salt=label)
         for start in range(0, len(images), batch_size):
             chunk = torch.arange(start, min(start + batch_size, len(images)), device=images.device)
+            _fresh_statistics(member)
             adv = adversary(images[chunk], labels[chunk])
             loss = _source_loss(source, adv, labels[chunk], truth, batch_size)
             fools = predict(source, adv, truth, batch_size) != labels[chunk]

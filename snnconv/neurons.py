@@ -47,6 +47,7 @@ from snnconv.surrogates import (
     BPTR,
     BPTT,
     TRAINING_GRADIENT,
+    AdaptiveSharpness,
     HybridRateTemporal,
     PotentialDependent,
     RateGradient,
@@ -129,7 +130,7 @@ class SpikingNeuron(snntorch.Leaky):
             raise TypeError(f"a spiking layer needs a spiking-layer gradient mode, got {gradient!r}")
         threshold = self.threshold.to(current.dtype)
         spikes = _SpikingLoop.apply(
-            shaped, threshold, self.leak, self.soft_reset, self.detach_reset, gradient
+            shaped, threshold, self.leak, self.soft_reset, self.detach_reset, gradient, id(self)
         )
         return spikes.reshape(current.shape)
 
@@ -243,7 +244,7 @@ class _SpikingLoop(torch.autograd.Function):
     """All T steps of Eqs. (1)–(3) as one autograd node, with BPTT or BPTR in the backward."""
 
     @staticmethod
-    def forward(ctx, current, threshold, leak, soft_reset, detach_reset, gradient):
+    def forward(ctx, current, threshold, leak, soft_reset, detach_reset, gradient, layer):
         keep = any(ctx.needs_input_grad[:2])
         leak_t = torch.tensor(leak, dtype=current.dtype, device=current.device)
         membrane = torch.zeros_like(current[0])
@@ -255,27 +256,31 @@ class _SpikingLoop(torch.autograd.Function):
                 z_steps.append(z)
         if keep:
             ctx.save_for_backward(torch.stack(z_steps), threshold, leak_t, current.mean(0))
-            ctx.config = (soft_reset, detach_reset, gradient)
+            ctx.config = (soft_reset, detach_reset, gradient, layer)
         return torch.stack(spike_steps)
 
     @staticmethod
     def backward(ctx, grad_spikes):
         z_all, threshold, leak_t, mean_current = ctx.saved_tensors
-        soft_reset, detach_reset, gradient = ctx.config
+        soft_reset, detach_reset, gradient, layer = ctx.config
         steps = z_all.shape[0]
         if isinstance(gradient, BPTR):
             fired_once = (z_all >= 0).any(dim=0, keepdim=True)
-            return grad_spikes * fired_once, None, None, None, None, None
+            return grad_spikes * fired_once, None, None, None, None, None, None
         if isinstance(gradient, RateGradient):
             slope = ((mean_current > 0) & (mean_current < threshold)).to(grad_spikes.dtype) / threshold
             grad = grad_spikes.mean(0) * slope
-            return grad.unsqueeze(0).expand_as(grad_spikes).contiguous(), None, None, None, None, None
+            return grad.unsqueeze(0).expand_as(grad_spikes).contiguous(), None, None, None, None, None, None
         if isinstance(gradient, HybridRateTemporal):
             width = torch.tensor(gradient.width, dtype=z_all.dtype, device=z_all.device)
             grad_z = grad_spikes * surrogate_factor(z_all, "triangular", width, 0.0)  # no path across time
-            return grad_z.mean(0, keepdim=True).expand_as(grad_spikes).contiguous(), None, None, None, None, None
+            return (grad_z.mean(0, keepdim=True).expand_as(grad_spikes).contiguous(), None, None, None, None, None,
+                    None)
         if isinstance(gradient, PotentialDependent):
             family, coefficients = "gaussian", (_membrane_spread(z_all), torch.zeros((), dtype=z_all.dtype))
+        elif isinstance(gradient, AdaptiveSharpness):
+            sharpness = gradient.statistics.sharpness(layer, z_all, gradient)
+            family, coefficients = "arctan", (sharpness, torch.zeros((), dtype=z_all.dtype))
         elif gradient.units == "threshold":
             family, coefficients = gradient.surrogate.family, scaled_coefficients(gradient.surrogate, threshold)
         else:
@@ -291,7 +296,7 @@ class _SpikingLoop(torch.autograd.Function):
                 _backward_step, static, grad_spikes[t], grad_membrane, z_all[t], threshold, leak_t, step_first, second
             )
             grad_threshold = grad_threshold + grad_step
-        return torch.stack(grad_current), grad_threshold, None, None, None, None
+        return torch.stack(grad_current), grad_threshold, None, None, None, None, None
 
 
 def spiking_neurons(module: torch.nn.Module) -> list[SpikingNeuron]:

@@ -35,14 +35,15 @@ cross the spiking layers. A :data:`GradientMode` is one of
 
 :data:`PAPER_ENSEMBLE` lists the 19 members of Suppl. A.4 as data. Beside it, as data too:
 :data:`STRONGER_MEMBERS` — attacks published after the paper (:class:`RateApproximation`,
-:class:`RateGradient` (RGA), :class:`HybridRateTemporal` (HART), :class:`PotentialDependent` (PDSG)) — and
+:class:`RateGradient` (RGA), :class:`HybridRateTemporal` (HART), :class:`PotentialDependent` (PDSG),
+:class:`AdaptiveSharpness` (ASSG, meant for the SA-PGD attack)) — and
 :data:`THRESHOLD_SCALED`, the paper's surrogates with widths in units of each layer's threshold.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -104,6 +105,8 @@ def surrogate_factor(z: torch.Tensor, family: Family, first, second) -> torch.Te
         return (z.abs() < first / 2).to(z.dtype) / first
     if family == "gaussian":  # PDSG: first = σ, mean σ/2
         return torch.exp(-((z - first / 2) ** 2) / (2 * first * first)) / (_SQRT_2PI * first)
+    if family == "arctan":  # ASSG: first = sharpness α
+        return first / (2 * (1 + (math.pi * first * z / 2) ** 2))
     return torch.ones_like(z)
 
 
@@ -276,6 +279,67 @@ class PotentialDependent:
         return "PDSG"
 
 
+class SharpnessStatistics:
+    """ASSG's running statistics (Wang et al. 2025) of :math:`|u|` per neuron and time step, over one attack run.
+
+    Owned by the attack that uses :class:`AdaptiveSharpness` (the SA-PGD attack resets it at the start of every
+    run, so nothing carries over from one batch or member to the next); keyed by spiking layer.
+    """
+
+    def __init__(self) -> None:
+        self._layers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def reset(self) -> None:
+        """Forget everything: the next backward pass starts the statistics afresh."""
+        self._layers.clear()
+
+    def sharpness(self, layer: int, u: torch.Tensor, mode: AdaptiveSharpness) -> torch.Tensor:
+        """Update the layer's moving averages with this iteration's ``u`` and return α for every entry of ``u``.
+
+        :math:`M \\leftarrow \\beta M + (1-\\beta)|u|`,
+        :math:`D \\leftarrow \\beta D + (1-\\beta)\\,\\bigl||u| - M\\bigr|`,
+        :math:`\\alpha = a / (M + r D + 10^{-4})` (Wang et al. 2025); the first iteration starts at
+        :math:`M = |u|, D = 0`.
+        """
+        magnitude = u.detach().abs()
+        if layer in self._layers and self._layers[layer][0].shape == magnitude.shape:
+            mean, spread = self._layers[layer]
+            mean = mode.decay * mean + (1 - mode.decay) * magnitude
+            spread = mode.decay * spread + (1 - mode.decay) * (magnitude - mean).abs()
+        else:
+            mean, spread = magnitude, torch.zeros_like(magnitude)
+        self._layers[layer] = (mean, spread)
+        return mode.scale / (mean + mode.ratio * spread + 1e-4)
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+
+@dataclass(frozen=True)
+class AdaptiveSharpness:
+    """ASSG (Wang et al. 2025): an arctan-shaped surrogate whose sharpness adapts per neuron and time step.
+
+    .. math::  \\frac{\\partial s}{\\partial u} = \\frac{\\alpha}{2\\bigl(1 + (\\pi \\alpha u / 2)^2\\bigr)},
+               \\qquad \\alpha = \\frac{a}{M + r D + 10^{-4}}
+
+    with :math:`M, D` the moving averages of :math:`|u|` and of its deviation over the attack's iterations
+    (:class:`SharpnessStatistics`, decay 0.9, :math:`r = 1.5`): a neuron whose potential sits far from
+    threshold gets a wide surrogate, one near threshold a sharp one. Gradients run through time as in BPTT.
+    The statistics belong to one attack run; use it with the ``SA-PGD`` attack, which resets them.
+    """
+
+    scale: float = 1.0  # a
+    ratio: float = 1.5  # r
+    decay: float = 0.9
+    statistics: SharpnessStatistics = field(default_factory=SharpnessStatistics, compare=False, hash=False,
+                                            repr=False)
+
+    @property
+    def label(self) -> str:
+        """``"ASSG"`` (``"ASSG(a=…)"`` for another scale)."""
+        return "ASSG" if self.scale == 1.0 else f"ASSG(a={self.scale:g})"
+
+
 @dataclass(frozen=True)
 class RateApproximation:
     """The network run as its rate map: each spiking layer replaced by the firing rate of its own neuron.
@@ -297,9 +361,9 @@ class RateApproximation:
 
 #: How gradients cross the spiking layers (one member of the attack ensemble, Sec. 4.3).
 GradientMode = (BPTT | BPTR | ReLUApproximation | RateGradient | HybridRateTemporal | PotentialDependent
-                | RateApproximation)
+                | AdaptiveSharpness | RateApproximation)
 #: The gradient modes that act inside a spiking layer's backward pass (the others change the forward too).
-SpikingLayerGradient = BPTT | BPTR | RateGradient | HybridRateTemporal | PotentialDependent
+SpikingLayerGradient = BPTT | BPTR | RateGradient | HybridRateTemporal | PotentialDependent | AdaptiveSharpness
 
 #: The surrogate used for training and finetuning, Eq. (15), i.e. triangular with γw = 1 (paper Suppl. A.2).
 TRAINING_GRADIENT = BPTT(triangular(1.0))
@@ -318,7 +382,7 @@ PAPER_ENSEMBLE: tuple[GradientMode, ...] = (
 #: Attacks on SNNs published after the paper (``reference/stronger-attacks.md``), as members; HART's width is
 #: the default of a per-model search.
 STRONGER_MEMBERS: tuple[GradientMode, ...] = (
-    RateApproximation(), RateGradient(), HybridRateTemporal(1.0), PotentialDependent(),
+    RateApproximation(), RateGradient(), HybridRateTemporal(1.0), PotentialDependent(), AdaptiveSharpness(),
 )
 
 #: The paper's 17 surrogate members with widths in units of each layer's threshold: does scale alone explain

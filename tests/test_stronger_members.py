@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from snnconv.attacks import AttackSpec, ensemble_robustness, predict
+from snnconv.attacks import AttackSpec, MemberView, ensemble_robustness, halving_checkpoints, predict
 from snnconv.models import Simulation, build
 from snnconv.neurons import SpikingNeuron, _membrane_spread
 from snnconv.pipeline import members_by_label
@@ -14,6 +14,7 @@ from snnconv.surrogates import (
     BPTT,
     STRONGER_MEMBERS,
     THRESHOLD_SCALED,
+    AdaptiveSharpness,
     HybridRateTemporal,
     PotentialDependent,
     RateApproximation,
@@ -144,3 +145,44 @@ def test_new_members_give_verdicts_independent_of_batching_and_order(snn_and_dat
     assert torch.equal(first.robust, second.robust)
     alone = ensemble_robustness(net, x, y, spec, time_steps=4, members=(member,), batch_size=24, progress=False)
     assert alone.correct < alone.clean_correct.sum()  # the member's gradient attacks something
+
+
+def test_assg_sharpness_follows_its_moving_averages_and_restarts_per_run():
+    mode = AdaptiveSharpness(scale=2.0)
+    first, second = torch.tensor([0.5, -2.0]), torch.tensor([1.5, 0.0])
+    torch.testing.assert_close(mode.statistics.sharpness(7, first, mode), 2.0 / (first.abs() + 1e-4))
+    mean = 0.9 * first.abs() + 0.1 * second.abs()
+    spread = 0.1 * (second.abs() - mean).abs()
+    torch.testing.assert_close(mode.statistics.sharpness(7, second, mode), 2.0 / (mean + 1.5 * spread + 1e-4))
+    mode.statistics.reset()
+    assert len(mode.statistics) == 0
+    torch.testing.assert_close(mode.statistics.sharpness(7, second, mode), 2.0 / (second.abs() + 1e-4))
+
+
+def test_assg_backward_is_the_arctan_surrogate_at_the_adapted_sharpness():
+    neuron = SpikingNeuron(threshold=0.5).double()
+    current = torch.randn(1, 4, 6, dtype=torch.float64)  # one step: no recursion through time
+    mode = AdaptiveSharpness()
+    _, grad = _input_gradient(neuron, current, mode, torch.ones(1, dtype=torch.float64))
+    u = current[0] - 0.5
+    alpha = 1.0 / (u.abs() + 1e-4)
+    torch.testing.assert_close(grad[0], alpha / (2 * (1 + (math.pi * alpha * u / 2) ** 2)))
+
+
+def test_sa_pgd_stays_in_the_ball_and_does_not_carry_statistics_between_runs(snn_and_data):
+    net, x, y = snn_and_data
+    spec = AttackSpec("SA-PGD", 8 / 255, steps=5)
+    member = AdaptiveSharpness()
+    view = MemberView(net, Simulation(4, member))
+    attack = spec.build(view, 0, salt=member.label)
+    once = attack(x[:6], y[:6])
+    assert (once - x[:6]).abs().max() <= 8 / 255 + 1e-6 and once.min() >= 0 and once.max() <= 1
+    attack(x[6:12], y[6:12])  # another batch in between
+    torch.testing.assert_close(attack(x[:6], y[:6]), once)
+    with_assg = ensemble_robustness(net, x, y, spec, time_steps=4, members=(member,), batch_size=24, progress=False)
+    assert with_assg.correct < with_assg.clean_correct.sum()
+
+
+def test_sa_pgd_halves_its_step_on_the_apgd_schedule():
+    assert halving_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+    assert halving_checkpoints(10) == [2, 4, 6, 7, 8, 9, 10]
