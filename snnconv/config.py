@@ -177,6 +177,7 @@ class Profile:
     # The adaptive evaluation (Table 2, B1, Fig. 4) runs 5–10× the attacks of Table 1 per model.
     n_test_extended: int = 1000
     apgd_steps: int = 10  # the authors' default; AutoAttack's standard is 100
+    sapgd_steps: int = 100  # SA-PGD with the ASSG member, as its paper
     square_queries: tuple[int, ...] = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000)
     unbounded: float = 64 / 255  # a budget that can turn any image into another class
 
@@ -205,6 +206,7 @@ PROFILES: dict[str, Profile] = {
         epsilons=_PAPER_BUDGETS,
         n_test_extended=40,
         apgd_steps=3,
+        sapgd_steps=5,
         square_queries=(1, 10, 50),
     ),
     "default": Profile(

@@ -90,6 +90,7 @@ class Evidence:
     by_epsilon: tuple[float, ...] = ()  # the iterative attack at increasing budgets
     transfer: float | None = None  # adversarial images crafted on another model (black box)
     square: float | None = None  # the query-based Square attack (black box)
+    square_only: float | None = None  # % of images the Square attack fools and no white-box attack does
     weaker: Mapping[str, float] = field(default_factory=dict)  # other white-box attacks, by name
     attacked_name: str = "the white-box attack"
 
@@ -138,4 +139,43 @@ def diagnose(evidence: Evidence) -> list[dict]:
         rows.append({"check": "the Square attack does not beat the white-box attack",
                      "passed": e.square >= e.attacked - SLACK,
                      "value": f"Square {e.square:.2f} % vs white-box {e.attacked:.2f} %"})
+    if e.square_only is not None:
+        rows.append({"check": "no image is fooled by Square alone",
+                     "passed": e.square_only <= SLACK,
+                     "value": f"{e.square_only:.2f} % of images fooled only by Square"})
+    return rows
+
+
+@torch.no_grad()
+def layer_statistics(model: nn.Module, images: torch.Tensor, time_steps: int) -> list[dict]:
+    """Per spiking layer, what explains a surrogate's gradient (Suppl. A.4): the threshold, the spread of
+    :math:`u(t) = v(t^-) - V_{th}` over time, images and neurons, and the share of :math:`u` inside the support
+    of the training surrogate (triangular, :math:`|u| < 1`) and of the narrowest and widest paper widths
+    (:math:`|u| < 0.25`, :math:`|u| < 4`)."""
+    from snnconv.models import Simulation
+    from snnconv.neurons import _forward_step
+
+    currents: list[torch.Tensor] = []
+    hooks = [n.register_forward_hook(lambda m, args, out: currents.append(args[0].detach())) for n in model.neurons]
+    try:
+        model.eval()
+        model(images, Simulation(time_steps))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    rows = []
+    for index, (neuron, current) in enumerate(zip(model.neurons, currents, strict=True)):
+        shaped = current.reshape(time_steps, -1, *current.shape[1:])
+        threshold = neuron.threshold.detach().to(current.dtype)
+        leak = torch.tensor(neuron.leak, dtype=current.dtype)
+        membrane, us = torch.zeros_like(shaped[0]), []
+        for t in range(time_steps):
+            u, _, membrane = _forward_step(membrane, shaped[t], threshold, leak, neuron.soft_reset)
+            us.append(u)
+        u = torch.stack(us)
+        rows.append({"layer": index + 1, "threshold": float(threshold), "spread of u": float(u.std()),
+                     "mean |u| / V_th": float(u.abs().mean() / threshold),
+                     "|u| < 0.25": float((u.abs() < 0.25).float().mean()),
+                     "|u| < 1": float((u.abs() < 1).float().mean()),
+                     "|u| < 4": float((u.abs() < 4).float().mean())})
     return rows

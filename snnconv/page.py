@@ -132,6 +132,10 @@ class Page:
         numbers[[c for c in RESULT_COLUMNS if c != "n"]] = numbers[[c for c in RESULT_COLUMNS if c != "n"]].round(4)
         _display(_html(csv_link(numbers, f"{self.notebook}.csv")))
 
+    def show(self, frame: pd.DataFrame, digits: int = 2) -> None:
+        """Show any table the page computed, rendered like every other table of the book."""
+        _display(_html(html_table(frame, digits)))
+
     def claim(self, frame: pd.DataFrame, holds: str, statement: str, unit: str = "comparisons",
               measurably: str | None = None) -> None:
         """Show a claim's comparisons (✓/✗) and its verdict sentence."""

@@ -19,18 +19,27 @@ import torch
 from snnconv.config import (
     END_TO_END,
     EvaluationConfig,
+    Profile,
     ann_config,
     end_to_end_config,
     epsilon_label,
     objective_label,
     snn_config,
 )
-from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
+from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, layer_statistics, random_noise_accuracy
 from snnconv.models import Simulation, SpikingNetwork
 from snnconv.parameters import Settings
 from snnconv.pipeline import dataset, device, ensure_ann, ensure_end_to_end, ensure_evaluation, ensure_snn
 from snnconv.store import ArtifactStore, artifact_key
-from snnconv.surrogates import BPTR, BPTT, PAPER_ENSEMBLE, GradientMode
+from snnconv.surrogates import (
+    BPTR,
+    BPTT,
+    PAPER_ENSEMBLE,
+    STRONGER_MEMBERS,
+    THRESHOLD_SCALED,
+    AdaptiveSharpness,
+    GradientMode,
+)
 
 
 @dataclass(frozen=True)
@@ -286,11 +295,8 @@ def table2_rows(settings: Settings, store: ArtifactStore | None = None, progress
     store = prepare(settings, store)
     profile = settings.profile
     epsilon = profile.epsilons[-1]
-    models = [end_to_end_subject(settings, "snn_rat", store, progress)]
-    models += [converted(settings, o, store, progress)[1]
-               for o in settings.objectives]
     rows = []
-    for subject in models:
+    for subject in table2_subjects(settings, store, progress):
         rows.append(_row(subject, "", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
                          metric="clean"))
         for label, attack, steps, step_size in TABLE2_ATTACKS:
@@ -298,6 +304,12 @@ def table2_rows(settings: Settings, store: ArtifactStore | None = None, progress
                               progress=progress)
             rows.append(_row(subject, label, epsilon, record, metric="robust"))
     return rows
+
+
+def table2_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+    """Table 2's models: SNN-RAT and the SNNs converted from the ``objectives`` ANNs."""
+    return [end_to_end_subject(settings, "snn_rat", store, progress),
+            *(converted(settings, o, store, progress)[1] for o in settings.objectives)]
 
 
 def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
@@ -425,3 +437,141 @@ def ann_table_checks(rows: list[dict]) -> list[dict]:
                             square=accuracy.pop("Square", None), weaker=accuracy, attacked_name="AutoAttack")
         checks += [{"model": label, **row} for row in diagnose(evidence)]
     return checks
+
+
+# ---------------------------------------------------------------------- the strongest known attack
+
+
+def audit_attacks(profile: Profile, spiking: bool) -> tuple[tuple[str, str, int, tuple[str, ...]], ...]:
+    """The attacks behind "the strongest known attack", as data: ``(label, attack, steps, member labels)``.
+
+    The paper's ensemble PGD²⁰; for an SNN also its surrogates with threshold-scaled widths, each member
+    published after the paper alone (ASSG with its own optimizer, SA-PGD), and the ensemble APGD-CE, APGD-DLR
+    and targeted APGD; the black-box Square attack last. An ANN has one gradient, so it gets PGD²⁰, APGD and
+    Square (Carlini et al. 2019: report the worst case over attacks).
+    """
+    pgd = profile.pgd_steps
+    attacks: list[tuple[str, str, int, tuple[str, ...]]] = [(f"ensemble PGD{pgd}", "PGD", pgd, ())]
+    if spiking:
+        attacks.append((f"threshold-scaled PGD{pgd}", "PGD", pgd, tuple(m.label for m in THRESHOLD_SCALED)))
+        for member in STRONGER_MEMBERS:
+            if isinstance(member, AdaptiveSharpness):
+                attacks.append((f"{member.label} SA-PGD{profile.sapgd_steps}", "SA-PGD", profile.sapgd_steps,
+                                (member.label,)))
+            else:
+                attacks.append((f"{member.label} PGD{pgd}", "PGD", pgd, (member.label,)))
+    attacks += [(name, name, profile.apgd_steps, ()) for name in ("APGD-CE", "APGD-DLR", "APGD-T")]
+    attacks.append(("Square", "Square", max(profile.square_queries), ()))
+    return tuple(attacks)
+
+
+def audit_rows(settings: Settings, store: ArtifactStore, subject: Subject, epsilon: float,
+               progress: bool = True) -> list[dict]:
+    """Every attack of :func:`audit_attacks` on ``subject`` at ``epsilon`` (the adaptive evaluation's images),
+    then the per-image worst cases: *strongest white-box* (all but Square) and *strongest known* (all)."""
+    rows = [_row(subject, "clean", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
+                 kind="clean")]
+    for label, attack, steps, members in audit_attacks(settings.profile, subject.time_steps > 0):
+        record = evaluate(settings, store, subject, attack, epsilon, steps, members=members, progress=progress)
+        rows.append(_row(subject, label, epsilon, record, kind="black-box" if attack == "Square" else "white-box"))
+    return rows + worst_cases(rows)
+
+
+def worst_cases(rows: list[dict]) -> list[dict]:
+    """Per-image worst cases of one model's attack rows: an image is robust only if every attack failed on it
+    (as in AutoAttack, Croce & Hein 2020): *strongest white-box* over the white-box rows, *strongest known* over
+    all of them."""
+    out = []
+    for label, kinds in (("strongest white-box", {"white-box"}), ("strongest known", {"white-box", "black-box"})):
+        chosen = [row for row in rows if row.get("kind") in kinds]
+        robust = torch.tensor([row["robust"] for row in chosen]).all(0)
+        out.append({**chosen[0], "attack": label, "kind": label, "correct": int(robust.sum()),
+                    "robust": robust.tolist(), "seconds": sum(row["seconds"] for row in chosen)})
+    return out
+
+
+#: The pages that show the strongest known attack beside their own, and the models each evaluates.
+STRONGEST_KNOWN_PAGES = {"table2": table2_subjects, "fig4": square_subjects}
+
+
+def strongest_known_rows(settings: Settings, page: str, store: ArtifactStore | None = None,
+                         progress: bool = True) -> list[dict]:
+    """The strongest known attack at ε3 for each model of ``page`` (a key of :data:`STRONGEST_KNOWN_PAGES`), one
+    row each, on the adaptive evaluation's images."""
+    store = prepare(settings, store)
+    epsilon = settings.profile.epsilons[-1]
+    subjects = STRONGEST_KNOWN_PAGES[page](settings, store, progress)
+    return [audit_rows(settings, store, subject, epsilon, progress)[-1] for subject in subjects]
+
+
+def audit_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+    """The audit's models: the converted SNNs of ``objectives``, the vanilla SNN, SNN-RAT and the baseline ANNs."""
+    pairs = [converted(settings, o, store, progress) for o in settings.objectives]
+    return [*(snn for _, snn in pairs), *(end_to_end_subject(settings, m, store, progress) for m in END_TO_END),
+            *(replace(ann, label=f"ANN {ann.label}") for ann, _ in pairs)]
+
+
+def robustness_audit_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Every model of :func:`audit_subjects` under every attack of :func:`audit_attacks` at each ε of the profile,
+    with the per-image worst cases (one row per model, attack and ε, on the adaptive evaluation's images)."""
+    store = prepare(settings, store)
+    rows = []
+    for subject in audit_subjects(settings, store, progress):
+        for budget, epsilon in enumerate(settings.profile.epsilons, start=1):
+            rows += [{**row, "budget": f"ε{budget}"} for row in audit_rows(settings, store, subject, epsilon, progress)
+                     if row["kind"] != "clean" or budget == 1]
+    return rows
+
+
+def audit_diagnostics(rows: list[dict]) -> list[dict]:
+    """The masking checks of :func:`snnconv.diagnostics.diagnose` against the strongest white-box attack instead of
+    PGD²⁰: accuracy falls with ε, and the Square attack beats it neither in accuracy nor image by image."""
+    checks = []
+    for model in dict.fromkeys(row["model"] for row in rows):
+        own = [row for row in rows if row["model"] == model]
+        by = {(row["kind"], row["budget"]): row for row in own}
+        last = own[-1]["budget"]
+        white, square = by[("strongest white-box", last)], next(r for r in own if r["attack"] == "Square"
+                                                                  and r["budget"] == last)
+        square_only = sum(w and not q for w, q in zip(white["robust"], square["robust"], strict=True))
+        budgets = list(dict.fromkeys(row["budget"] for row in own if row["kind"] != "clean"))
+        evidence = Evidence(clean=_accuracy(by[("clean", "ε1")]), attacked=_accuracy(white),
+                            by_epsilon=tuple(_accuracy(by[("strongest white-box", b)]) for b in budgets),
+                            square=_accuracy(square), square_only=100.0 * square_only / white["n"],
+                            attacked_name="the strongest white-box attack")
+        checks += [{"model": model, **row} for row in diagnose(evidence)]
+    return checks
+
+
+def layer_statistics_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """:func:`snnconv.diagnostics.layer_statistics` of every converted SNN and end-to-end SNN of the audit, on the
+    adaptive evaluation's images."""
+    store = prepare(settings, store)
+    images, _ = dataset(settings.profile.dataset, "test")
+    images = images[: settings.profile.n_test_extended].to(device())
+    return [{"model": subject.label, **row}
+            for subject in audit_subjects(settings, store, progress) if subject.time_steps > 0
+            for row in layer_statistics(subject.model, images, subject.time_steps)]
+
+
+def member_gradient_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Mean input-gradient norm :math:`\\|\\nabla_x \\mathcal{L}_{CE}\\|_1` of every converted and end-to-end SNN
+    under each member (the paper's and the later ones): a member whose gradient is about zero cannot attack."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    images, labels = dataset(profile.dataset, "test")
+    images, labels = images[: profile.n_test_extended].to(device()), labels[: profile.n_test_extended].to(device())
+    rows = []
+    for subject in audit_subjects(settings, store, progress):
+        if subject.time_steps == 0:
+            continue
+        for member in (*PAPER_ENSEMBLE, *STRONGER_MEMBERS):
+            if isinstance(member, AdaptiveSharpness):
+                member.statistics.reset()
+            norms = torch.cat([input_gradient_norms(subject.model, images[i : i + profile.attack_batch],
+                                                    labels[i : i + profile.attack_batch],
+                                                    Simulation(subject.time_steps, member))
+                               for i in range(0, len(images), profile.attack_batch)])
+            rows.append({"model": subject.label, "member": member.label, "gradient norm": float(norms.mean()),
+                         "zero gradients (%)": 100.0 * float((norms == 0).float().mean())})
+    return rows

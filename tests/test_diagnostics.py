@@ -75,3 +75,10 @@ def test_only_measured_checks_are_judged_with_one_slack():
     # 0.5 points weaker than FGSM is within the slack; 2 points weaker than PGD10 is not.
     assert verdicts == {"AutoAttack is at least as strong as FGSM": True,
                         "AutoAttack is at least as strong as PGD10": False}
+
+
+def test_square_alone_fooling_images_fails_the_per_image_check():
+    rows = {row["check"]: row["passed"] for row in diagnose(Evidence(clean=90.0, attacked=50.0, square=52.0,
+                                                                    square_only=3.0))}
+    assert rows["the Square attack does not beat the white-box attack"]  # in accuracy the white box wins …
+    assert not rows["no image is fooled by Square alone"]  # … but Square finds 3 % of images it misses

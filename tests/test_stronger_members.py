@@ -186,3 +186,20 @@ def test_sa_pgd_stays_in_the_ball_and_does_not_carry_statistics_between_runs(snn
 def test_sa_pgd_halves_its_step_on_the_apgd_schedule():
     assert halving_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
     assert halving_checkpoints(10) == [2, 4, 6, 7, 8, 9, 10]
+
+
+def test_the_strongest_known_attack_is_the_per_image_worst_case():
+    from snnconv.results import audit_diagnostics, worst_cases
+
+    def row(attack, kind, robust, budget="ε1"):
+        return {"model": "m", "attack": attack, "kind": kind, "robust": robust, "correct": sum(robust),
+                "n": len(robust), "seconds": 1.0, "budget": budget}
+
+    rows = [row("clean", "clean", [True, True, True, True]), row("PGD", "white-box", [True, True, False, True]),
+            row("APGD", "white-box", [True, False, True, True]), row("Square", "black-box", [False, True, True, True])]
+    white, known = worst_cases(rows)
+    assert white["robust"] == [True, False, False, True] and white["correct"] == 2
+    assert known["robust"] == [False, False, False, True] and known["attack"] == "strongest known"
+    checks = {c["check"]: c for c in audit_diagnostics([*rows, white, known])}
+    assert not checks["no image is fooled by Square alone"]["passed"]  # image 0: only Square fools it
+    assert checks["no image is fooled by Square alone"]["value"].startswith("25.00 %")
