@@ -178,6 +178,8 @@ class Profile:
     n_test_extended: int = 1000
     apgd_steps: int = 10  # the authors' default; AutoAttack's standard is 100
     sapgd_steps: int = 100  # SA-PGD with the ASSG member, as its paper
+    hart_widths: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 2.5)  # HART's γ grid, searched per model
+    hart_search_images: int = 200  # the first test images of the adaptive evaluation used for that search
     square_queries: tuple[int, ...] = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000)
     unbounded: float = 64 / 255  # a budget that can turn any image into another class
 
@@ -207,6 +209,8 @@ PROFILES: dict[str, Profile] = {
         n_test_extended=40,
         apgd_steps=3,
         sapgd_steps=5,
+        hart_widths=(0.5, 1.0, 2.0),
+        hart_search_images=40,
         square_queries=(1, 10, 50),
     ),
     "default": Profile(

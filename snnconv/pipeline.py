@@ -9,6 +9,7 @@ from these artifacts in :mod:`snnconv.results`.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from functools import cache
@@ -32,7 +33,7 @@ from snnconv.models import Simulation, SpikingNetwork, build
 from snnconv.objectives import Natural, RandomStepAdversarialTraining, RobustFinetuning
 from snnconv.provenance import source_commit
 from snnconv.store import ArtifactStore, artifact_key, plain
-from snnconv.surrogates import PAPER_ENSEMBLE, STRONGER_MEMBERS, THRESHOLD_SCALED, GradientMode
+from snnconv.surrogates import PAPER_ENSEMBLE, STRONGER_MEMBERS, THRESHOLD_SCALED, GradientMode, HybridRateTemporal
 from snnconv.train import ParsevalRetraction, fit
 
 
@@ -141,6 +142,10 @@ def members_by_label(labels: tuple[str, ...]) -> tuple[GradientMode, ...]:
     if not labels:
         return PAPER_ENSEMBLE
     known = {m.label: m for m in (*PAPER_ENSEMBLE, *STRONGER_MEMBERS, *THRESHOLD_SCALED)}
+    for label in labels:  # HART at any width, e.g. "HART(γ=0.5)" from the per-model width search
+        width = re.fullmatch(r"HART\(γ=([0-9.]+)\)", label)
+        if width and float(width.group(1)) > 0:
+            known[label] = HybridRateTemporal(float(width.group(1)))
     unknown = [label for label in labels if label not in known]
     if unknown:
         raise ValueError(f"members={list(unknown)!r} are not ensemble members: labels of {list(known)}.")

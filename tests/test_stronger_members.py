@@ -203,3 +203,9 @@ def test_the_strongest_known_attack_is_the_per_image_worst_case():
     checks = {c["check"]: c for c in audit_diagnostics([*rows, white, known])}
     assert not checks["no image is fooled by Square alone"]["passed"]  # image 0: only Square fools it
     assert checks["no image is fooled by Square alone"]["value"].startswith("25.00 %")
+
+
+def test_hart_at_any_searched_width_is_named_by_its_label():
+    assert members_by_label(("HART(γ=0.5)", "HART(γ=2.5)")) == (HybridRateTemporal(0.5), HybridRateTemporal(2.5))
+    with pytest.raises(ValueError, match="members"):
+        members_by_label(("HART(γ=-1)",))
