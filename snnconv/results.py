@@ -469,7 +469,9 @@ def audit_attacks(profile: Profile, spiking: bool) -> tuple[tuple[str, str, int,
     Square (Carlini et al. 2019: report the worst case over attacks).
     """
     pgd = profile.pgd_steps
-    attacks: list[tuple[str, str, int, tuple[str, ...]]] = [(f"ensemble PGD{pgd}", "PGD", pgd, ())]
+    # An ANN has a single gradient: its PGD²⁰ is no ensemble.
+    attacks: list[tuple[str, str, int, tuple[str, ...]]] = [
+        (f"ensemble PGD{pgd}" if spiking else f"PGD{pgd}", "PGD", pgd, ())]
     if spiking:
         attacks.append((f"threshold-scaled PGD{pgd}", "PGD", pgd, tuple(m.label for m in THRESHOLD_SCALED)))
         for member in STRONGER_MEMBERS:
