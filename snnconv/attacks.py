@@ -39,7 +39,7 @@ from tqdm import tqdm
 from snnconv.models import Readout, Simulation
 from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.square import Square
-from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, AdaptiveSharpness, GradientMode
+from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode, fresh_statistics
 
 #: The non-adaptive attack, with only the surrogate the SNN was trained with (Tables B3/B4, "vanilla").
 VANILLA: tuple[GradientMode, ...] = (TRAINING_GRADIENT,)
@@ -312,8 +312,8 @@ class SAPGD(Attack):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         gradient = getattr(getattr(self.model, "simulation", None), "gradient", None)
-        if isinstance(gradient, AdaptiveSharpness):
-            gradient.statistics.reset()  # the statistics belong to this run (this batch, this member)
+        if gradient is not None:
+            fresh_statistics(gradient)  # the statistics belong to this run (this batch, this member)
         images = images.clone().detach()
         adv = (images + self.epsilon * per_sample_uniform(images, self.seed, self.salt)).clamp(0, 1)
         shape = (-1, *([1] * (images.dim() - 1)))
@@ -476,15 +476,16 @@ def predict(model: nn.Module, images: torch.Tensor, simulation: Simulation, batc
     The ensemble's success check (Sec. 4.3): an adversarial image counts only if the SNN as it runs, not
     the attacker's view of it, misclassifies it.
     """
+    if not len(images):
+        return torch.empty(0, dtype=torch.long)
+    return logits(model, images, simulation, batch_size).argmax(1)
+
+
+@torch.no_grad()
+def logits(model: nn.Module, images: torch.Tensor, simulation: Simulation, batch_size: int = 256) -> torch.Tensor:
+    """Logits ``[N, classes]`` of the true network (eval mode, no gradient), in batches of N ≥ 1 images (Sec. 4.3)."""
     model.eval()
-    out = [model(images[i : i + batch_size], simulation).argmax(1) for i in range(0, len(images), batch_size)]
-    return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
-
-
-def _fresh_statistics(member: GradientMode) -> None:
-    # ASSG's statistics belong to one attack run on one batch: a verdict must not depend on earlier batches.
-    if isinstance(member, AdaptiveSharpness):
-        member.statistics.reset()
+    return torch.cat([model(images[i : i + batch_size], simulation) for i in range(0, len(images), batch_size)])
 
 
 def ensemble_robustness(
@@ -531,7 +532,7 @@ def ensemble_robustness(
         own = clean_correct.clone()
         for start in range(0, len(index), batch_size):
             chunk = index[start : start + batch_size]
-            _fresh_statistics(member)
+            fresh_statistics(member)
             adv = adversary(images[chunk], labels[chunk])
             fooled = predict(model, adv, truth, batch_size) != labels[chunk]
             if fooled_at is not None:
@@ -553,14 +554,6 @@ def ensemble_robustness(
     bar.close()
     return EnsembleResult(clean_correct, alive, tuple(fooled_by), tuple(labels_of), member_robust, fooled_at,
                           adversarial)
-
-
-@torch.no_grad()
-def _source_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, truth: Simulation,
-                 batch_size: int) -> torch.Tensor:
-    out = [F.cross_entropy(model(images[i : i + batch_size], truth), labels[i : i + batch_size], reduction="none")
-           for i in range(0, len(images), batch_size)]
-    return torch.cat(out)
 
 
 def transfer_images(
@@ -597,10 +590,11 @@ def transfer_images(
         adversary = attack.build(MemberView(source, Simulation(time_steps, member, readout)), seed, salt=label)
         for start in range(0, len(images), batch_size):
             chunk = torch.arange(start, min(start + batch_size, len(images)), device=images.device)
-            _fresh_statistics(member)
+            fresh_statistics(member)
             adv = adversary(images[chunk], labels[chunk])
-            loss = _source_loss(source, adv, labels[chunk], truth, batch_size)
-            fools = predict(source, adv, truth, batch_size) != labels[chunk]
+            scores = logits(source, adv, truth, batch_size)  # one forward gives both loss and prediction
+            loss = F.cross_entropy(scores, labels[chunk], reduction="none")
+            fools = scores.argmax(1) != labels[chunk]
             # First success wins; until then keep the highest-loss attempt.
             take = ~fooled[chunk] & (fools | (loss > best_loss[chunk]))
             crafted[chunk[take]] = adv[take]

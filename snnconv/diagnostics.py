@@ -36,20 +36,26 @@ from torch import nn
 
 from snnconv.attacks import per_sample_uniform, predict
 from snnconv.models import Simulation
+from snnconv.surrogates import fresh_statistics
 
 
 def input_gradient_norms(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, simulation: Simulation
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, simulation: Simulation, batch_size: int = 256
 ) -> torch.Tensor:
     """:math:`\\|\\nabla_x \\mathcal{L}_{CE}(f(x), y)\\|_1` per image, through ``simulation``'s gradient mode.
 
-    The zero-gradient check for masked gradients (Athalye et al. 2018; Carlini et al. 2019).
+    The zero-gradient check for masked gradients (Athalye et al. 2018; Carlini et al. 2019). Runs in batches of
+    ``batch_size``; a stateful member (ASSG) starts its statistics afresh for every batch.
     """
     model.eval()
-    x = images.clone().requires_grad_(True)
-    loss = F.cross_entropy(model(x, simulation), labels, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x)
-    return grad.abs().flatten(1).sum(1).detach()
+    norms = []
+    for i in range(0, len(images), batch_size):
+        fresh_statistics(simulation.gradient)
+        x = images[i : i + batch_size].clone().requires_grad_(True)
+        loss = F.cross_entropy(model(x, simulation), labels[i : i + batch_size], reduction="sum")
+        (grad,) = torch.autograd.grad(loss, x)
+        norms.append(grad.abs().flatten(1).sum(1).detach())
+    return torch.cat(norms)
 
 
 @torch.no_grad()
@@ -152,9 +158,6 @@ def layer_statistics(model: nn.Module, images: torch.Tensor, time_steps: int) ->
     :math:`u(t) = v(t^-) - V_{th}` over time, images and neurons, and the share of :math:`u` inside the support
     of the training surrogate (triangular, :math:`|u| < 1`) and of the narrowest and widest paper widths
     (:math:`|u| < 0.25`, :math:`|u| < 4`)."""
-    from snnconv.models import Simulation
-    from snnconv.neurons import _forward_step
-
     currents: list[torch.Tensor] = []
     hooks = [n.register_forward_hook(lambda m, args, out: currents.append(args[0].detach())) for n in model.neurons]
     try:
@@ -165,14 +168,8 @@ def layer_statistics(model: nn.Module, images: torch.Tensor, time_steps: int) ->
             hook.remove()
     rows = []
     for index, (neuron, current) in enumerate(zip(model.neurons, currents, strict=True)):
-        shaped = current.reshape(time_steps, -1, *current.shape[1:])
-        threshold = neuron.threshold.detach().to(current.dtype)
-        leak = torch.tensor(neuron.leak, dtype=current.dtype)
-        membrane, us = torch.zeros_like(shaped[0]), []
-        for t in range(time_steps):
-            u, _, membrane = _forward_step(membrane, shaped[t], threshold, leak, neuron.soft_reset)
-            us.append(u)
-        u = torch.stack(us)
+        u = neuron.potentials(current.reshape(time_steps, -1, *current.shape[1:]), time_steps)
+        threshold = neuron.threshold.detach()
         rows.append({"layer": index + 1, "threshold": float(threshold), "spread of u": float(u.std()),
                      "mean |u| / V_th": float(u.abs().mean() / threshold),
                      "|u| < 0.25": float((u.abs() < 0.25).float().mean()),

@@ -141,25 +141,34 @@ class SpikingNeuron(snntorch.Leaky):
         :math:`\\mathbb{1}[0 < I < V_{th}] / V_{th}`, the derivative of :math:`\\mathrm{clip}(I / V_{th}, 0, 1)`
         (the member :class:`~snnconv.surrogates.RateApproximation`).
         """
-        return _RateMap.apply(current, self.threshold.to(current.dtype), self.leak, self.soft_reset, time_steps)
+        return _RateMap.apply(current, self, time_steps)
+
+    @torch.no_grad()
+    def potentials(self, current: torch.Tensor, time_steps: int) -> torch.Tensor:
+        """:math:`u(t) = v(t^-) - V_{th}` of Eqs. (1)–(3) for the currents ``[T, ...]`` (no gradient); the neuron
+        fires where :math:`u(t) \\ge 0`."""
+        threshold = self.threshold.detach().to(current.dtype)
+        leak = torch.tensor(self.leak, dtype=current.dtype, device=current.device)
+        membrane, steps = torch.zeros_like(current[0]), []
+        for t in range(time_steps):
+            u, _, membrane = _forward_step(membrane, current[t], threshold, leak, self.soft_reset)
+            steps.append(u)
+        return torch.stack(steps)
 
 
 class _RateMap(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, current, threshold, leak, soft_reset, time_steps):
+    def forward(ctx, current, neuron, time_steps):
+        threshold = neuron.threshold.detach().to(current.dtype)
         ctx.save_for_backward(current, threshold)
-        leak_t = torch.tensor(leak, dtype=current.dtype, device=current.device)
-        membrane, count = torch.zeros_like(current), torch.zeros_like(current)
-        for _ in range(time_steps):
-            _, spikes, membrane = _forward_step(membrane, current, threshold, leak_t, soft_reset)
-            count = count + spikes
-        return count / time_steps
+        constant = current.unsqueeze(0).expand(time_steps, *current.shape)
+        return (neuron.potentials(constant, time_steps) >= 0).to(current.dtype).mean(0)
 
     @staticmethod
     def backward(ctx, grad_rate):
         current, threshold = ctx.saved_tensors
         inside = ((current > 0) & (current < threshold)).to(grad_rate.dtype)
-        return grad_rate * inside / threshold, None, None, None, None
+        return grad_rate * inside / threshold, None, None
 
 
 def _membrane_spread(z_all: torch.Tensor) -> torch.Tensor:
@@ -255,7 +264,9 @@ class _SpikingLoop(torch.autograd.Function):
             if keep:
                 z_steps.append(z)
         if keep:
-            ctx.save_for_backward(torch.stack(z_steps), threshold, leak_t, current.mean(0))
+            # Only RGA's backward needs the mean input; the others should not pay for it on every step.
+            mean_current = current.mean(0) if isinstance(gradient, RateGradient) else current.new_empty(0)
+            ctx.save_for_backward(torch.stack(z_steps), threshold, leak_t, mean_current)
             ctx.config = (soft_reset, detach_reset, gradient, layer)
         return torch.stack(spike_steps)
 

@@ -129,7 +129,8 @@ class Page:
         """Show a ``side_by_side`` table (ours, paper, difference, interval) and offer it as CSV."""
         _display(_html(html_table(format_table(table))))
         numbers = table.copy()
-        numbers[[c for c in RESULT_COLUMNS if c != "n"]] = numbers[[c for c in RESULT_COLUMNS if c != "n"]].round(4)
+        percentages = [c for c in RESULT_COLUMNS if c != "n"]
+        numbers[percentages] = numbers[percentages].round(4)
         _display(_html(csv_link(numbers, f"{self.notebook}.csv")))
 
     def show(self, frame: pd.DataFrame, digits: int = 2) -> None:
@@ -175,9 +176,7 @@ def start(notebook: str, published_table: str, paper_dataset: str | None = None,
     Raises :class:`~snnconv.parameters.ParameterError` — before any training or attack — for a bad parameter,
     and :class:`~snnconv.data.DatasetMissingError` when the profile's data set is not on disk.
     """
-    import torch
-
-    from snnconv.pipeline import dataset
+    from snnconv.results import prepare
 
     started = time.time()
     settings = resolve(**parameters)
@@ -186,8 +185,7 @@ def start(notebook: str, published_table: str, paper_dataset: str | None = None,
         if paper_dataset not in set(paper.dataset):
             raise fail("paper_dataset", paper_dataset, f"one of {sorted(set(paper.dataset))}")
         paper = paper.loc[paper.dataset == paper_dataset]
-    torch.set_num_threads(settings.threads)
-    dataset(settings.profile.dataset, "test")  # a missing data set fails here, not after an hour of training
+    prepare(settings, None)  # threads; a missing data set fails here, not after an hour of training
     arguments = {**parameters, "paper_dataset": paper_dataset}
     provenance = collect_provenance(arguments, settings.profile.name, 0.0)  # the code as it starts
     print(settings.profile.summary())

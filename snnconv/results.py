@@ -231,8 +231,7 @@ def _without_attack(settings: Settings, subject: Subject, n_test: int) -> tuple[
     simulation, batch = Simulation(subject.time_steps), profile.attack_batch
     images, labels = dataset(profile.dataset, "test")
     images, labels = images[:n_test].to(device()), labels[:n_test].to(device())
-    norms = torch.cat([input_gradient_norms(subject.model, images[i : i + batch], labels[i : i + batch], simulation)
-                       for i in range(0, len(images), batch)])
+    norms = input_gradient_norms(subject.model, images, labels, simulation, batch)
     noise = random_noise_accuracy(subject.model, images, labels, profile.epsilons[-1], simulation,
                                   settings.seed)
     return float((norms == 0).float().mean()), noise
@@ -593,12 +592,8 @@ def member_gradient_rows(settings: Settings, store: ArtifactStore | None = None,
         if subject.time_steps == 0:
             continue
         for member in (*PAPER_ENSEMBLE, *STRONGER_MEMBERS):
-            if isinstance(member, AdaptiveSharpness):
-                member.statistics.reset()
-            norms = torch.cat([input_gradient_norms(subject.model, images[i : i + profile.attack_batch],
-                                                    labels[i : i + profile.attack_batch],
-                                                    Simulation(subject.time_steps, member))
-                               for i in range(0, len(images), profile.attack_batch)])
+            norms = input_gradient_norms(subject.model, images, labels, Simulation(subject.time_steps, member),
+                                         profile.attack_batch)
             rows.append({"model": subject.label, "member": member.label, "gradient norm": float(norms.mean()),
                          "zero gradients (%)": 100.0 * float((norms == 0).float().mean())})
     return rows

@@ -340,6 +340,16 @@ class AdaptiveSharpness:
         return "ASSG" if self.scale == 1.0 else f"ASSG(a={self.scale:g})"
 
 
+def fresh_statistics(member: GradientMode) -> None:
+    """Start ASSG's statistics (Wang et al. 2025) afresh before ``member`` attacks or measures a new batch.
+
+    They belong to one run on one batch: a verdict or a gradient must not depend on earlier batches. Every other
+    member has no state, and this does nothing for it.
+    """
+    if isinstance(member, AdaptiveSharpness):
+        member.statistics.reset()
+
+
 @dataclass(frozen=True)
 class RateApproximation:
     """The network run as its rate map: each spiking layer replaced by the firing rate of its own neuron.

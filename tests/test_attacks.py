@@ -7,20 +7,6 @@ from snnconv.models import Simulation, build
 from snnconv.surrogates import PAPER_ENSEMBLE
 
 
-@pytest.fixture(scope="module")
-def snn_and_data():
-    torch.manual_seed(0)
-    net = build("vgg_small", "fashion_mnist").eval()
-    for neuron in net.neurons:
-        with torch.no_grad():
-            neuron.threshold.fill_(0.2)
-    x = torch.rand(24, 1, 28, 28)
-    # Labels the network gets right on clean inputs for most samples, so attacks have work to do.
-    y = predict(net, x, Simulation(4))
-    y[:4] = (y[:4] + 1) % 10  # a few clean errors
-    return net, x, y
-
-
 @pytest.mark.parametrize("spec", [AttackSpec("PGD", 8 / 255, steps=3), AttackSpec("APGD-CE", 8 / 255, steps=3),
                                   AttackSpec("APGD-T", 8 / 255, steps=2, targets=2), AttackSpec("RFGSM", 8 / 255)],
                          ids=lambda spec: spec.name)

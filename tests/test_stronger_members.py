@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from snnconv.attacks import AttackSpec, MemberView, ensemble_robustness, halving_checkpoints, predict
+from snnconv.attacks import AttackSpec, MemberView, ensemble_robustness, halving_checkpoints
 from snnconv.models import Simulation, build
 from snnconv.neurons import SpikingNeuron, _membrane_spread
 from snnconv.pipeline import members_by_label
@@ -120,18 +120,6 @@ def test_threshold_scaled_widths_are_the_absolute_widths_times_the_threshold():
 def test_new_members_are_named_by_label():
     labels = tuple(m.label for m in (*STRONGER_MEMBERS, THRESHOLD_SCALED[0]))
     assert members_by_label(labels) == (*STRONGER_MEMBERS, THRESHOLD_SCALED[0])
-
-
-@pytest.fixture(scope="module")
-def snn_and_data():
-    torch.manual_seed(0)
-    net = build("vgg_small", "fashion_mnist").eval()
-    for neuron in net.neurons:
-        with torch.no_grad():
-            neuron.threshold.fill_(0.2)
-    x = torch.rand(24, 1, 28, 28)
-    y = predict(net, x, Simulation(4))
-    return net, x, y
 
 
 @pytest.mark.parametrize("member", [*STRONGER_MEMBERS, THRESHOLD_SCALED[3]], ids=lambda m: m.label)
