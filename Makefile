@@ -14,7 +14,8 @@
 #                              (--doctest-modules snnconv) and every notebook at the smoke profile under nbval;
 #                              then the smoke book: every notebook executed into a copy of the book under
 #                              _build/smoke/, built, and checked in headless Chromium (tools/check_book.py;
-#                              screenshots in _build/smoke/screenshots/). This is the project's test command
+#                              screenshots in _build/smoke/screenshots/) and its glue references checked against the
+#                              executed notebooks (tools/check_glue.py). This is the project's test command
 #                              (.ci/run calls it).
 #   make smoke-book            only the smoke book and its browser check (part of make test).
 #   make lint                  ruff check snnconv tests
@@ -103,6 +104,7 @@ book: setup
 	  echo "book: $$name done in $$(( $$(date +%s) - t0 )) s"; \
 	done; \
 	$(VENV)/bin/jupyter-book build . --path-output . $(JB_FLAGS); \
+	$(PY) tools/check_glue.py . _build/html; \
 	s=$$(( $$(date +%s) - start )); \
 	printf 'book: total wall time %dh%02dm%02ds (profile=%s); open _build/html/index.html\n' \
 	  $$((s / 3600)) $$((s % 3600 / 60)) $$((s % 60)) "$(PROFILE)"
@@ -131,6 +133,7 @@ smoke-book: setup
 	done
 	$(VENV)/bin/jupyter-book build $(SMOKE)/src --path-output $(SMOKE) $(JB_FLAGS)
 	$(PY) tools/check_book.py $(SMOKE)/_build/html --screenshots $(SMOKE)/screenshots
+	$(PY) tools/check_glue.py $(SMOKE)/src $(SMOKE)/_build/html
 
 # ---- lint / clean -----------------------------------------------------------------------------------------
 lint: $(STAMP)

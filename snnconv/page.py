@@ -11,7 +11,11 @@ A result notebook computes its rows in plain sight (:mod:`snnconv.results`) and 
 * :meth:`Page.diagnostics` shows the gradient-masking checks (:func:`snnconv.diagnostics.diagnose`) as a
   ✓/✗ grid, names every failed check, and keeps the measured values one click away;
 * :meth:`Page.footer` says which commits computed the numbers, the papermill command that reproduces the
-  page, and the provenance (parameters, software, hardware, wall time).
+  page, and the provenance (parameters, software, hardware, wall time);
+* :meth:`Page.glue` hands a number or a sentence to the book's prose (MyST-NB glue): the intro and deviations
+  pages quote results as ``{glue:text}`results/<page>.ipynb::<key>:.1f``` instead of typing them, so a
+  re-run updates the prose too. :meth:`Page.claim` and :meth:`Page.diagnostics` glue their verdict sentences
+  when given a ``key``.
 
 Everything renders as plain HTML or Markdown without random ids, so the output is the same in Jupyter, in
 the book and in a diff.
@@ -28,6 +32,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import re
 import shlex
 import time
 from collections.abc import Mapping
@@ -84,6 +89,21 @@ def verdict_sentence(frame: pd.DataFrame, holds: str, statement: str, unit: str,
     return sentence + "."
 
 
+def verdict_html(frame: pd.DataFrame, holds: str, statement: str, unit: str, measurably: str | None = None) -> str:
+    """:func:`verdict_sentence` as inline HTML, for quoting in the book's prose."""
+    sentence = html.escape(verdict_sentence(frame, holds, statement, unit, measurably))
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", sentence)
+
+
+def key_name(label: str) -> str:
+    """A model or attack label as part of a glue key: ``AT-eps1`` → ``at_eps1``.
+
+    >>> key_name("SNN-RAT (T=8)")
+    'snn_rat_t_8'
+    """
+    return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+
+
 def _display(*objects: Any) -> None:
     from IPython.display import display
 
@@ -137,14 +157,41 @@ class Page:
         """Show any table the page computed, rendered like every other table of the book."""
         _display(_html(html_table(frame, digits)))
 
+    def glue(self, key: str, value: Any) -> None:
+        """Make ``value`` quotable from the book's prose under ``key`` (not shown on this page).
+
+        A number is glued as a plain float (the prose picks the format, e.g. ``:.1f``), a string as inline HTML
+        (quoted with the ``{glue}`` role).
+        """
+        from myst_nb import glue
+
+        if not re.fullmatch(r"[a-z0-9_]+", key):
+            raise ValueError(f"glue key {key!r}: use lower-case letters, digits and _ (see page.key_name).")
+        if isinstance(value, str):
+            glue(key, _html(value), display=False)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"glue {key!r}: a number or a sentence, not {type(value).__name__}")
+        else:
+            glue(key, float(value), display=False)
+
+    def glue_accuracies(self, rows: pd.DataFrame, *columns: str) -> None:
+        """Glue every row's accuracy (%) under the key formed by its ``columns``, e.g. ``AT-eps1``, ``PGD20``, ``ε3`` →
+        ``at_eps1_pgd20_eps3``; an empty cell (a clean row's attack) reads ``clean``."""
+        for _, row in rows.iterrows():
+            key = "_".join(key_name(str(row[c]).replace("ε", "eps") or "clean") for c in columns)
+            self.glue(key, 100.0 * row["correct"] / row["n"])
+
     def claim(self, frame: pd.DataFrame, holds: str, statement: str, unit: str = "comparisons",
-              measurably: str | None = None) -> None:
-        """Show a claim's comparisons (✓/✗) and its verdict sentence."""
+              measurably: str | None = None, key: str | None = None) -> None:
+        """Show a claim's comparisons (✓/✗) and its verdict sentence; glue the sentence as ``key`` if given."""
         _display(_html(html_table(frame)))
         _display(_markdown(verdict_sentence(frame, holds, statement, unit, measurably)))
+        if key is not None:
+            self.glue(key, verdict_html(frame, holds, statement, unit, measurably))
 
-    def diagnostics(self, rows: list[dict]) -> None:
-        """Show :func:`snnconv.diagnostics.diagnose` rows (with a ``model`` key) as a ✓/✗ grid, checks × models."""
+    def diagnostics(self, rows: list[dict], key: str | None = None) -> None:
+        """Show :func:`snnconv.diagnostics.diagnose` rows (with a ``model`` key) as a ✓/✗ grid, checks × models;
+        glue the summary sentence as ``key`` if given."""
         frame = pd.DataFrame(rows)
         checks, models = list(dict.fromkeys(frame.check)), list(dict.fromkeys(frame.model))
         grid = frame.pivot(index="check", columns="model", values="passed").reindex(index=checks, columns=models)
@@ -153,8 +200,13 @@ class Page:
         if len(failed):
             items = "\n".join(f"- {row.model}: {row.check} ({row.value})" for row in failed.itertuples())
             _display(_markdown(f"**{len(failed)} of {len(frame)} diagnostics failed:**\n\n{items}"))
+            summary = (f"<strong>{len(failed)} of {len(frame)} diagnostics failed</strong>: "
+                       + "; ".join(html.escape(f"{row.model}: {row.check}") for row in failed.itertuples()))
         else:
+            summary = f"<strong>All {len(frame)} diagnostics passed</strong> for {len(models)} models"
             _display(_markdown(f"**All {len(frame)} diagnostics passed** for {len(models)} models."))
+        if key is not None:
+            self.glue(key, summary)
         values = frame.pivot(index="check", columns="model", values="value").reindex(index=checks, columns=models)
         _display(_html(f"<details><summary>Measured values</summary>{html_table(values.fillna(''))}</details>"))
 

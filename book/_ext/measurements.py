@@ -1,0 +1,26 @@
+"""Sphinx extension: the measurements in ``book/measurements/*.json`` as MyST substitutions.
+
+A page quotes a measured number as ``{{ gpu_check.calibration_s | round | int }}`` instead of typing it, so
+the prose changes when the measurement is re-run (``tools/gpu_check.py`` writes ``gpu_check.json``). Each file
+becomes one substitution named after it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+MEASUREMENTS = Path(__file__).resolve().parent.parent / "measurements"
+
+
+def _add_measurements(app: Any, config: Any) -> None:
+    substitutions = dict(getattr(config, "myst_substitutions", None) or {})
+    for path in sorted(MEASUREMENTS.glob("*.json")):
+        substitutions[path.stem] = json.loads(path.read_text())
+    config.myst_substitutions = substitutions
+
+
+def setup(app: Any) -> dict:
+    app.connect("config-inited", _add_measurements)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
