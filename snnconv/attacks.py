@@ -556,6 +556,12 @@ def ensemble_robustness(
                           adversarial)
 
 
+#: What a transfer attack hands the target for an image the source resists: the source's highest-loss
+#: attempt (ours), or the clean image (the authors' MultiAttack).
+ResistedImage = Literal["highest_loss", "clean"]
+RESISTED_IMAGES: tuple[str, ...] = ("highest_loss", "clean")
+
+
 def transfer_images(
     source: nn.Module,
     images: torch.Tensor,
@@ -567,16 +573,20 @@ def transfer_images(
     seed: int = 0,
     batch_size: int = 256,
     progress: bool = True,
+    resisted: ResistedImage = "highest_loss",
 ) -> torch.Tensor:
     """Adversarial images crafted on ``source`` for a transfer attack (Table B1, Suppl. B.1), one per test image.
 
     Every member attacks every test image — also those the source already misclassifies, whose clean image
     would otherwise reach the target unperturbed. An image takes the first member's attempt that fools the
     source; for an image the source resists, the attempt with the highest cross-entropy on the source (its
-    true forward pass). The authors' MultiAttack differs on both counts: a resisted image is replaced by the
-    clean one (see the deviations page). Members see images one by one (per-image random starts), so the
-    result does not depend on member order within "first success" ties or on batching.
+    true forward pass). ``resisted="clean"`` is the authors' MultiAttack instead: an image the source resists
+    is replaced by the clean one, so it reaches the target unperturbed (see the deviations page). Members see
+    images one by one (per-image random starts), so the result does not depend on member order within "first
+    success" ties or on batching.
     """
+    if resisted not in RESISTED_IMAGES:
+        raise ValueError(f"resisted={resisted!r}: one of {RESISTED_IMAGES}")
     source.eval()
     truth = Simulation(time_steps, TRAINING_GRADIENT, readout)
     if time_steps == 0:
@@ -600,6 +610,8 @@ def transfer_images(
             crafted[chunk[take]] = adv[take]
             best_loss[chunk[take]] = loss[take]
             fooled[chunk] |= fools
+    if resisted == "clean":
+        crafted[~fooled] = images[~fooled]
     return crafted
 
 

@@ -151,6 +151,8 @@ class EvaluationConfig:
     # A transfer attack: the adversarial images are crafted on the model stored under source_key.
     source_key: str = field(default="", metadata={"added_later": True})
     source_time_steps: int = field(default=0, metadata={"added_later": True})
+    # What a transfer attack hands the target for an image the source resists (attacks.RESISTED_IMAGES).
+    transfer_resisted: str = field(default="highest_loss", metadata={"added_later": True})
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ class Profile:
     hart_search_images: int = 200  # the first test images of the adaptive evaluation used for that search
     square_queries: tuple[int, ...] = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000)
     unbounded: float = 64 / 255  # a budget that can turn any image into another class
+    claim_seeds: tuple[int, ...] = (0, 1, 2)  # the seeds over which the claims page tests each claim
 
     def summary(self) -> str:
         """One line naming the data, network and budgets, for the top of a result page."""
@@ -212,6 +215,7 @@ PROFILES: dict[str, Profile] = {
         hart_widths=(0.5, 1.0, 2.0),
         hart_search_images=40,
         square_queries=(1, 10, 50),
+        claim_seeds=(0, 1),
     ),
     "default": Profile(
         name="default",

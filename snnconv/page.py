@@ -153,9 +153,12 @@ class Page:
         numbers[percentages] = numbers[percentages].round(4)
         _display(_html(csv_link(numbers, f"{self.notebook}.csv")))
 
-    def show(self, frame: pd.DataFrame, digits: int = 2) -> None:
-        """Show any table the page computed, rendered like every other table of the book."""
+    def show(self, frame: pd.DataFrame, digits: int = 2, download: str | None = None) -> None:
+        """Show any table the page computed, rendered like every other table of the book; with ``download`` (a
+        file name) also offer it as CSV."""
         _display(_html(html_table(frame, digits)))
+        if download is not None:
+            _display(_html(csv_link(frame, download)))
 
     def glue(self, key: str, value: Any) -> None:
         """Make ``value`` quotable from the book's prose under ``key`` (not shown on this page).
@@ -222,8 +225,12 @@ class Page:
         return dataclasses.replace(self.provenance, wall_time_s=time.time() - self.started)
 
 
-def start(notebook: str, published_table: str, paper_dataset: str | None = None, **parameters: Any) -> Page:
+def start(notebook: str, published_table: str, paper_dataset: str | None = None,
+          extra: Mapping[str, Any] | None = None, **parameters: Any) -> Page:
     """Check the notebook's parameters, prepare the run and load the paper's values of ``published_table``.
+
+    ``extra`` holds the page's own parameters (already checked by the page, e.g. the claims page's ``seeds``):
+    they are not profile settings but belong in the reproducing command and the provenance.
 
     Raises :class:`~snnconv.parameters.ParameterError` — before any training or attack — for a bad parameter,
     and :class:`~snnconv.data.DatasetMissingError` when the profile's data set is not on disk.
@@ -238,7 +245,7 @@ def start(notebook: str, published_table: str, paper_dataset: str | None = None,
             raise fail("paper_dataset", paper_dataset, f"one of {sorted(set(paper.dataset))}")
         paper = paper.loc[paper.dataset == paper_dataset]
     prepare(settings, None)  # threads; a missing data set fails here, not after an hour of training
-    arguments = {**parameters, "paper_dataset": paper_dataset}
+    arguments = {**parameters, **(extra or {}), "paper_dataset": paper_dataset}
     provenance = collect_provenance(arguments, settings.profile.name, 0.0)  # the code as it starts
     print(settings.profile.summary())
     return Page(notebook, arguments, settings, paper, provenance, started)

@@ -180,7 +180,8 @@ def ensure_evaluation(
         spec = AttackSpec(config.attack, config.epsilon, config.steps, config.step_size)
         crafted = transfer_images(source, images, labels, spec, config.source_time_steps,
                                   members=members_by_label(config.members), readout=config.readout, seed=config.seed,
-                                  batch_size=batch_size, progress=progress)
+                                  batch_size=batch_size, progress=progress,
+                                  resisted=config.transfer_resisted)  # type: ignore[arg-type]
         simulation = Simulation(config.time_steps, readout=config.readout)
         clean = predict(model, images, simulation, batch_size) == labels
         robust = clean & (predict(model, crafted, simulation, batch_size) == labels)

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from snnconv.attacks import RESISTED_IMAGES
 from snnconv.config import (
     END_TO_END,
     EvaluationConfig,
@@ -28,7 +29,7 @@ from snnconv.config import (
 )
 from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, layer_statistics, random_noise_accuracy
 from snnconv.models import Simulation, SpikingNetwork
-from snnconv.parameters import Settings
+from snnconv.parameters import Settings, fail
 from snnconv.pipeline import dataset, device, ensure_ann, ensure_end_to_end, ensure_evaluation, ensure_snn
 from snnconv.store import ArtifactStore, artifact_key
 from snnconv.surrogates import (
@@ -109,6 +110,7 @@ def evaluate(
     settings: Settings, store: ArtifactStore, subject: Subject, attack: str, epsilon: float = 0.0,
     steps: int = 1, step_size: float | None = None, source: Subject | None = None, n_test: int | None = None,
     members: tuple[str, ...] = (), per_member: bool = False, progress: bool = True,
+    transfer_resisted: str = "highest_loss",
 ) -> dict:
     """One attack (budget ``epsilon`` in [0, 1] pixel units) on ``subject``; returns its stored record.
 
@@ -122,7 +124,8 @@ def evaluate(
                               n_test or profile.n_test_extended, settings.seed, members=members,
                               per_member=per_member, step_size=step_size,
                               source_key=source.key if source else "",
-                              source_time_steps=source.time_steps if source else 0)
+                              source_time_steps=source.time_steps if source else 0,
+                              transfer_resisted=transfer_resisted if source else "highest_loss")
     return ensure_evaluation(subject.model, config, store, profile.attack_batch, progress,
                              source.model if source else None)
 
@@ -312,10 +315,21 @@ def table2_subjects(settings: Settings, store: ArtifactStore, progress: bool) ->
             *(converted(settings, o, store, progress)[1] for o in settings.objectives)]
 
 
-def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def transfer_protocol(resisted: str) -> str:
+    """``resisted`` if it names a transfer protocol of :func:`snnconv.attacks.transfer_images`, else a
+    :class:`~snnconv.parameters.ParameterError` naming the allowed values."""
+    if resisted not in RESISTED_IMAGES:
+        raise fail("transfer_resisted", resisted, f"one of {RESISTED_IMAGES}")
+    return resisted
+
+
+def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True,
+                  resisted: str = "highest_loss") -> list[dict]:
     """Table B1: each converted SNN under white-box ensemble PGD²⁰ (WB) and under PGD²⁰ images crafted on a
     second SNN converted from the same ANN and finetuned with another seed (BB_SNN) or on the baseline ANN
-    (BB_ANN), at ε1 and ε3."""
+    (BB_ANN), at ε1 and ε3. ``resisted`` is :func:`snnconv.attacks.transfer_images`' option: ``"clean"`` gives
+    the authors' protocol."""
+    transfer_protocol(resisted)
     store = prepare(settings, store)
     profile = settings.profile
     rows = []
@@ -327,7 +341,7 @@ def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progre
         for epsilon, budget in ((profile.epsilons[0], "ε1"), (profile.epsilons[-1], f"ε{len(profile.epsilons)}")):
             for setting, source in (("WB", None), ("BB_SNN", twin), ("BB_ANN", ann)):
                 record = evaluate(settings, store, snn, "PGD", epsilon, profile.pgd_steps, source=source,
-                                  progress=progress)
+                                  progress=progress, transfer_resisted=resisted)
                 rows.append(_row(snn, f"PGD{profile.pgd_steps}", epsilon, record, setting=setting, budget=budget))
     return rows
 

@@ -312,3 +312,19 @@ def test_a_lif_snn_keeps_its_leak_and_soft_reset_through_conversion_and_a_store_
                                 if not k.endswith(("beta", "reset_mechanism_val"))}, strict=False)
     if_neurons.eval()
     assert any(not torch.equal(a, b) for a, b in zip(spike_trains(reloaded), spike_trains(if_neurons), strict=True))
+
+
+def test_the_authors_transfer_protocol_hands_resisted_images_over_clean(snn_and_data):
+    from snnconv.attacks import AttackSpec, predict, transfer_images
+    from snnconv.models import Simulation
+
+    model, images, labels = snn_and_data
+    spec = AttackSpec("FGSM", 2 / 255, 1)
+    ours = transfer_images(model, images, labels, spec, 4, progress=False)
+    authors = transfer_images(model, images, labels, spec, 4, progress=False, resisted="clean")
+    fooled = predict(model, ours, Simulation(4), 64) != labels
+    assert 0 < int(fooled.sum()) < len(labels)
+    assert torch.equal(authors[fooled], ours[fooled])  # a fooling attempt is kept by both protocols
+    assert torch.equal(authors[~fooled], images[~fooled]) and not torch.equal(ours[~fooled], images[~fooled])
+    with pytest.raises(ValueError, match="resisted="):
+        transfer_images(model, images, labels, spec, 4, progress=False, resisted="unperturbed")

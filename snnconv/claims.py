@@ -1,0 +1,289 @@
+"""The paper's qualitative claims as data, each tested on several seeds with paired statistics.
+
+A claim is a list of *comparisons*: two per-image verdict vectors on the same test images, A and B, where the
+paper says A is more accurate than B (e.g. the SNN converted from an AT ANN against the one converted from a
+natural ANN, both under ε3 ensemble PGD²⁰). :func:`claim_rows` runs every comparison for every seed — models and
+verdicts come from the same store functions as the result pages, :mod:`snnconv.results`, with only the seed
+changed — and :func:`verdicts` applies one rule, stated before any number is seen:
+
+* in one seed, a comparison is **for** the claim when the 95 % paired interval of
+  :math:`\\mathrm{acc}(A) - \\mathrm{acc}(B)` (exact McNemar, :func:`snnconv.statistics.paired_comparison`)
+  lies above zero, **against** it when the interval lies below zero, and **unclear** otherwise;
+* a claim **holds** when every comparison is *for* it in every seed; it **does not hold** when at least one
+  comparison is *against* it in every seed; otherwise it is **inconclusive**.
+
+The masking claim (each model passes every gradient-masking diagnostic, Carlini et al. 2019) has checks instead
+of comparisons: a passed check counts as *for*, a failed one as *against*.
+
+Across seeds, :func:`pooled` gives each comparison's mean difference with a t interval over the seeds (the
+spread between independently trained models, which one seed cannot show). :func:`schedule_rows` re-runs the
+claims that compare training methods (Table 2, Fig. 4) with longer schedules, to show how each effect moves
+with the training budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from snnconv import results
+from snnconv.parameters import Settings, fail
+from snnconv.statistics import paired_comparison
+from snnconv.store import ArtifactStore
+
+#: One comparison inside one seed: a name, then A's and B's per-image verdicts (the paper says A > B).
+Comparison = tuple[str, Sequence[bool], Sequence[bool]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A qualitative claim of the paper: its words, where it is made, and how one seed tests it."""
+
+    key: str
+    statement: str  # the claim in the paper's words
+    source: str  # where the paper makes it
+    comparisons: Callable[[Settings, ArtifactStore, bool], list[Comparison]] | None = None
+    checks: Callable[[Settings, ArtifactStore, bool], list[dict]] | None = None  # diagnose() rows with model
+
+
+def _rows(rows: list[dict], **match: Any) -> list[dict]:
+    return [row for row in rows if all(row.get(k) == v for k, v in match.items())]
+
+
+def _one(rows: list[dict], **match: Any) -> dict:
+    found = _rows(rows, **match)
+    if len(found) != 1:
+        raise LookupError(f"expected one row with {match}, found {len(found)}")
+    return found[0]
+
+
+def _table1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    rows = results.table1_rows(settings, store, progress)
+    last, pgd = f"ε{len(settings.profile.epsilons)}", f"PGD{settings.profile.pgd_steps}"
+    natural = _one(rows, model="snn", attack=pgd, budget=last, ann_objective="Natural")
+    return [(f"{row['ann_objective']} vs Natural", row["robust"], natural["robust"])
+            for row in _rows(rows, model="snn", attack=pgd, budget=last) if row["ann_objective"] != "Natural"]
+
+
+def _robust_only(settings: Settings) -> Settings:
+    """Table 2 and Tables B3/B4 study the SNNs converted from robust ANNs only (their pages' ``objectives``)."""
+    return dataclasses.replace(settings, objectives=tuple(o for o in settings.objectives if o != "natural"))
+
+
+def _table2(metric: str) -> Callable[[Settings, ArtifactStore, bool], list[Comparison]]:
+    def comparisons(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+        rows = _rows(results.table2_rows(_robust_only(settings), store, progress), metric=metric)
+        rat = {row["attack"]: row for row in rows if row["model"] == "SNN-RAT"}
+        return [(f"{row['model']} vs SNN-RAT" + (f", {row['attack']}" if row["attack"] else ""), row["robust"],
+                 rat[row["attack"]]["robust"]) for row in rows if row["model"] != "SNN-RAT"]
+    return comparisons
+
+
+def _fig4_rat(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    rows = results.square_rows(settings, store, progress)
+    most = max(settings.profile.square_queries)
+    return [(f"Ours vs SNN-RAT, {most} queries", _one(rows, model="Ours (AT-eps1)", queries=most)["robust"],
+             _one(rows, model="SNN-RAT", queries=most)["robust"])]
+
+
+def _fig4_ann(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    rows = results.square_rows(settings, store, progress)
+    budgets = [q for q in settings.profile.square_queries if q >= 1000] or [max(settings.profile.square_queries)]
+    return [(f"Ours vs ANN, {q} queries", _one(rows, model="Ours (AT-eps1)", queries=q)["robust"],
+             _one(rows, model="ANN (AT-eps1)", queries=q)["robust"]) for q in budgets]
+
+
+def _table_b1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    rows = results.transfer_rows(settings, store, progress)
+    out = []
+    for model in dict.fromkeys(row["model"] for row in rows):
+        for budget in dict.fromkeys(row["budget"] for row in _rows(rows, model=model) if row["budget"]):
+            by = {row["setting"]: row["robust"] for row in _rows(rows, model=model, budget=budget)}
+            out += [(f"{model} {budget}: BB_SNN vs WB", by["BB_SNN"], by["WB"]),
+                    (f"{model} {budget}: BB_ANN vs BB_SNN", by["BB_ANN"], by["BB_SNN"])]
+    return out
+
+
+def _table_b3(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    rows = _rows(results.vanilla_versus_ensemble_rows(_robust_only(settings), store, progress), model="snn")
+    out = []
+    for objective in dict.fromkeys(row["ann_objective"] for row in rows):
+        by = {row["attack"].rsplit("_", 1)[-1]: row["robust"] for row in _rows(rows, ann_objective=objective)}
+        out.append((f"{objective}: vanilla vs ensemble", by["vanilla"], by["ensemble"]))
+    return out
+
+
+def _masking(settings: Settings, store: ArtifactStore, progress: bool) -> list[dict]:
+    seen: set[tuple[str, str]] = set()
+    rows = []
+    for page in (results.converted_snn_diagnostics, results.table2_diagnostics, results.square_diagnostics):
+        for row in page(_robust_only(settings) if page is results.table2_diagnostics else settings, store, progress):
+            if (row["model"], row["check"]) not in seen:  # the AT SNN appears on several pages
+                seen.add((row["model"], row["check"]))
+                rows.append(row)
+    return rows
+
+
+#: Every qualitative claim of the paper that the book tests, in the paper's order.
+CLAIMS: tuple[Claim, ...] = (
+    Claim("robust_init", "SNNs converted from adversarially trained ANNs are far more robust than the SNN converted "
+          "from a naturally trained ANN (ε3 ensemble PGD²⁰)", "Sec. 5.1, Table 1", comparisons=_table1),
+    Claim("vs_snn_rat_robust", "our converted SNNs are more robust than SNN-RAT under every ensemble attack",
+          "Sec. 5.2, Table 2", comparisons=_table2("robust")),
+    Claim("vs_snn_rat_clean", "our converted SNNs have a higher clean accuracy than SNN-RAT", "Sec. 5.2, Table 2",
+          comparisons=_table2("clean")),
+    Claim("square_vs_snn_rat", "under the Square attack ours is more robust than SNN-RAT at the largest query budget",
+          "Sec. 5.4, Fig. 4", comparisons=_fig4_rat),
+    Claim("square_vs_ann", "under the Square attack the baseline ANN falls below ours from about 1000 queries on",
+          "Sec. 5.4, Fig. 4", comparisons=_fig4_ann),
+    Claim("transfer", "white-box attacks are stronger than transfer attacks from another SNN, which are stronger "
+          "than transfer attacks from the ANN (WB < BB_SNN < BB_ANN)", "Suppl. B.1, Table B1",
+          comparisons=_table_b1),
+    Claim("ensemble", "the ensemble attack is stronger than the vanilla attack through the training surrogate",
+          "Suppl. B.3, Tables B3/B4", comparisons=_table_b3),
+    Claim("no_masking", "the models pass the gradient-masking diagnostics (no obfuscated gradients)",
+          "Sec. 5.3 (Carlini et al. 2019)", checks=_masking),
+)
+
+VERDICTS = ("holds", "does not hold", "inconclusive")
+
+
+def parse_seeds(seeds: Any) -> tuple[int, ...]:
+    """The ``seeds`` parameter of the claims page: ``"0,1,2"``, a list of ints, or one int."""
+    values = seeds.split(",") if isinstance(seeds, str) else seeds if isinstance(seeds, list | tuple) else [seeds]
+    try:
+        parsed = tuple(int(str(v).strip()) for v in values)
+    except ValueError:
+        raise fail("seeds", seeds, 'distinct non-negative integers, e.g. "0,1,2"') from None
+    if not parsed or len(set(parsed)) != len(parsed) or min(parsed) < 0:
+        raise fail("seeds", seeds, 'distinct non-negative integers, e.g. "0,1,2"')
+    return parsed
+
+
+def _tested(settings: Settings, claims: Sequence[Claim], store: ArtifactStore | None, progress: bool) -> list[dict]:
+    prepared = results.prepare(settings, store)
+    rows = []
+    for claim in claims:
+        if claim.comparisons is not None:
+            for name, a, b in claim.comparisons(settings, prepared, progress):
+                c = paired_comparison(a, b)
+                status = "for" if c.ci_low > 0 else "against" if c.ci_high < 0 else "unclear"
+                rows.append({"claim": claim.key, "seed": settings.seed, "comparison": name, "A": c.accuracy_a,
+                             "B": c.accuracy_b, "difference": c.difference, "ci_low": c.ci_low,
+                             "ci_high": c.ci_high, "p_value": c.p_value, "status": status})
+        if claim.checks is not None:
+            for check in claim.checks(settings, prepared, progress):
+                rows.append({"claim": claim.key, "seed": settings.seed, "comparison": f"{check['model']}: "
+                             f"{check['check']}", "status": "for" if check["passed"] else "against",
+                             "value": str(check["value"])})
+    return rows
+
+
+def claim_rows(settings: Settings, seeds: Sequence[int], claims: Sequence[Claim] = CLAIMS,
+               store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """One row per claim, seed and comparison (or check), with the paired effect and its status in that seed."""
+    return [row for seed in seeds for row in _tested(dataclasses.replace(settings, seed=seed), claims, store,
+                                                     progress)]
+
+
+#: The claims that compare training methods, whose effects can move with the training budget.
+BUDGET_CLAIMS = ("vs_snn_rat_robust", "vs_snn_rat_clean", "square_vs_snn_rat", "square_vs_ann")
+
+
+def with_schedule(settings: Settings, ann_epochs: int | None = None, snn_epochs: int | None = None) -> Settings:
+    """``settings`` with longer (or shorter) schedules: ``ann_epochs`` for the baseline ANNs and the end-to-end
+    SNNs (they share the baselines' schedule), ``snn_epochs`` for the robust finetuning (Eqs. 9–10)."""
+    profile = settings.profile
+    if ann_epochs is not None:
+        profile = dataclasses.replace(profile, ann_schedule=dataclasses.replace(profile.ann_schedule,
+                                                                                epochs=ann_epochs))
+    if snn_epochs is not None:
+        profile = dataclasses.replace(profile, snn_schedule=dataclasses.replace(profile.snn_schedule,
+                                                                                epochs=snn_epochs))
+    return dataclasses.replace(settings, profile=profile)
+
+
+def schedule_rows(settings: Settings, schedules: Sequence[tuple[int, int]], claims: Sequence[Claim] | None = None,
+                  store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """The :data:`BUDGET_CLAIMS` (by default) for each ``(ann_epochs, snn_epochs)`` schedule, seed ``settings.seed``;
+    each row names its schedule."""
+    chosen = claims if claims is not None else [c for c in CLAIMS if c.key in BUDGET_CLAIMS]
+    rows = []
+    for ann_epochs, snn_epochs in schedules:
+        run = with_schedule(settings, ann_epochs, snn_epochs)
+        rows += [{"ANN epochs": ann_epochs, "SNN epochs": snn_epochs, **row}
+                 for row in _tested(run, chosen, store, progress)]
+    return rows
+
+
+def pooled(rows: list[dict], confidence: float = 0.95) -> list[dict]:
+    """Each comparison's mean difference over the seeds with a t interval (``nan`` with one seed)."""
+    from scipy.stats import t
+
+    out = []
+    keys = dict.fromkeys((row["claim"], row["comparison"]) for row in rows if "difference" in row)
+    for claim, comparison in keys:
+        differences = np.array([row["difference"] for row in rows
+                                if row["claim"] == claim and row["comparison"] == comparison])
+        mean, n = float(differences.mean()), len(differences)
+        half = (float(t.ppf(0.5 + confidence / 2, n - 1) * differences.std(ddof=1) / np.sqrt(n))
+                if n > 1 else float("nan"))
+        out.append({"claim": claim, "comparison": comparison, "seeds": n, "mean difference": mean,
+                    "ci_low": mean - half, "ci_high": mean + half})
+    return out
+
+
+def verdict(statuses: dict[str, list[str]]) -> str:
+    """The rule of this module for one claim, given each comparison's statuses over the seeds.
+
+    >>> verdict({"AT vs Natural": ["for", "for"], "TRADES vs Natural": ["for", "for"]})
+    'holds'
+    >>> verdict({"AT vs Natural": ["for", "for"], "TRADES vs Natural": ["against", "against"]})
+    'does not hold'
+    >>> verdict({"AT vs Natural": ["for", "unclear"]})
+    'inconclusive'
+    """
+    if statuses and all(s == "for" for seeds in statuses.values() for s in seeds):
+        return "holds"
+    if any(seeds and all(s == "against" for s in seeds) for seeds in statuses.values()):
+        return "does not hold"
+    return "inconclusive"
+
+
+def verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
+    """One row per claim: its words, where it is made, how many comparisons were for/against it, and the verdict."""
+    out = []
+    for claim in claims:
+        own = [row for row in rows if row["claim"] == claim.key]
+        statuses: dict[str, list[str]] = {}
+        for row in own:
+            statuses.setdefault(row["comparison"], []).append(row["status"])
+        counts = {s: sum(row["status"] == s for row in own) for s in ("for", "against", "unclear")}
+        out.append({"claim": claim.statement, "where": claim.source, "seeds": len({row["seed"] for row in own}),
+                    "comparisons": len(statuses), **counts, "verdict": verdict(statuses)})
+    return out
+
+
+def sensitivity_schedules(profile: Any, longer_ann_epochs: Any = None,
+                          longer_snn_epochs: Any = None) -> list[tuple[int, int]]:
+    """The profile's schedule, a longer finetuning and longer baselines, as ``(ann_epochs, snn_epochs)``.
+
+    ``None`` picks three times the profile's finetuning epochs and twice its baseline epochs.
+
+    >>> from snnconv.config import PROFILES
+    >>> sensitivity_schedules(PROFILES["default"])
+    [(5, 1), (5, 3), (10, 1)]
+    """
+    ann, snn = profile.ann_schedule.epochs, profile.snn_schedule.epochs
+    chosen = []
+    for name, value, default, base in (("longer_snn_epochs", longer_snn_epochs, 3 * snn, snn),
+                                       ("longer_ann_epochs", longer_ann_epochs, 2 * ann, ann)):
+        value = default if value is None else value
+        if not isinstance(value, int) or isinstance(value, bool) or value <= base:
+            raise fail(name, value, f"an integer above the profile's {base} epochs")
+        chosen.append(value)
+    return [(ann, snn), (ann, chosen[0]), (chosen[1], snn)]

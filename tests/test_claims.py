@@ -1,0 +1,115 @@
+"""The claims page's rule (snnconv.claims) on hand-made verdicts: statuses per seed, verdicts, pooling."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from snnconv import claims
+from snnconv.parameters import ParameterError, resolve
+
+
+def _verdicts(n_a_only: int, n_b_only: int, n_both: int = 100) -> tuple[list[bool], list[bool]]:
+    """A and B right on ``n_both`` images; only A right on ``n_a_only``, only B on ``n_b_only``."""
+    a = [True] * n_both + [True] * n_a_only + [False] * n_b_only
+    b = [True] * n_both + [False] * n_a_only + [True] * n_b_only
+    return a, b
+
+
+def _claim(per_seed: dict[int, tuple[int, int]]) -> claims.Claim:
+    def comparisons(settings, store, progress):
+        return [("A vs B", *_verdicts(*per_seed[settings.seed]))]
+    return claims.Claim("toy", "A beats B", "nowhere", comparisons=comparisons)
+
+
+@pytest.fixture
+def settings():
+    return resolve("smoke")
+
+
+def test_a_measurable_effect_in_every_seed_holds(settings, tmp_path):
+    claim = _claim({0: (30, 0), 1: (25, 1)})
+    rows = claims.claim_rows(settings, [0, 1], [claim], progress=False)
+    assert [row["status"] for row in rows] == ["for", "for"]
+    assert [row["seed"] for row in rows] == [0, 1]
+    assert claims.verdicts(rows, [claim])[0]["verdict"] == "holds"
+
+
+def test_a_reversed_effect_in_every_seed_does_not_hold_and_a_mixed_one_is_inconclusive(settings):
+    reversed_ = _claim({0: (0, 30), 1: (1, 25)})
+    rows = claims.claim_rows(settings, [0, 1], [reversed_], progress=False)
+    assert claims.verdicts(rows, [reversed_])[0]["verdict"] == "does not hold"
+    mixed = _claim({0: (30, 0), 1: (2, 3)})  # the second seed's interval straddles zero
+    rows = claims.claim_rows(settings, [0, 1], [mixed], progress=False)
+    assert [row["status"] for row in rows] == ["for", "unclear"]
+    assert claims.verdicts(rows, [mixed])[0]["verdict"] == "inconclusive"
+
+
+def test_pooling_averages_the_seeds_with_a_t_interval(settings):
+    claim = _claim({0: (30, 0), 1: (20, 0), 2: (10, 0)})
+    rows = claims.claim_rows(settings, [0, 1, 2], [claim], progress=False)
+    differences = [row["difference"] for row in rows]
+    (pooled,) = claims.pooled(rows)
+    assert pooled["mean difference"] == pytest.approx(sum(differences) / 3)
+    assert pooled["ci_low"] < min(differences) and pooled["ci_high"] > max(differences)  # t(2) is wide
+    (single,) = claims.pooled(rows[:1])
+    assert math.isnan(single["ci_low"])
+
+
+def test_checks_count_as_for_when_passed_and_against_when_failed(settings):
+    def checks(settings, store, progress):
+        return [{"model": "AT-eps1", "check": "gradient is not zero", "passed": True, "value": 1.0},
+                {"model": "AT-eps1", "check": "Square does not beat PGD", "passed": settings.seed == 1,
+                 "value": 2.0}]
+    claim = claims.Claim("masking", "no masking", "Sec. 5.3", checks=checks)
+    rows = claims.claim_rows(settings, [0, 1], [claim], progress=False)
+    assert [row["status"] for row in rows] == ["for", "against", "for", "for"]
+    assert claims.verdicts(rows, [claim])[0]["verdict"] == "inconclusive"
+    rows = claims.claim_rows(settings, [0], [claim], progress=False)
+    assert claims.verdicts(rows, [claim])[0]["verdict"] == "does not hold"
+
+
+@pytest.mark.parametrize("bad", ["", "0,0", "a,b", "-1", [1.5]])
+def test_bad_seeds_fail_in_one_sentence(bad):
+    with pytest.raises(ParameterError, match="^Parameter seeds="):
+        claims.parse_seeds(bad)
+
+
+def test_seeds_parse_from_papermill_strings_and_lists():
+    assert claims.parse_seeds("0, 1,2") == (0, 1, 2)
+    assert claims.parse_seeds([3]) == (3,)
+    assert claims.parse_seeds(4) == (4,)
+
+
+def test_every_claim_has_exactly_one_way_to_be_tested():
+    assert len({c.key for c in claims.CLAIMS}) == len(claims.CLAIMS)
+    assert all((c.comparisons is None) != (c.checks is None) for c in claims.CLAIMS)
+
+
+def test_schedule_rows_rerun_a_claim_under_each_schedule(settings):
+    def comparisons(settings, store, progress):  # the effect grows with the finetuning epochs
+        return [("A vs B", *_verdicts(10 * settings.profile.snn_schedule.epochs, 0))]
+    claim = claims.Claim("toy", "A beats B", "nowhere", comparisons=comparisons)
+    rows = claims.schedule_rows(settings, [(1, 1), (1, 3)], [claim], progress=False)
+    assert [(row["SNN epochs"], row["difference"]) for row in rows] == [(1, pytest.approx(100 * 10 / 110)),
+                                                                          (3, pytest.approx(100 * 30 / 130))]
+
+
+def test_a_longer_schedule_is_another_model_in_the_store(settings):
+    from snnconv.config import ann_config, snn_config
+    from snnconv.store import artifact_key
+
+    longer = claims.with_schedule(settings, ann_epochs=4, snn_epochs=2)
+    assert longer.profile.ann_schedule.epochs == 4 and longer.profile.snn_schedule.epochs == 2
+    assert longer.profile.ann_schedule.learning_rate == settings.profile.ann_schedule.learning_rate
+    keys = {artifact_key("snn", snn_config(s.profile, ann_config(s.profile, "at", 0), 0)) for s in (settings, longer)}
+    assert len(keys) == 2
+
+
+@pytest.mark.parametrize("bad", [0, 1, "3", 2.5])
+def test_a_sensitivity_schedule_must_be_longer(bad):
+    from snnconv.config import PROFILES
+
+    with pytest.raises(ParameterError, match="^Parameter longer_snn_epochs="):
+        claims.sensitivity_schedules(PROFILES["default"], longer_snn_epochs=bad)
