@@ -18,6 +18,8 @@
 #                              executed notebooks (tools/check_glue.py). This is the project's test command
 #                              (.ci/run calls it).
 #   make smoke-book            only the smoke book and its browser check (part of make test).
+#   make bench                 the Performance page's measurements (benchmarks/bench.py -> book/measurements/bench.json;
+#                              about ten minutes; run it on an otherwise idle machine)
 #   make lint                  ruff check snnconv tests
 #   make clean                 remove _build/ and book/results/ (never .venv/, data/ or .snnconv-store/)
 #
@@ -58,7 +60,7 @@ ORIG_LD_PRELOAD := $(LD_PRELOAD)
 # `setup` installed libtcmalloc-minimal4 within the same make run. Without the file the caller's value stays.
 export LD_PRELOAD = $(if $(shell test -e $(TCMALLOC) && echo yes),$(TCMALLOC),$(ORIG_LD_PRELOAD))
 
-.PHONY: help setup system-packages data book smoke-book test lint clean
+.PHONY: help setup system-packages data book smoke-book test lint clean bench
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -113,7 +115,7 @@ book: setup
 # One pytest run: unit tests, docstring examples and every notebook at the smoke profile under nbval
 # (SNNCONV_PROFILE is read only by the notebooks' parameters cell), after ruff; then the smoke book.
 test: setup
-	$(VENV)/bin/ruff check snnconv tests tools
+	$(VENV)/bin/ruff check snnconv tests tools benchmarks
 	SNNCONV_PROFILE=smoke $(VENV)/bin/pytest tests notebooks snnconv --doctest-modules --nbval-lax --nbval-current-env
 	$(MAKE) --no-print-directory smoke-book
 
@@ -135,9 +137,14 @@ smoke-book: setup
 	$(PY) tools/check_book.py $(SMOKE)/_build/html --screenshots $(SMOKE)/screenshots
 	$(PY) tools/check_glue.py $(SMOKE)/src $(SMOKE)/_build/html
 
+# ---- bench ------------------------------------------------------------------------------------------------
+# The Performance page's figures (book/measurements/bench.json): run it on an otherwise idle machine.
+bench: setup
+	$(PY) -m benchmarks.bench --out book/measurements/bench.json
+
 # ---- lint / clean -----------------------------------------------------------------------------------------
 lint: $(STAMP)
-	$(VENV)/bin/ruff check snnconv tests tools
+	$(VENV)/bin/ruff check snnconv tests tools benchmarks
 
 clean:
 	rm -rf _build book/results

@@ -98,7 +98,9 @@ def calibrate_thresholds(
 
     Memory: the constant input current of the first layer is never replicated over :math:`T_c`
     (its percentile over :math:`T_c` identical copies is its percentile over one), and only one
-    layer's spikes are alive at a time, so VGG11 at :math:`T_c=100`, batch 64 peaks at a few GB.
+    layer's spikes are alive at a time; every later layer still holds all :math:`T_c \\cdot B` steps at once,
+    because tdBN normalises with the statistics of the whole merged batch. ``make bench`` measures VGG11's
+    peak at :math:`T_c=100`, batch 64 (the book's Performance page).
     """
     steps = settings.time_steps
     training = snn.training

@@ -43,6 +43,7 @@ import pandas as pd
 from snnconv.parameters import Settings, fail, resolve
 from snnconv.provenance import Provenance, collect_provenance
 from snnconv.published import published
+from snnconv.store import ArtifactStore
 from snnconv.tables import RESULT_COLUMNS, format_table
 
 #: How a boolean reads on a page.
@@ -144,6 +145,7 @@ class Page:
     paper: pd.DataFrame
     provenance: Provenance
     started: float
+    store: ArtifactStore = dataclasses.field(default_factory=ArtifactStore)  # pass it on: its ledger is the cost
 
     def table(self, table: pd.DataFrame) -> None:
         """Show a ``side_by_side`` table (ours, paper, difference, interval) and offer it as CSV."""
@@ -219,6 +221,14 @@ class Page:
             computed = ours.groupby("commit", sort=False).agg(cells=("n", "size"), attack_seconds=("seconds", "sum"))
             _display(_markdown("Attack verdicts computed (or loaded from the artifact store) by the code at:"))
             _display(_html(html_table(computed, digits=1)))
+        cold = self.store.cold_seconds()
+        if self.store.ledger:
+            counts = {kind: sum(k == kind for k, _ in self.store.ledger) for kind, _ in self.store.ledger}
+            listed = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+            _display(_markdown(f"**Cold cost of this page:** {cold / 60:.1f} min — the recorded compute time of every "
+                               f"stored artifact it used ({listed}), whether this run computed or loaded them; "
+                               f"each artifact's record names the machine that computed it."))
+            self.glue("cold_minutes", cold / 60)
         command = papermill_command(self.notebook, self.parameters)
         _display(_markdown(f"Reproduce this page from the repository root (after `make setup`):\n\n```bash\n"
                            f"{command}\n```"))
@@ -244,8 +254,8 @@ def start(notebook: str, published_table: str, paper_dataset: str | None = None,
         if paper_dataset not in set(paper.dataset):
             raise fail("paper_dataset", paper_dataset, f"one of {sorted(set(paper.dataset))}")
         paper = paper.loc[paper.dataset == paper_dataset]
-    prepare(settings, None)  # threads; a missing data set fails here, not after an hour of training
+    store = prepare(settings, ArtifactStore())  # threads; a missing data set fails here, not after an hour of training
     arguments = {**parameters, **(extra or {}), "paper_dataset": paper_dataset}
     provenance = collect_provenance(arguments, settings.profile.name, 0.0)  # the code as it starts
     print(settings.profile.summary())
-    return Page(notebook, arguments, settings, paper, provenance, started)
+    return Page(notebook, arguments, settings, paper, provenance, started, store)

@@ -75,9 +75,23 @@ def artifact_key(kind: str, config: Any) -> str:
 
 @dataclass(frozen=True)
 class ArtifactStore:
-    """Content-addressed artifacts: ``<root>/<kind>/<key>.{safetensors,json}``."""
+    """Content-addressed artifacts: ``<root>/<kind>/<key>.{safetensors,json}``.
+
+    ``ledger`` records every artifact this instance loaded or saved, with the seconds its record says it took
+    to compute: summed, that is what the work behind a result page costs from an empty store (its *cold cost*),
+    whether this run computed it or loaded it.
+    """
 
     root: Path = field(default_factory=paths.store_root)
+    ledger: dict[tuple[str, str], float] = field(default_factory=dict, compare=False, repr=False)
+
+    def _note(self, kind: str, key: str, record: dict | None) -> None:
+        if record is not None:
+            self.ledger[(kind, key)] = float(record.get("seconds", 0.0))
+
+    def cold_seconds(self, kind: str | None = None) -> float:
+        """Seconds that the artifacts in the ledger (of ``kind``, or all) took to compute."""
+        return sum(seconds for (k, _), seconds in self.ledger.items() if kind is None or k == kind)
 
     def _path(self, kind: str, key: str, suffix: str) -> Path:
         return self.root / kind / f"{key}{suffix}"
@@ -94,10 +108,13 @@ class ArtifactStore:
 
     def load_json(self, kind: str, key: str) -> dict | None:
         path = self._path(kind, key, ".json")
-        return json.loads(path.read_text()) if path.exists() else None
+        record = json.loads(path.read_text()) if path.exists() else None
+        self._note(kind, key, record)
+        return record
 
     def save_json(self, kind: str, key: str, record: dict) -> None:
         self._write(self._path(kind, key, ".json"), lambda p: p.write_text(json.dumps(record, indent=1)))
+        self._note(kind, key, record)
 
     def load_weights(self, kind: str, key: str) -> dict[str, torch.Tensor] | None:
         path = self._path(kind, key, ".safetensors")

@@ -328,3 +328,17 @@ def test_the_authors_transfer_protocol_hands_resisted_images_over_clean(snn_and_
     assert torch.equal(authors[~fooled], images[~fooled]) and not torch.equal(ours[~fooled], images[~fooled])
     with pytest.raises(ValueError, match="resisted="):
         transfer_images(model, images, labels, spec, 4, progress=False, resisted="unperturbed")
+
+
+def test_the_store_ledger_sums_what_the_used_artifacts_cost_once_each(tmp_path):
+    writer = ArtifactStore(tmp_path)
+    writer.save_json("evaluation", "a", {"correct": 1, "n": 2, "seconds": 30.0})
+    writer.save_weights("snn", "b", {"w": torch.zeros(2)}, {"seconds": 90.0})
+    assert writer.cold_seconds() == 120.0
+    reader = ArtifactStore(tmp_path)  # a later run that only loads
+    assert reader.cold_seconds() == 0.0
+    reader.load_json("evaluation", "a")
+    reader.load_json("evaluation", "a")
+    reader.load_weights("snn", "b")
+    assert reader.load_json("evaluation", "missing") is None
+    assert reader.cold_seconds() == 120.0 and reader.cold_seconds("snn") == 90.0
