@@ -211,6 +211,42 @@ def _backward_step(grad_spikes, grad_membrane, z, threshold, leak, first, second
     return grad_v_pre, leak * grad_v_pre, grad_threshold
 
 
+def _forward_loop(current, threshold, leak, soft_reset: bool, keep: bool):
+    """All T steps of :func:`_forward_step` in one kernel; returns ``(z for every step or None, spikes)``.
+
+    One compiled call per layer instead of one per step: on small layers the per-call overhead, not the
+    arithmetic, is what an SNN step pays on top of T ANN steps.
+    """
+    membrane = torch.zeros_like(current[0])
+    z_steps, spike_steps = [], []
+    for t in range(current.shape[0]):
+        z, spikes, membrane = _forward_step(membrane, current[t], threshold, leak, soft_reset)
+        spike_steps.append(spikes)
+        if keep:
+            z_steps.append(z)
+    return (torch.stack(z_steps) if keep else None), torch.stack(spike_steps)
+
+
+def _backward_loop(grad_spikes, z_all, threshold, leak, first, second, family: str, soft_reset: bool,
+                   detach_reset: bool):
+    """BPTT through all T steps of :func:`_backward_step` in one kernel; returns ``dL/dI`` and each step's
+    contribution to ``dL/dV_th``."""
+    per_step = first.dim() == z_all.dim()  # PDSG's σ differs per step
+    grad_current = [grad_spikes[0]] * z_all.shape[0]
+    grad_threshold = [grad_spikes[0].sum()] * z_all.shape[0]
+    grad_membrane = torch.zeros_like(grad_spikes[0])  # dL/dv(t), arriving from step t+1
+    for t in reversed(range(z_all.shape[0])):
+        grad_current[t], grad_membrane, grad_threshold[t] = _backward_step(
+            grad_spikes[t], grad_membrane, z_all[t], threshold, leak, first[t] if per_step else first, second,
+            family, soft_reset, detach_reset)
+    return torch.stack(grad_current), torch.stack(grad_threshold)
+
+
+#: Up to this many time steps a layer's whole simulation is one compiled kernel (the paper's T = 8 and the LIF
+#: T = 30 included); longer runs (calibration's T_c = 100) go step by step.
+FUSED_STEPS = 32
+
+
 class _Kernels:
     """Per-step kernels, compiled with ``torch.compile`` on first use (eager if compiling fails).
 
@@ -242,7 +278,8 @@ class _Kernels:
             return self.get(function, *static)(*args)
 
 
-_STATIC = {"_forward_step": ("soft_reset",), "_backward_step": ("family", "soft_reset", "detach_reset")}
+_STATIC = {"_forward_step": ("soft_reset",), "_backward_step": ("family", "soft_reset", "detach_reset"),
+           "_forward_loop": ("soft_reset", "keep"), "_backward_loop": ("family", "soft_reset", "detach_reset")}
 KERNELS = _Kernels()
 # All variants of a step function share one code object and thus one dynamo cache: surrogate families,
 # reset modes, dtypes and tensor ranks (conv vs dense layers) need more entries than the default 8.
@@ -256,25 +293,28 @@ class _SpikingLoop(torch.autograd.Function):
     def forward(ctx, current, threshold, leak, soft_reset, detach_reset, gradient, layer):
         keep = any(ctx.needs_input_grad[:2])
         leak_t = torch.tensor(leak, dtype=current.dtype, device=current.device)
-        membrane = torch.zeros_like(current[0])
-        z_steps, spike_steps = [], []
-        for t in range(current.shape[0]):
-            z, spikes, membrane = KERNELS.run(_forward_step, (soft_reset,), membrane, current[t], threshold, leak_t)
-            spike_steps.append(spikes)
-            if keep:
-                z_steps.append(z)
+        if current.shape[0] <= FUSED_STEPS:
+            z_all, spikes = KERNELS.run(_forward_loop, (soft_reset, keep), current, threshold, leak_t)
+        else:  # step by step: a graph unrolled over T_c = 100 calibration steps compiles slowly
+            membrane, z_steps, spike_steps = torch.zeros_like(current[0]), [], []
+            for t in range(current.shape[0]):
+                z, step_spikes, membrane = KERNELS.run(_forward_step, (soft_reset,), membrane, current[t], threshold,
+                                                       leak_t)
+                spike_steps.append(step_spikes)
+                if keep:
+                    z_steps.append(z)
+            z_all, spikes = (torch.stack(z_steps) if keep else None), torch.stack(spike_steps)
         if keep:
             # Only RGA's backward needs the mean input; the others should not pay for it on every step.
             mean_current = current.mean(0) if isinstance(gradient, RateGradient) else current.new_empty(0)
-            ctx.save_for_backward(torch.stack(z_steps), threshold, leak_t, mean_current)
+            ctx.save_for_backward(z_all, threshold, leak_t, mean_current)
             ctx.config = (soft_reset, detach_reset, gradient, layer)
-        return torch.stack(spike_steps)
+        return spikes
 
     @staticmethod
     def backward(ctx, grad_spikes):
         z_all, threshold, leak_t, mean_current = ctx.saved_tensors
         soft_reset, detach_reset, gradient, layer = ctx.config
-        steps = z_all.shape[0]
         if isinstance(gradient, BPTR):
             fired_once = (z_all >= 0).any(dim=0, keepdim=True)
             return grad_spikes * fired_once, None, None, None, None, None, None
@@ -298,16 +338,22 @@ class _SpikingLoop(torch.autograd.Function):
             family, coefficients = gradient.surrogate.family, gradient.surrogate.coefficients
         first, second = (torch.as_tensor(c, dtype=z_all.dtype, device=z_all.device) for c in coefficients)
         static = (family, soft_reset, detach_reset)
-        grad_current = [None] * steps
-        grad_membrane = torch.zeros_like(grad_spikes[0])  # dL/dv(t), arriving from step t+1
+        if z_all.shape[0] <= FUSED_STEPS:
+            grad_current, grad_steps = KERNELS.run(_backward_loop, static, grad_spikes.contiguous(), z_all,
+                                                   threshold, leak_t, first, second)
+        else:
+            currents, steps, grad_membrane = [None] * z_all.shape[0], [None] * z_all.shape[0], torch.zeros_like(
+                grad_spikes[0])
+            for t in reversed(range(z_all.shape[0])):
+                currents[t], grad_membrane, steps[t] = KERNELS.run(
+                    _backward_step, static, grad_spikes[t], grad_membrane, z_all[t], threshold, leak_t,
+                    first[t] if first.dim() == z_all.dim() else first, second)
+            grad_current, grad_steps = torch.stack(currents), torch.stack(steps)
+        # Summed last step first, as the step-by-step reference does: the same float result, bit for bit.
         grad_threshold = torch.zeros((), dtype=grad_spikes.dtype, device=grad_spikes.device)
-        for t in reversed(range(steps)):
-            step_first = first[t] if first.dim() == z_all.dim() else first  # PDSG's σ differs per step
-            grad_current[t], grad_membrane, grad_step = KERNELS.run(
-                _backward_step, static, grad_spikes[t], grad_membrane, z_all[t], threshold, leak_t, step_first, second
-            )
+        for grad_step in reversed(grad_steps.unbind()):
             grad_threshold = grad_threshold + grad_step
-        return torch.stack(grad_current), grad_threshold, None, None, None, None, None
+        return grad_current, grad_threshold, None, None, None, None, None
 
 
 def spiking_neurons(module: torch.nn.Module) -> list[SpikingNeuron]:

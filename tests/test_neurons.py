@@ -2,7 +2,7 @@ import pytest
 import snntorch
 import torch
 
-from snnconv.neurons import MIN_THRESHOLD, SpikingNeuron, clamp_thresholds
+from snnconv.neurons import FUSED_STEPS, MIN_THRESHOLD, SpikingNeuron, clamp_thresholds
 from snnconv.surrogates import BPTR, BPTT, exponential, rectangular, triangular
 
 
@@ -56,10 +56,11 @@ def test_spikes_match_snntorch_leaky_with_the_papers_spike_function():
 @pytest.mark.parametrize("detach_reset", [False, True])
 @pytest.mark.parametrize("leak", [1.0, 0.8])
 @pytest.mark.parametrize("surrogate", [triangular(1.0), exponential(0.3, 1.0), rectangular(0.5)])
-def test_fused_loop_matches_step_by_step_autograd(soft_reset, detach_reset, leak, surrogate):
+@pytest.mark.parametrize("steps", [6, FUSED_STEPS + 4])  # one compiled kernel for all steps / step by step
+def test_fused_loop_matches_step_by_step_autograd(soft_reset, detach_reset, leak, surrogate, steps):
     torch.manual_seed(0)
     neuron = SpikingNeuron(threshold=0.7, leak=leak, soft_reset=soft_reset, detach_reset=detach_reset).double()
-    steps, batch = 6, 5
+    batch = 5
     current = torch.randn(steps * batch, 3, dtype=torch.float64, requires_grad=True)
     weight = torch.randn(steps * batch, 3, dtype=torch.float64)
     gradient = BPTT(surrogate)
