@@ -1,13 +1,15 @@
 """The paper's qualitative claims as data, each tested on several seeds with paired statistics.
 
-A claim is a list of *comparisons*: two per-image verdict vectors on the same test images, A and B, where the
-paper says A is more accurate than B (e.g. the SNN converted from an AT ANN against the one converted from a
-natural ANN, both under ε3 ensemble PGD²⁰). :func:`claim_rows` runs every comparison for every seed — models and
-verdicts come from the same store functions as the result pages, :mod:`snnconv.results`, with only the seed
-changed — and :func:`verdicts` applies one rule, stated before any number is seen:
+A claim is a list of *comparisons*: two per-image vectors on the same test images, A and B, where the paper says
+A is larger than B: per-image verdicts (A is more accurate than B; e.g. the SNN converted from an AT ANN against
+the one converted from a natural ANN, both under ε3 ensemble PGD²⁰) or per-image numbers such as spike counts.
+:func:`claim_rows` runs every comparison for every seed — models and verdicts come from the same store functions
+as the result pages, :mod:`snnconv.results`, with only the seed changed — and :func:`verdicts` applies one
+rule, stated before any number is seen:
 
 * in one seed, a comparison is **for** the claim when the 95 % paired interval of
-  :math:`\\mathrm{acc}(A) - \\mathrm{acc}(B)` (exact McNemar, :func:`snnconv.statistics.paired_comparison`)
+  :math:`\\mathrm{acc}(A) - \\mathrm{acc}(B)` (exact McNemar, :func:`snnconv.statistics.paired_comparison`;
+  for numbers the t interval of the mean paired difference, :func:`snnconv.statistics.paired_mean_difference`)
   lies above zero, **against** it when the interval lies below zero, and **unclear** otherwise;
 * a claim **holds** when every comparison is *for* it in every seed; it **does not hold** when at least one
   comparison is *against* it in every seed; otherwise it is **inconclusive**.
@@ -32,7 +34,7 @@ import numpy as np
 
 from snnconv import results
 from snnconv.parameters import Settings, fail
-from snnconv.statistics import paired_comparison
+from snnconv.statistics import paired_comparison, paired_mean_difference
 from snnconv.store import ArtifactStore
 
 #: One comparison inside one seed: a name, then A's and B's per-image verdicts (the paper says A > B).
@@ -117,6 +119,12 @@ def _table_b3(settings: Settings, store: ArtifactStore, progress: bool) -> list[
     return out
 
 
+def _efficiency(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    rows = {row["model"]: row["counts"] for row in results.spike_count_rows(settings, store, progress)}
+    ours = rows.pop("Ours (AT-eps1)")
+    return [(f"{model} spikes − ours", counts, ours) for model, counts in rows.items()]
+
+
 def _masking(settings: Settings, store: ArtifactStore, progress: bool) -> list[dict]:
     seen: set[tuple[str, str]] = set()
     rows = []
@@ -145,6 +153,8 @@ CLAIMS: tuple[Claim, ...] = (
           comparisons=_table_b1),
     Claim("ensemble", "the ensemble attack is stronger than the vanilla attack through the training surrogate",
           "Suppl. B.3, Tables B3/B4", comparisons=_table_b3),
+    Claim("efficiency", "our SNNs emit fewer spikes per sample than SNN-RAT and the vanilla SNN (higher coding "
+          "efficiency)", "Sec. 5.3, Fig. 3", comparisons=_efficiency),
     Claim("no_masking", "the models pass the gradient-masking diagnostics (no obfuscated gradients)",
           "Sec. 5.3 (Carlini et al. 2019)", checks=_masking),
 )
@@ -170,10 +180,15 @@ def _tested(settings: Settings, claims: Sequence[Claim], store: ArtifactStore | 
     for claim in claims:
         if claim.comparisons is not None:
             for name, a, b in claim.comparisons(settings, prepared, progress):
-                c = paired_comparison(a, b)
+                if all(isinstance(v, bool) for v in (*a, *b)):  # per-image verdicts: accuracies, McNemar
+                    c = paired_comparison(a, b)
+                    mean_a, mean_b = c.accuracy_a, c.accuracy_b
+                else:  # per-image numbers (e.g. spike counts): mean difference, t interval, Wilcoxon
+                    c = paired_mean_difference(a, b)
+                    mean_a, mean_b = c.mean_a, c.mean_b
                 status = "for" if c.ci_low > 0 else "against" if c.ci_high < 0 else "unclear"
-                rows.append({"claim": claim.key, "seed": settings.seed, "comparison": name, "A": c.accuracy_a,
-                             "B": c.accuracy_b, "difference": c.difference, "ci_low": c.ci_low,
+                rows.append({"claim": claim.key, "seed": settings.seed, "comparison": name, "A": mean_a,
+                             "B": mean_b, "difference": c.difference, "ci_low": c.ci_low,
                              "ci_high": c.ci_high, "p_value": c.p_value, "status": status})
         if claim.checks is not None:
             for check in claim.checks(settings, prepared, progress):

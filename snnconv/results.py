@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from snnconv.activity import active_share, spike_counts
 from snnconv.attacks import RESISTED_IMAGES
 from snnconv.config import (
     END_TO_END,
@@ -352,6 +353,29 @@ def square_subjects(settings: Settings, store: ArtifactStore, progress: bool) ->
     ann = replace(ann, label="ANN (AT-eps1)")
     vanilla, rat = (end_to_end_subject(settings, m, store, progress) for m in ("vanilla", "snn_rat"))
     return [ann, vanilla, rat, replace(snn, label="Ours (AT-eps1)")]
+
+
+def efficiency_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+    """Fig. 3's models: our SNN from AT-ε1, SNN-RAT and the vanilla SNN."""
+    _, vanilla, rat, ours = square_subjects(settings, store, progress)
+    return [ours, rat, vanilla]
+
+
+def spike_count_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Fig. 3: the spikes each of :func:`efficiency_subjects` emits per test image (``counts``, on the profile's
+    ``n_test`` images), their mean, the network's neuron count and the active share (Sec. 5.3)."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    images, _ = dataset(profile.dataset, "test")
+    images = images[: profile.n_test].to(device())
+    rows = []
+    for subject in efficiency_subjects(settings, store, progress):
+        counts = spike_counts(subject.model, images, subject.time_steps, profile.attack_batch)
+        neurons = subject.model.neuron_count(tuple(images.shape[1:]))
+        rows.append({"model": subject.label, "n": len(counts), "neurons": neurons, "time_steps": subject.time_steps,
+                     "mean spikes": float(counts.double().mean()),
+                     "active (%)": active_share(counts, neurons, subject.time_steps), "counts": counts.tolist()})
+    return rows
 
 
 def square_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:

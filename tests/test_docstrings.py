@@ -40,6 +40,7 @@ METHOD_MODULES = (
     "attacks",
     "square",
     "diagnostics",
+    "activity",
     "data",
 )
 
