@@ -34,7 +34,7 @@ import numpy as np
 
 from snnconv import results
 from snnconv.parameters import Settings, fail
-from snnconv.statistics import paired_comparison, paired_mean_difference
+from snnconv.statistics import paired_comparison, paired_mean_difference, t_half_width
 from snnconv.store import ArtifactStore
 
 #: One comparison inside one seed: a name, then A's and B's per-image verdicts (the paper says A > B).
@@ -237,16 +237,12 @@ def schedule_rows(settings: Settings, schedules: Sequence[tuple[int, int]], clai
 
 def pooled(rows: list[dict], confidence: float = 0.95) -> list[dict]:
     """Each comparison's mean difference over the seeds with a t interval (``nan`` with one seed)."""
-    from scipy.stats import t
-
     out = []
     keys = dict.fromkeys((row["claim"], row["comparison"]) for row in rows if "difference" in row)
     for claim, comparison in keys:
         differences = np.array([row["difference"] for row in rows
                                 if row["claim"] == claim and row["comparison"] == comparison])
-        mean, n = float(differences.mean()), len(differences)
-        half = (float(t.ppf(0.5 + confidence / 2, n - 1) * differences.std(ddof=1) / np.sqrt(n))
-                if n > 1 else float("nan"))
+        mean, n, half = float(differences.mean()), len(differences), t_half_width(differences, confidence)
         out.append({"claim": claim, "comparison": comparison, "seeds": n, "mean difference": mean,
                     "ci_low": mean - half, "ci_high": mean + half})
     return out

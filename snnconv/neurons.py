@@ -211,16 +211,17 @@ def _backward_step(grad_spikes, grad_membrane, z, threshold, leak, first, second
     return grad_v_pre, leak * grad_v_pre, grad_threshold
 
 
-def _forward_loop(current, threshold, leak, soft_reset: bool, keep: bool):
-    """All T steps of :func:`_forward_step` in one kernel; returns ``(z for every step or None, spikes)``.
+def _forward_loop(current, threshold, leak, soft_reset: bool, keep: bool, step=_forward_step):
+    """All T steps of :func:`_forward_step`; returns ``(z for every step or None, spikes)``.
 
-    One compiled call per layer instead of one per step: on small layers the per-call overhead, not the
-    arithmetic, is what an SNN step pays on top of T ANN steps.
+    Compiled as a whole, this is one call per layer instead of one per step: on small layers the per-call
+    overhead, not the arithmetic, is what an SNN step pays on top of T ANN steps. ``step`` swaps in the
+    separately compiled step kernel for long runs (see :data:`FUSED_STEPS`).
     """
     membrane = torch.zeros_like(current[0])
     z_steps, spike_steps = [], []
     for t in range(current.shape[0]):
-        z, spikes, membrane = _forward_step(membrane, current[t], threshold, leak, soft_reset)
+        z, spikes, membrane = step(membrane, current[t], threshold, leak, soft_reset)
         spike_steps.append(spikes)
         if keep:
             z_steps.append(z)
@@ -228,15 +229,15 @@ def _forward_loop(current, threshold, leak, soft_reset: bool, keep: bool):
 
 
 def _backward_loop(grad_spikes, z_all, threshold, leak, first, second, family: str, soft_reset: bool,
-                   detach_reset: bool):
-    """BPTT through all T steps of :func:`_backward_step` in one kernel; returns ``dL/dI`` and each step's
-    contribution to ``dL/dV_th``."""
+                   detach_reset: bool, step=_backward_step):
+    """BPTT through all T steps of :func:`_backward_step`; returns ``dL/dI`` and each step's contribution to
+    ``dL/dV_th`` (``step`` as in :func:`_forward_loop`)."""
     per_step = first.dim() == z_all.dim()  # PDSG's σ differs per step
     grad_current = [grad_spikes[0]] * z_all.shape[0]
     grad_threshold = [grad_spikes[0].sum()] * z_all.shape[0]
     grad_membrane = torch.zeros_like(grad_spikes[0])  # dL/dv(t), arriving from step t+1
     for t in reversed(range(z_all.shape[0])):
-        grad_current[t], grad_membrane, grad_threshold[t] = _backward_step(
+        grad_current[t], grad_membrane, grad_threshold[t] = step(
             grad_spikes[t], grad_membrane, z_all[t], threshold, leak, first[t] if per_step else first, second,
             family, soft_reset, detach_reset)
     return torch.stack(grad_current), torch.stack(grad_threshold)
@@ -281,6 +282,16 @@ class _Kernels:
 _STATIC = {"_forward_step": ("soft_reset",), "_backward_step": ("family", "soft_reset", "detach_reset"),
            "_forward_loop": ("soft_reset", "keep"), "_backward_loop": ("family", "soft_reset", "detach_reset")}
 KERNELS = _Kernels()
+
+
+def _compiled_forward_step(membrane, current, threshold, leak, soft_reset: bool):
+    return KERNELS.run(_forward_step, (soft_reset,), membrane, current, threshold, leak)
+
+
+def _compiled_backward_step(grad_spikes, grad_membrane, z, threshold, leak, first, second, family: str,
+                            soft_reset: bool, detach_reset: bool):
+    return KERNELS.run(_backward_step, (family, soft_reset, detach_reset), grad_spikes, grad_membrane, z, threshold,
+                       leak, first, second)
 # All variants of a step function share one code object and thus one dynamo cache: surrogate families,
 # reset modes, dtypes and tensor ranks (conv vs dense layers) need more entries than the default 8.
 torch._dynamo.config.recompile_limit = 64
@@ -296,14 +307,7 @@ class _SpikingLoop(torch.autograd.Function):
         if current.shape[0] <= FUSED_STEPS:
             z_all, spikes = KERNELS.run(_forward_loop, (soft_reset, keep), current, threshold, leak_t)
         else:  # step by step: a graph unrolled over T_c = 100 calibration steps compiles slowly
-            membrane, z_steps, spike_steps = torch.zeros_like(current[0]), [], []
-            for t in range(current.shape[0]):
-                z, step_spikes, membrane = KERNELS.run(_forward_step, (soft_reset,), membrane, current[t], threshold,
-                                                       leak_t)
-                spike_steps.append(step_spikes)
-                if keep:
-                    z_steps.append(z)
-            z_all, spikes = (torch.stack(z_steps) if keep else None), torch.stack(spike_steps)
+            z_all, spikes = _forward_loop(current, threshold, leak_t, soft_reset, keep, _compiled_forward_step)
         if keep:
             # Only RGA's backward needs the mean input; the others should not pay for it on every step.
             mean_current = current.mean(0) if isinstance(gradient, RateGradient) else current.new_empty(0)
@@ -342,13 +346,8 @@ class _SpikingLoop(torch.autograd.Function):
             grad_current, grad_steps = KERNELS.run(_backward_loop, static, grad_spikes.contiguous(), z_all,
                                                    threshold, leak_t, first, second)
         else:
-            currents, steps, grad_membrane = [None] * z_all.shape[0], [None] * z_all.shape[0], torch.zeros_like(
-                grad_spikes[0])
-            for t in reversed(range(z_all.shape[0])):
-                currents[t], grad_membrane, steps[t] = KERNELS.run(
-                    _backward_step, static, grad_spikes[t], grad_membrane, z_all[t], threshold, leak_t,
-                    first[t] if first.dim() == z_all.dim() else first, second)
-            grad_current, grad_steps = torch.stack(currents), torch.stack(steps)
+            grad_current, grad_steps = _backward_loop(grad_spikes, z_all, threshold, leak_t, first, second, *static,
+                                                      _compiled_backward_step)
         # Summed last step first, as the step-by-step reference does: the same float result, bit for bit.
         grad_threshold = torch.zeros((), dtype=grad_spikes.dtype, device=grad_spikes.device)
         for grad_step in reversed(grad_steps.unbind()):

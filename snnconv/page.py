@@ -35,6 +35,7 @@ import html
 import re
 import shlex
 import time
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -223,8 +224,7 @@ class Page:
             _display(_html(html_table(computed, digits=1)))
         cold = self.store.cold_seconds()
         if self.store.ledger:
-            counts = {kind: sum(k == kind for k, _ in self.store.ledger) for kind, _ in self.store.ledger}
-            listed = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+            listed = ", ".join(f"{n} {kind}" for kind, n in Counter(kind for kind, _ in self.store.ledger).items())
             _display(_markdown(f"**Cold cost of this page:** {cold / 60:.1f} min — the recorded compute time of every "
                                f"stored artifact it used ({listed}), whether this run computed or loaded them; "
                                f"each artifact's record names the machine that computed it."))

@@ -174,6 +174,18 @@ class PairedDifference:
         return self.mean_a - self.mean_b
 
 
+def t_half_width(values: np.ndarray, confidence: float = 0.95) -> float:
+    """Half the width of the t interval (Student 1908) of the mean of ``values``; ``nan`` for fewer than two.
+
+    >>> round(t_half_width(np.array([1.0, 3.0, 3.0, -1.0, 4.0])), 3)
+    2.483
+    """
+    from scipy.stats import t
+
+    n = len(values)
+    return float(t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+
+
 def paired_mean_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> PairedDifference:
     """Compare two numbers measured on the same images: the mean paired difference with a t interval
     (Student 1908) and the Wilcoxon (1945) signed-rank test, from scipy.
@@ -183,13 +195,13 @@ def paired_mean_difference(a: Sequence[float], b: Sequence[float], confidence: f
         >>> c.difference, round(c.ci_low, 2), round(c.ci_high, 2)
         (1.5, 0.58, 2.42)
     """
-    from scipy.stats import t, wilcoxon
+    from scipy.stats import wilcoxon
 
     a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a_.shape != b_.shape or a_.ndim != 1 or len(a_) < 2:
         raise ValueError(f"paired numbers need two vectors of one length ≥ 2, got {a_.shape} and {b_.shape}")
     d = a_ - b_
-    half = float(t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    half = t_half_width(d, confidence)
     p_value = float(wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
     return PairedDifference(len(d), float(a_.mean()), float(b_.mean()), float(d.mean()) - half,
                             float(d.mean()) + half, p_value)
