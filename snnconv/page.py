@@ -41,7 +41,7 @@ from typing import Any
 
 import pandas as pd
 
-from snnconv.parameters import Settings, fail, resolve
+from snnconv.parameters import Settings, check_injected, fail, resolve
 from snnconv.provenance import Provenance, collect_provenance
 from snnconv.published import published
 from snnconv.store import ArtifactStore
@@ -242,12 +242,14 @@ def start(notebook: str, published_table: str, paper_dataset: str | None = None,
     ``extra`` holds the page's own parameters (already checked by the page, e.g. the claims page's ``seeds``):
     they are not profile settings but belong in the reproducing command and the provenance.
 
-    Raises :class:`~snnconv.parameters.ParameterError` — before any training or attack — for a bad parameter,
+    Raises :class:`~snnconv.parameters.ParameterError` — before any training or attack — for a bad parameter or
+    a papermill ``-p`` name that the notebook's ``parameters`` cell does not declare,
     and :class:`~snnconv.data.DatasetMissingError` when the profile's data set is not on disk.
     """
     from snnconv.results import prepare
 
     started = time.time()
+    check_injected()  # papermill only warns about an unknown -p name and runs with the default
     settings = resolve(**parameters)
     paper = published(published_table)
     if "dataset" in paper.columns:

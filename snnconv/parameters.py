@@ -128,3 +128,51 @@ def resolve(
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise fail("threads", threads, "a positive integer")
     return Settings(replace(base, **changes), objectives, seed, threads)
+
+
+#: The first line of the cell that papermill inserts after a notebook's ``parameters`` cell.
+INJECTED_HEADER = "# Parameters"
+
+
+def _assigned(source: str) -> list[str]:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [target.id for node in tree.body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)]
+
+
+def unknown_injected(cells: list[str]) -> tuple[list[str], list[str]]:
+    """``(unknown, accepted)`` among the executed ``cells`` (sources in order): the names that papermill's injected
+    cell sets although the notebook's ``parameters`` cell (the cell just before it) does not declare them.
+
+    Papermill only warns about such a name and runs the notebook with its default, so a typo such as ``-p eps 8``
+    would silently compute the wrong page; :func:`check_injected` makes it an error.
+
+    >>> unknown_injected(["import os\\nprofile = 'default'\\nseed = 0", "# Parameters\\nprofile = 'smoke'\\neps = 8"])
+    (['eps'], ['profile', 'seed'])
+    """
+    for index in range(len(cells) - 1, 0, -1):
+        if cells[index].startswith(INJECTED_HEADER):
+            accepted = _assigned(cells[index - 1])
+            return [n for n in _assigned(cells[index]) if n not in accepted], accepted
+    return [], []
+
+
+def check_injected() -> None:
+    """Raise :class:`ParameterError` naming every parameter passed to this notebook (papermill ``-p``) that its
+    ``parameters`` cell does not declare; outside an IPython kernel, or when nothing was injected, do nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    history = shell.user_ns.get("In", []) if shell is not None else []
+    unknown, accepted = unknown_injected([str(cell) for cell in history])
+    if unknown:
+        names = ", ".join(unknown)
+        raise ParameterError(f"Parameter {names} is not a parameter of this notebook "
+                             f"(a typo?): the accepted ones are {', '.join(accepted)}.")

@@ -39,3 +39,16 @@ def test_adaptive_pages_validate_their_parameters_first(tmp_path, name):
     assert error.value.ename == "ParameterError"
     assert "n_test" in error.value.evalue and "\n" not in error.value.evalue
     assert error.value.exec_count <= 3
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_unknown_parameter_name_fails_naming_it(tmp_path, notebook):
+    # Papermill itself only warns about "-p eps 8" and would run the page with its default budgets.
+    with pytest.raises(papermill.PapermillExecutionError) as error:
+        papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"),
+                                   parameters={"profile": "smoke", "eps": 8}, kernel_name="python3",
+                                   progress_bar=False, cwd=str(tmp_path))
+    assert error.value.ename == "ParameterError"
+    message = error.value.evalue
+    assert "eps" in message.split(":")[0] and "epsilons" in message and "\n" not in message
+    assert error.value.exec_count <= 3
