@@ -3,24 +3,40 @@
 Every heavy artifact (a trained ANN, a finetuned SNN, an attack verdict) is stored under a key that hashes
 its config (:mod:`snnconv.config`) and the store format, so notebooks share models instead of retraining,
 a changed parameter never reuses a stale result, and a cluster can pre-compute the store. Weights are
-safetensors, records JSON, both written atomically (a killed run leaves no half-written artifact);
-nothing is unpickled.
+safetensors, records JSON; nothing is unpickled.
+
+Guarantees, for many processes on one store (a cluster's jobs, two notebooks):
+
+* **Atomic.** Every file is written under a temporary name and renamed; an artifact's *manifest entry*
+  ``<kind>/<key>.sha256`` (``sha256sum`` format: one line per file) is written last and marks it complete.
+  A run killed at any point leaves no file that a later run loads.
+* **Checked.** Loading verifies the manifest entry's SHA-256 sums; an artifact that fails is reported, moved
+  to ``<root>/corrupt/`` and treated as missing, so it is recomputed and never used. Artifacts stored before
+  manifests existed are checked for completeness and then listed (the ``adopted`` count).
+* **Computed once.** A miss *claims* the artifact for this process (an exclusive ``flock`` on
+  ``<root>/locks/<kind>/<key>.lock``) until the process saves it: another process asking for the same
+  artifact waits, then loads what the first one stored. The kernel drops the claim of a killed process.
+* **Stale results are named.** Each load checks the record's code revision (:mod:`snnconv.revision`); the
+  artifacts computed by other code are listed in :attr:`ArtifactStore.stale`, and the result pages say so.
 
 Example:
     >>> import tempfile
     >>> from pathlib import Path
     >>> store = ArtifactStore(Path(tempfile.mkdtemp()))
     >>> store.save_json("evaluation", "abc", {"correct": 3, "n": 4})
-    >>> store.load_json("evaluation", "abc")
-    {'correct': 3, 'n': 4}
+    >>> record = store.load_json("evaluation", "abc")
+    >>> record["correct"], record["n"], store.verify("evaluation", "abc")
+    (3, 4, 'ok')
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,7 +44,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from snnconv import paths
+from snnconv import paths, revision
 
 #: Bumped when a change to the code invalidates stored artifacts.
 STORE_FORMAT = 1
@@ -73,21 +89,51 @@ def artifact_key(kind: str, config: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+#: The files an artifact consists of, by suffix; the manifest entry lists those present.
+ARTIFACT_SUFFIXES = (".safetensors", ".json")
+
+
+class ArtifactCorrupt(RuntimeError):
+    """An artifact's files do not match its manifest entry."""
+
+
 @dataclass(frozen=True)
 class ArtifactStore:
-    """Content-addressed artifacts: ``<root>/<kind>/<key>.{safetensors,json}``.
+    """Content-addressed artifacts: ``<root>/<kind>/<key>.{safetensors,json,sha256}``.
 
     ``ledger`` records every artifact this instance loaded or saved, with the seconds its record says it took
     to compute: summed, that is what the work behind a result page costs from an empty store (its *cold cost*),
-    whether this run computed it or loaded it.
+    whether this run computed it or loaded it. ``stale`` maps each loaded artifact that other code computed to
+    its record's commit (:func:`snnconv.revision.is_stale`; ``None``: the code is unknown).
+
+    With a :class:`~snnconv.plan.Plan` attached (``plan``), the store only plans: a miss claims nothing.
     """
 
     root: Path = field(default_factory=paths.store_root)
     ledger: dict[tuple[str, str], float] = field(default_factory=dict, compare=False, repr=False)
+    stale: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
+    plan: Any = field(default=None, compare=False, repr=False)
+    _claims: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def planning(self) -> bool:
+        """True while a plan is attached and active: nothing is computed, misses are recorded as needs."""
+        return self.plan is not None and self.plan.active
 
     def _note(self, kind: str, key: str, record: dict | None) -> None:
         if record is not None:
             self.ledger[(kind, key)] = float(record.get("seconds", 0.0))
+            stale = revision.is_stale(record)
+            if stale is not False:
+                self.stale[(kind, key)] = str(record.get("commit", "not recorded"))
 
     def cold_seconds(self, kind: str | None = None) -> float:
         """Seconds that the artifacts in the ledger (of ``kind``, or all) took to compute."""
@@ -106,23 +152,124 @@ class ArtifactStore:
         write(partial)
         partial.replace(path)
 
+    # ---------------------------------------------------------------------------------- the manifest
+
+    def manifest_entry(self, kind: str, key: str) -> dict[str, str] | None:
+        """``{file name: SHA-256}`` of a complete artifact, or None when it has no manifest entry."""
+        path = self._path(kind, key, ".sha256")
+        if not path.exists():
+            return None
+        return {name: digest for digest, name in (line.split("  ", 1) for line in path.read_text().splitlines())}
+
+    def _list(self, kind: str, key: str) -> None:
+        files = [self._path(kind, key, suffix) for suffix in ARTIFACT_SUFFIXES]
+        lines = "".join(f"{file_sha256(f)}  {f.name}\n" for f in files if f.exists())
+        self._write(self._path(kind, key, ".sha256"), lambda p: p.write_text(lines))
+
+    def verify(self, kind: str, key: str) -> str:
+        """``"ok"``, ``"missing"``, ``"adopted"`` (complete, stored before manifests: now listed) or ``"corrupt"``
+        (moved to ``<root>/corrupt/``, so that it is recomputed)."""
+        record = self._path(kind, key, ".json")
+        entry = self.manifest_entry(kind, key)
+        if entry is None:
+            if not record.exists():
+                return "missing"
+            try:  # written last before manifests existed: its presence marked a complete artifact
+                json.loads(record.read_text())
+            except ValueError:
+                return self._quarantine(kind, key, "its record is not valid JSON")
+            self._list(kind, key)
+            return "adopted"
+        for name, digest in entry.items():
+            path = record.parent / name
+            if not path.exists() or file_sha256(path) != digest:
+                return self._quarantine(kind, key, f"{name} does not match its SHA-256 in the manifest")
+        return "ok"
+
+    def _quarantine(self, kind: str, key: str, why: str) -> str:
+        print(f"snnconv store: artifact {kind}/{key} failed its check ({why}); moved to "
+              f"{self.root / 'corrupt' / kind}, it will be recomputed.", file=sys.stderr)
+        target = self.root / "corrupt" / kind
+        target.mkdir(parents=True, exist_ok=True)
+        for suffix in (*ARTIFACT_SUFFIXES, ".sha256"):
+            path = self._path(kind, key, suffix)
+            if path.exists():
+                path.replace(target / path.name)
+        return "corrupt"
+
+    def artifacts(self) -> Iterator[tuple[str, str]]:
+        """``(kind, key)`` of every artifact with a record, kind by kind."""
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.exists() else ():
+            if folder.name in ("checkpoints", "locks", "corrupt"):
+                continue
+            for record in sorted(folder.glob("*.json")):
+                yield folder.name, record.stem
+
+    # ------------------------------------------------------------------------------------ claims
+
+    def claim(self, kind: str, key: str) -> None:
+        """Hold this artifact for this process until it is saved (waits while another process holds it)."""
+        if (kind, key) in self._claims:
+            return
+        path = self.root / "locks" / kind / f"{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"snnconv store: another process is computing {kind}/{key}; waiting for it.", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        self._claims[(kind, key)] = handle
+
+    def release(self, kind: str, key: str) -> None:
+        handle = self._claims.pop((kind, key), None)
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def _complete(self, kind: str, key: str) -> bool:
+        return self.verify(kind, key) in ("ok", "adopted")
+
+    def has(self, kind: str, key: str) -> bool:
+        """Whether a complete, verified artifact is stored (claims nothing, notes nothing)."""
+        return self._complete(kind, key)
+
+    def _lookup(self, kind: str, key: str) -> bool:
+        """Whether the artifact is stored; on a miss, claim it (unless planning) and look again, because the
+        process that held the claim may just have stored it."""
+        if self._complete(kind, key):
+            return True
+        if self.planning:
+            return False
+        self.claim(kind, key)
+        return self._complete(kind, key)
+
+    # ------------------------------------------------------------------------------ load and save
+
     def load_json(self, kind: str, key: str) -> dict | None:
-        path = self._path(kind, key, ".json")
-        record = json.loads(path.read_text()) if path.exists() else None
+        if not self._lookup(kind, key):
+            return None
+        record = json.loads(self._path(kind, key, ".json").read_text())
+        self.release(kind, key)
         self._note(kind, key, record)
         return record
 
     def save_json(self, kind: str, key: str, record: dict) -> None:
+        record = {**record, "code": record.get("code", revision.code_revision())}
         self._write(self._path(kind, key, ".json"), lambda p: p.write_text(json.dumps(record, indent=1)))
+        self._list(kind, key)  # written last: its presence marks a complete artifact
+        self.release(kind, key)
         self._note(kind, key, record)
 
     def load_weights(self, kind: str, key: str) -> dict[str, torch.Tensor] | None:
-        path = self._path(kind, key, ".safetensors")
-        if not path.exists() or self.load_json(kind, key) is None:
+        if not self._lookup(kind, key) or not self._path(kind, key, ".safetensors").exists():
             return None
-        return load_file(str(path))
+        record = json.loads(self._path(kind, key, ".json").read_text())
+        self.release(kind, key)
+        self._note(kind, key, record)
+        return load_file(str(self._path(kind, key, ".safetensors")))
 
     def save_weights(self, kind: str, key: str, state: dict[str, torch.Tensor], record: dict) -> None:
         tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
         self._write(self._path(kind, key, ".safetensors"), lambda p: save_file(tensors, str(p)))
-        self.save_json(kind, key, record)  # written last: its presence marks a complete artifact
+        self.save_json(kind, key, record)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
@@ -92,31 +94,36 @@ def _parameter_groups(model: nn.Module, schedule: Schedule) -> list[dict]:
 
 
 def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    # One file, renamed into place: weights, momentum and the epoch history can never disagree, whenever the
+    # process is killed (two files renamed one after the other could).
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     for index, parameter in enumerate(p for g in optimizer.param_groups for p in g["params"]):
         buffer = optimizer.state.get(parameter, {}).get("momentum_buffer")
         if buffer is not None:
             tensors[f"momentum.{index}"] = buffer.contiguous()
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    save_file(tensors, str(partial))
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    save_file(tensors, str(partial), metadata={"state": json.dumps(state)})
     partial.replace(path.with_suffix(".safetensors"))
-    partial_json = path.with_suffix(".json.partial")
-    partial_json.write_text(json.dumps(state, indent=1))
-    partial_json.replace(path.with_suffix(".json"))
 
 
 def _load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict | None:
-    weights, meta = path.with_suffix(".safetensors"), path.with_suffix(".json")
-    if not (weights.exists() and meta.exists()):
+    weights = path.with_suffix(".safetensors")
+    if not weights.exists():
         return None
-    state = json.loads(meta.read_text())
+    with safe_open(str(weights), "pt") as handle:
+        state = (handle.metadata() or {}).get("state")
+    if state is None:  # a checkpoint of the two-file layout: its history is the JSON beside it
+        meta = path.with_suffix(".json")
+        if not meta.exists():
+            return None
+        state = meta.read_text()
     tensors = load_file(str(weights))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     for index, parameter in enumerate(p for g in optimizer.param_groups for p in g["params"]):
         if f"momentum.{index}" in tensors:
             optimizer.state[parameter]["momentum_buffer"] = tensors[f"momentum.{index}"].to(parameter.device)
-    return state
+    return json.loads(state)
 
 
 def fit(

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from snnconv import pipeline, results, store
 from snnconv.config import PROFILES, EvaluationConfig, ann_config, end_to_end_config, objective_label, snn_config
@@ -13,6 +14,7 @@ from snnconv.models import build
 from snnconv.neurons import MIN_THRESHOLD
 from snnconv.objectives import Natural
 from snnconv.parameters import ParameterError, resolve
+from snnconv.revision import code_revision
 from snnconv.store import ArtifactStore, artifact_key
 from snnconv.train import Schedule, fit
 
@@ -49,8 +51,8 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
             checkpoint=tmp_path / "ck", progress=False)
     # Simulate a new process: fresh model, same checkpoint, full schedule.
     resumed = build("vgg_small", "fashion_mnist")
-    meta = json.loads((tmp_path / "ck.json").read_text())
-    assert len(meta["history"]) == 1
+    with safe_open(str(tmp_path / "ck.safetensors"), "pt") as handle:  # one file: weights and history agree
+        assert len(json.loads(handle.metadata()["state"])["history"]) == 1
     history = fit(resumed, Natural(), images, labels, schedule, SPEC, seed=1, checkpoint=tmp_path / "ck",
                   progress=False)
     assert len(history) == 2
@@ -117,9 +119,9 @@ def test_store_round_trip_is_atomic_and_pickle_free(tmp_path):
     assert store.load_weights("ann", "k") is None
     store.save_weights("ann", "k", state, {"note": "x"})
     assert torch.equal(store.load_weights("ann", "k")["w"], state["w"])
-    assert store.load_json("ann", "k") == {"note": "x"}
+    assert store.load_json("ann", "k") == {"note": "x", "code": code_revision()}
     assert not list(tmp_path.rglob("*.partial"))
-    assert {p.suffix for p in tmp_path.rglob("*.*")} == {".safetensors", ".json"}
+    assert {p.suffix for p in (tmp_path / "ann").iterdir()} == {".safetensors", ".json", ".sha256"}
 
 
 def test_missing_dataset_is_one_clear_sentence(tmp_path):

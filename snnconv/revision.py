@@ -1,0 +1,106 @@
+"""Which code computed an artifact, and whether today's code would compute it differently (staleness).
+
+A stored artifact's key hashes its config, not the code that computed it, so a fix to a neuron or an attack
+would otherwise silently reuse results of the old code. Every record therefore carries a *code revision*: a
+hash of the code that determines the numbers — the numerical modules of :data:`NUMERICAL_MODULES` (without
+their imports and checkpoint I/O) and the load-or-compute functions of :data:`STAGE_FUNCTIONS` — taken from
+their syntax trees without docstrings, so a comment or a docstring does not make results stale, while any
+change to what runs does. Rendering, statistics
+and the store's bookkeeping are left out: they never change a stored number.
+
+Records written before revisions were recorded carry only their commit; their revision is recomputed from that
+commit's files with ``git show`` (when the checkout has git history), so old artifacts are judged by the same
+rule.
+
+Example:
+    >>> len(code_revision())
+    16
+    >>> is_stale({"code": code_revision()})
+    False
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import subprocess
+from collections.abc import Callable
+from functools import cache
+
+from snnconv import paths
+
+#: Modules whose every line can change a stored number: models, neurons, surrogates, conversion, training,
+#: attacks and the data they run on.
+NUMERICAL_MODULES: tuple[str, ...] = (
+    "attacks", "config", "convert", "data", "models", "neurons", "objectives", "square", "surrogates", "tdbn", "train",
+)
+
+#: Functions of the numerical modules that only store or load (checkpoints): left out of the revision.
+STORAGE_FUNCTIONS: tuple[str, ...] = ("train._save_checkpoint", "train._load_checkpoint")
+
+#: The functions of ``pipeline.py`` that decide how a stored artifact is computed (not how it is stored).
+STAGE_FUNCTIONS: tuple[str, ...] = (
+    "training_data", "calibration_batches", "ensure_ann", "ensure_snn", "ensure_end_to_end", "members_by_label",
+    "ensure_evaluation",
+)
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def revision_of(read: Callable[[str], str]) -> str:
+    """The code revision of the sources that ``read`` returns for a path relative to the package folder."""
+    digest = hashlib.sha256()
+    for name in NUMERICAL_MODULES:
+        for node in _strip_docstrings(ast.parse(read(f"{name}.py"))).body:
+            # Imports compute nothing; the storage functions only move bytes.
+            storage = f"{name}.{getattr(node, 'name', '')}" in STORAGE_FUNCTIONS
+            if storage or isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            digest.update(ast.dump(node).encode())
+    pipeline = _strip_docstrings(ast.parse(read("pipeline.py")))
+    functions = {node.name: node for node in pipeline.body if isinstance(node, ast.FunctionDef)}
+    for name in STAGE_FUNCTIONS:
+        digest.update(ast.dump(functions[name]).encode() if name in functions else b"-")
+    return digest.hexdigest()[:16]
+
+
+@cache
+def code_revision() -> str:
+    """The revision of the code that is running."""
+    return revision_of(lambda path: (paths.PACKAGE / path).read_text())
+
+
+@cache
+def revision_at(commit: str) -> str | None:
+    """The revision of the code at ``commit``, from the checkout's git history; None when it cannot be read."""
+    if not commit or commit.endswith("+dirty") or not all(c in "0123456789abcdef" for c in commit):
+        return None
+    root = paths.PACKAGE.parent
+
+    def read(path: str) -> str:
+        return subprocess.run(["git", "-C", str(root), "show", f"{commit}:snnconv/{path}"], capture_output=True,
+                              text=True, check=True, timeout=30).stdout
+
+    try:
+        return revision_of(read)
+    except (OSError, subprocess.SubprocessError, SyntaxError):
+        return None
+
+
+def record_revision(record: dict) -> str | None:
+    """The code revision that computed ``record``: recorded, or recomputed from its commit; None if unknown."""
+    return record.get("code") or revision_at(str(record.get("commit", "")))
+
+
+def is_stale(record: dict) -> bool | None:
+    """True when the running code would compute ``record`` with different code, None when that is unknown."""
+    revision = record_revision(record)
+    return None if revision is None else revision != code_revision()
