@@ -121,6 +121,8 @@ def _table_b3(settings: Settings, store: ArtifactStore, progress: bool) -> list[
 
 def _efficiency(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
     rows = {row["model"]: row["counts"] for row in results.spike_count_rows(settings, store, progress)}
+    if not rows:  # a plan (snnconv.plan): spikes are counted on the spot, nothing to compare yet
+        return []
     ours = rows.pop("Ours (AT-eps1)")
     return [(f"{model} spikes − ours", counts, ours) for model, counts in rows.items()]
 

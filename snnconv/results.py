@@ -11,7 +11,9 @@ model share its artifacts; rendering is :mod:`snnconv.page`'s job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -31,7 +33,15 @@ from snnconv.config import (
 from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, layer_statistics, random_noise_accuracy
 from snnconv.models import Simulation, SpikingNetwork
 from snnconv.parameters import Settings, fail
-from snnconv.pipeline import dataset, device, ensure_ann, ensure_end_to_end, ensure_evaluation, ensure_snn
+from snnconv.pipeline import (
+    dataset,
+    device,
+    ensure_ann,
+    ensure_end_to_end,
+    ensure_evaluation,
+    ensure_snn,
+    members_by_label,
+)
 from snnconv.store import ArtifactStore, artifact_key
 from snnconv.surrogates import (
     BPTR,
@@ -46,65 +56,84 @@ from snnconv.surrogates import (
 
 
 @dataclass(frozen=True)
-class ConvertedPair:
-    """A baseline ANN and the SNN converted and finetuned from it, with their store keys."""
+class Subject:
+    """A model under evaluation: its name in the paper's words, its store key, T (0 = ANN) and how to get it.
+
+    The network is loaded (or trained) on first use of :attr:`model`, so a page whose verdicts are all stored
+    never touches a model, and planning (:mod:`snnconv.plan`) touches none at all.
+    """
 
     label: str
-    ann: SpikingNetwork
-    ann_key: str
-    snn: SpikingNetwork
-    snn_key: str
+    kind: str  # its store kind: "ann", "snn" or "end_to_end"
+    key: str
+    time_steps: int
+    load: Callable[[], SpikingNetwork] = field(repr=False, compare=False)
+
+    @cached_property
+    def model(self) -> SpikingNetwork:
+        return self.load()
+
+    @property
+    def id(self) -> str:
+        """``kind/key``: how a plan (:mod:`snnconv.plan`) names the artifact."""
+        return f"{self.kind}/{self.key}"
+
+
+def _subject(label: str, kind: str, config: Any, time_steps: int, ensure: Callable, store: ArtifactStore,
+             progress: bool, after: tuple[str, ...] = ()) -> Subject:
+    key = artifact_key(kind, config)
+    if store.planning:
+        store.plan.need(kind, key, f"{kind} {label}", after, lambda: ensure(config, store, progress), store)
+    return Subject(label, kind, key, time_steps, lambda: ensure(config, store, progress))
+
+
+@dataclass(frozen=True)
+class ConvertedPair:
+    """A baseline ANN and the SNN converted and finetuned from it."""
+
+    label: str
+    ann: Subject
+    snn: Subject
 
 
 def converted_pair(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> ConvertedPair:
     """The ANN for ``objective`` and its SNN, as Table 1 trains them (shared through the store)."""
     ann_cfg = ann_config(settings.profile, objective, settings.seed)
     snn_cfg = snn_config(settings.profile, ann_cfg, settings.seed)
-    return ConvertedPair(objective_label(objective), ensure_ann(ann_cfg, store, progress), artifact_key("ann", ann_cfg),
-                         ensure_snn(snn_cfg, store, progress), artifact_key("snn", snn_cfg))
-
-
-@dataclass(frozen=True)
-class Subject:
-    """A model under evaluation: its name in the paper's words, the network, its store key, T (0 = ANN)."""
-
-    label: str
-    model: SpikingNetwork
-    key: str
-    time_steps: int
-
-
-def subjects(pair: ConvertedPair, time_steps: int) -> tuple[Subject, Subject]:
-    """The baseline ANN and the converted SNN of ``pair`` as subjects."""
-    return Subject(pair.label, pair.ann, pair.ann_key, 0), Subject(pair.label, pair.snn, pair.snn_key, time_steps)
+    label = objective_label(objective)
+    ann = _subject(label, "ann", ann_cfg, 0, ensure_ann, store, progress)
+    snn = _subject(label, "snn", snn_cfg, settings.profile.time_steps, ensure_snn, store, progress,
+                   (f"ann/{ann.key}",))
+    return ConvertedPair(label, ann, snn)
 
 
 def converted(
     settings: Settings, objective: str, store: ArtifactStore, progress: bool
 ) -> tuple[Subject, Subject]:
     """The baseline ANN for ``objective`` and the SNN converted from it, as subjects."""
-    return subjects(converted_pair(settings, objective, store, progress), settings.profile.time_steps)
+    pair = converted_pair(settings, objective, store, progress)
+    return pair.ann, pair.snn
 
 
 def baseline_ann(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
     """The baseline ANN for ``objective`` alone (no conversion: AT-ε2/ε3 are only evaluated as ANNs)."""
     config = ann_config(settings.profile, objective, settings.seed)
-    return Subject(objective_label(objective), ensure_ann(config, store, progress), artifact_key("ann", config), 0)
+    return _subject(objective_label(objective), "ann", config, 0, ensure_ann, store, progress)
 
 
 def end_to_end_subject(settings: Settings, method: str, store: ArtifactStore, progress: bool) -> Subject:
     config = end_to_end_config(settings.profile, method, settings.seed)
-    return Subject(END_TO_END[method], ensure_end_to_end(config, store, progress), artifact_key("end_to_end", config),
-                   config.time_steps)
+    return _subject(END_TO_END[method], "end_to_end", config, config.time_steps, ensure_end_to_end, store, progress)
 
 
 def twin_snn(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
     """A second SNN from the same baseline ANN, calibrated and finetuned with another seed (the authors'
     BB_SNN source in Table B1)."""
     profile = settings.profile
-    config = snn_config(profile, ann_config(profile, objective, settings.seed), settings.seed + 1)
-    return Subject(f"{objective_label(objective)} (seed {settings.seed + 1})", ensure_snn(config, store, progress),
-                   artifact_key("snn", config), profile.time_steps)
+    ann_cfg = ann_config(profile, objective, settings.seed)
+    config = snn_config(profile, ann_cfg, settings.seed + 1)
+    return _subject(f"{objective_label(objective)} (seed {settings.seed + 1})", "snn", config, profile.time_steps,
+                    ensure_snn, store, progress, (f"ann/{artifact_key('ann', ann_cfg)}",))
 
 
 def evaluate(
@@ -127,8 +156,17 @@ def evaluate(
                               source_key=source.key if source else "",
                               source_time_steps=source.time_steps if source else 0,
                               transfer_resisted=transfer_resisted if source else "highest_loss")
+    key = artifact_key("evaluation", config)
+    if store.planning:
+        after = tuple(s.id for s in (subject, source) if s is not None)
+        store.plan.need("evaluation", key, f"{attack} on {subject.label}", after,
+                        lambda: ensure_evaluation(subject.model, config, store, profile.attack_batch, progress,
+                                                  source.model if source else None), store)
+        if not store.has("evaluation", key):
+            return planned_record(config)
     return ensure_evaluation(subject.model, config, store, profile.attack_batch, progress,
                              source.model if source else None)
+
 
 
 def _accuracy(record: dict) -> float:
@@ -148,7 +186,7 @@ def evaluation_row(
     per_member: bool = False, progress: bool = True,
 ) -> dict:
     """One attack on the ANN (``model_kind="ann"``) or SNN of ``pair``, as a table row with its record."""
-    subject = subjects(pair, settings.profile.time_steps)[0 if model_kind == "ann" else 1]
+    subject = pair.ann if model_kind == "ann" else pair.snn
     record = evaluate(settings, store, subject, attack, epsilon, steps, members=members, per_member=per_member,
                       n_test=settings.profile.n_test, progress=progress)
     return dict(ann_objective=pair.label, model=model_kind, metric="clean" if attack == "clean" else "robust",
@@ -159,10 +197,21 @@ def evaluation_row(
 
 
 def prepare(settings: Settings, store: ArtifactStore | None) -> ArtifactStore:
-    """Thread count and a dataset check, before any work starts."""
+    """Thread count and a dataset check, before any work starts (a plan needs no data)."""
     torch.set_num_threads(settings.threads)
-    dataset(settings.profile.dataset, "test")  # a missing data set fails here, before any training
-    return store or ArtifactStore()
+    store = store or ArtifactStore()
+    if not store.planning:
+        dataset(settings.profile.dataset, "test")  # a missing data set fails here, before any training
+    return store
+
+
+def planned_record(config: EvaluationConfig) -> dict:
+    """What a plan sees in place of a verdict not yet computed: every image robust (so the plan goes on)."""
+    n = config.n_test
+    members = [m.label for m in members_by_label(config.members)] if config.per_member else []
+    return {"correct": n, "clean_correct": n, "n": n, "robust": [True] * n, "fooled_by": [""] * n,
+            "member_correct": dict.fromkeys(members, n), "member_robust": {m: [True] * n for m in members},
+            "fooled_at": [-1] * n, "seconds": 0.0, "commit": "planned"}
 
 
 def table1_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
@@ -366,10 +415,13 @@ def spike_count_rows(settings: Settings, store: ArtifactStore | None = None, pro
     ``n_test`` images), their mean, the network's neuron count and the active share (Sec. 5.3)."""
     store = prepare(settings, store)
     profile = settings.profile
+    subjects = efficiency_subjects(settings, store, progress)
+    if store.planning:  # counted on the spot from the models, never stored
+        return []
     images, _ = dataset(profile.dataset, "test")
     images = images[: profile.n_test].to(device())
     rows = []
-    for subject in efficiency_subjects(settings, store, progress):
+    for subject in subjects:
         counts = spike_counts(subject.model, images, subject.time_steps, profile.attack_batch)
         neurons = subject.model.neuron_count(tuple(images.shape[1:]))
         rows.append({"model": subject.label, "n": len(counts), "neurons": neurons, "time_steps": subject.time_steps,
@@ -406,7 +458,9 @@ def diagnostic_rows(
     def accuracy(attack: str, budget: float = epsilon, count: int = steps, source: Subject | None = None) -> float:
         return _accuracy(evaluate(settings, store, subject, attack, budget, count, source=source, progress=progress))
 
-    zero_fraction, noise = _without_attack(settings, subject, profile.n_test_extended)
+    # Computed on the spot from the model, never stored: a plan only needs the model to exist.
+    zero_fraction, noise = (0.0, 0.0) if store.planning else _without_attack(settings, subject,
+                                                                             profile.n_test_extended)
     evidence = Evidence(
         clean=accuracy("clean", 0.0, 1),
         attacked=accuracy("PGD"),
@@ -616,10 +670,13 @@ def layer_statistics_rows(settings: Settings, store: ArtifactStore | None = None
     """:func:`snnconv.diagnostics.layer_statistics` of every converted SNN and end-to-end SNN of the audit, on the
     adaptive evaluation's images."""
     store = prepare(settings, store)
+    subjects = audit_subjects(settings, store, progress)
+    if store.planning:  # measured on the spot from the models, never stored
+        return []
     images, _ = dataset(settings.profile.dataset, "test")
     images = images[: settings.profile.n_test_extended].to(device())
     return [{"model": subject.label, **row}
-            for subject in audit_subjects(settings, store, progress) if subject.time_steps > 0
+            for subject in subjects if subject.time_steps > 0
             for row in layer_statistics(subject.model, images, subject.time_steps)]
 
 
@@ -628,10 +685,13 @@ def member_gradient_rows(settings: Settings, store: ArtifactStore | None = None,
     under each member (the paper's and the later ones): a member whose gradient is about zero cannot attack."""
     store = prepare(settings, store)
     profile = settings.profile
+    subjects = audit_subjects(settings, store, progress)
+    if store.planning:  # measured on the spot from the models, never stored
+        return []
     images, labels = dataset(profile.dataset, "test")
     images, labels = images[: profile.n_test_extended].to(device()), labels[: profile.n_test_extended].to(device())
     rows = []
-    for subject in audit_subjects(settings, store, progress):
+    for subject in subjects:
         if subject.time_steps == 0:
             continue
         for member in (*PAPER_ENSEMBLE, *STRONGER_MEMBERS):

@@ -1,0 +1,176 @@
+"""The command line: ``python -m snnconv`` (or ``snnconv``) — what a page needs, computing it without rendering,
+and the store's state.
+
+Commands::
+
+    snnconv pages                                  the result pages
+    snnconv needs PAGE [-p NAME VALUE ...] [--json]
+                                                   every artifact the page needs for these parameters: stored or
+                                                   missing, stale or not, and what it is computed from
+    snnconv compute PAGE [-p NAME VALUE ...] [--only KIND/KEY]
+                                                   compute everything the page needs (or one artifact of it) into
+                                                   the store, with progress bars, without rendering the page
+    snnconv store [--stale] [--manifest]           what the store holds by kind; stale artifacts; the manifest
+    snnconv verify                                 check every artifact against its SHA-256 manifest entry
+    snnconv import OTHER_STORE                     copy the verified artifacts of another store that this one lacks
+
+``-p NAME VALUE`` is papermill's: the value is read as a number when it looks like one, else as text, and a
+name that the page's notebook does not declare is an error. ``SNNCONV_STORE`` picks the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from snnconv import pages
+from snnconv.parameters import ParameterError
+from snnconv.plan import planning
+from snnconv.revision import is_stale
+from snnconv.store import ARTIFACT_SUFFIXES, ArtifactStore
+
+
+def parameter_value(text: str) -> Any:
+    """A ``-p`` value as papermill reads it: an int or float when it looks like one, None/True/False, else text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"None": None, "True": True, "False": False}.get(text, text)
+
+
+def _given(pairs: list[list[str]] | None) -> dict[str, Any]:
+    return {name: parameter_value(value) for name, value in pairs or []}
+
+
+def plan_page(page: str, given: dict[str, Any], store: ArtifactStore) -> ArtifactStore:
+    """A planning copy of ``store`` after planning ``page``: its ``plan.needs`` are the page's artifacts."""
+    planned = planning(store)
+    pages.work(page, given, planned, progress=False)
+    return planned
+
+
+def _status(store: ArtifactStore, kind: str, key: str, stored: bool) -> str:
+    if not stored:
+        return "missing"
+    record = json.loads((store.root / kind / f"{key}.json").read_text())
+    return {False: "stored", True: "stale", None: "stored (code unknown)"}[is_stale(record)]
+
+
+def needs(args: argparse.Namespace, store: ArtifactStore) -> int:
+    planned = plan_page(args.page, _given(args.p), store)
+    rows = [{"id": n.id, "kind": n.kind, "label": n.label, "status": _status(store, n.kind, n.key, n.stored),
+             "after": list(n.after)} for n in planned.plan.needs.values()]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        print(f"{row['status']:<22} {row['id']:<32} {row['label']}")
+    counts = Counter(row["status"] for row in rows)
+    print(f"{args.page}: {len(rows)} artifacts — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return 0
+
+
+def compute(args: argparse.Namespace, store: ArtifactStore) -> int:
+    given = _given(args.p)
+    if args.only:
+        planned = plan_page(args.page, given, store)
+        planned.plan.run(args.only)
+    else:
+        pages.work(args.page, given, store, progress=True)
+    return 0
+
+
+def show_store(args: argparse.Namespace, store: ArtifactStore) -> int:
+    artifacts = list(store.artifacts())
+    print(f"store {store.root}: {len(artifacts)} artifacts")
+    for kind, count in Counter(kind for kind, _ in artifacts).items():
+        print(f"  {kind:<12} {count}")
+    if args.stale:
+        for kind, key in artifacts:
+            record = json.loads((store.root / kind / f"{key}.json").read_text())
+            stale = is_stale(record)
+            if stale is not False:
+                print(f"{'stale' if stale else 'code unknown':<13} {kind}/{key} (commit {record.get('commit', '?')})")
+    if args.manifest:
+        for kind, key in artifacts:
+            for name, digest in (store.manifest_entry(kind, key) or {}).items():
+                print(f"{digest}  {kind}/{name}")
+    return 0
+
+
+def verify(args: argparse.Namespace, store: ArtifactStore) -> int:
+    verdicts = Counter(store.verify(kind, key) for kind, key in list(store.artifacts()))
+    print(", ".join(f"{n} {v}" for v, n in verdicts.items()) or "empty store")
+    return 1 if verdicts.get("corrupt") else 0
+
+
+def import_store(args: argparse.Namespace, store: ArtifactStore) -> int:
+    other = ArtifactStore(Path(args.other))
+    if not other.root.is_dir():
+        raise ParameterError(f"Store {args.other!r} is not a folder: give the root of another artifact store.")
+    outcome: Counter[str] = Counter()
+    for kind, key in list(other.artifacts()):
+        if store.has(kind, key):
+            outcome["already here"] += 1
+            continue
+        if other.manifest_entry(kind, key) is None or other.verify(kind, key) != "ok":
+            outcome["refused (no manifest entry or failed its check)"] += 1
+            continue
+        (store.root / kind).mkdir(parents=True, exist_ok=True)
+        for suffix in (*ARTIFACT_SUFFIXES, ".sha256"):  # the manifest entry last: it marks the copy complete
+            source = other.root / kind / f"{key}{suffix}"
+            if source.exists():
+                partial = store.root / kind / f"{key}{suffix}.import.partial"
+                shutil.copyfile(source, partial)
+                partial.replace(store.root / kind / f"{key}{suffix}")
+        outcome["imported" if store.verify(kind, key) == "ok" else "failed after copying"] += 1
+    print(", ".join(f"{n} {what}" for what, n in outcome.items()) or "nothing to import")
+    return 1 if outcome.get("failed after copying") else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="snnconv", description=__doc__.split("\n\n")[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = main.add_subparsers(dest="command", required=True)
+    commands.add_parser("pages", help="the result pages")
+    for name, function, text in (("needs", needs, "what a page needs"), ("compute", compute, "compute a page's work")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("page", choices=list(pages.PAGES))
+        command.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a notebook parameter")
+        command.set_defaults(run=function)
+        if name == "needs":
+            command.add_argument("--json", action="store_true", help="as JSON (the workflow reads this)")
+        else:
+            command.add_argument("--only", metavar="KIND/KEY", help="compute one artifact of the page's plan")
+    command = commands.add_parser("store", help="what the store holds")
+    command.add_argument("--stale", action="store_true", help="list artifacts computed by other code")
+    command.add_argument("--manifest", action="store_true", help="print the manifest (sha256sum format)")
+    command.set_defaults(run=show_store)
+    commands.add_parser("verify", help="check every artifact's SHA-256").set_defaults(run=verify)
+    command = commands.add_parser("import", help="copy verified artifacts from another store")
+    command.add_argument("other")
+    command.set_defaults(run=import_store)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "pages":
+        print("\n".join(pages.PAGES))
+        return 0
+    try:
+        return args.run(args, ArtifactStore())
+    except ParameterError as error:
+        print(f"snnconv: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
