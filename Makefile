@@ -18,6 +18,9 @@
 #                              executed notebooks (tools/check_glue.py). This is the project's test command
 #                              (.ci/run calls it).
 #   make smoke-book            only the smoke book and its browser check (part of make test).
+#   make workflow [PROFILE=...] the same book as make book, through the Snakemake workflow (workflow/Snakefile):
+#                              one job per stored model and verdict, then the notebooks and the book; finished
+#                              jobs are never re-run (see the Reproduce page for the cluster profile)
 #   make bench                 the Performance page's measurements (benchmarks/bench.py -> book/measurements/bench.json;
 #                              about ten minutes; run it on an otherwise idle machine)
 #   make lint                  ruff check snnconv tests
@@ -60,7 +63,7 @@ ORIG_LD_PRELOAD := $(LD_PRELOAD)
 # `setup` installed libtcmalloc-minimal4 within the same make run. Without the file the caller's value stays.
 export LD_PRELOAD = $(if $(shell test -e $(TCMALLOC) && echo yes),$(TCMALLOC),$(ORIG_LD_PRELOAD))
 
-.PHONY: help setup system-packages data book smoke-book test lint clean bench
+.PHONY: help setup system-packages data book smoke-book test lint clean bench workflow
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -136,6 +139,13 @@ smoke-book: setup
 	$(VENV)/bin/jupyter-book build $(SMOKE)/src --path-output $(SMOKE) $(JB_FLAGS)
 	$(PY) tools/check_book.py $(SMOKE)/_build/html --screenshots $(SMOKE)/screenshots
 	$(PY) tools/check_glue.py $(SMOKE)/src $(SMOKE)/_build/html
+
+# ---- workflow ---------------------------------------------------------------------------------------------
+# Artifact jobs use one torch thread each (two jobs on two cores); the rerun triggers leave out file times, so a
+# stored artifact is never recomputed because another one was stored after it.
+workflow: setup
+	$(VENV)/bin/snakemake -s workflow/Snakefile -c$(OMP_NUM_THREADS) --config profile=$(PROFILE) \
+	  --rerun-triggers input params software-env code
 
 # ---- bench ------------------------------------------------------------------------------------------------
 # The Performance page's figures (book/measurements/bench.json): run it on an otherwise idle machine.

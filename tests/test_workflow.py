@@ -129,7 +129,8 @@ def test_smoke_workflow_stores_exactly_the_keys_the_notebook_uses(tmp_path):
     store, out = tmp_path / "store", tmp_path / "results"
     env = {**os.environ, "SNNCONV_STORE": str(store), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     run = subprocess.run([str(SNAKEMAKE), "-s", "workflow/Snakefile", "-c2", f"{out}/{page}.ipynb",
-                          "--config", "profile=smoke", f"results={out}", 'parameters={"objectives": "at"}', f"pages={page}"],
+                          "--config", "profile=smoke", f"results={out}", 'parameters={"objectives": "at"}',
+                          f"pages={page}"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]
     assert (out / f"{page}.ipynb").exists()
