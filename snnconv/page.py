@@ -106,6 +106,14 @@ def key_name(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
 
 
+def _code_of(commit: str) -> str:
+    """"this code", "other code" or "unknown" (uncommitted changes, or no git history to read it from)."""
+    from snnconv.revision import code_revision, revision_at
+
+    revision = revision_at(commit)
+    return "unknown" if revision is None else ("this code" if revision == code_revision() else "other code")
+
+
 def _display(*objects: Any) -> None:
     from IPython.display import display
 
@@ -220,7 +228,9 @@ class Page:
         """The commits that computed the rows of ``ours``, the reproducing command and the provenance."""
         if ours is not None and {"commit", "seconds"} <= set(ours.columns):
             computed = ours.groupby("commit", sort=False).agg(cells=("n", "size"), attack_seconds=("seconds", "sum"))
-            _display(_markdown("Attack verdicts computed (or loaded from the artifact store) by the code at:"))
+            computed["code"] = [_code_of(commit) for commit in computed.index]
+            _display(_markdown("Attack verdicts computed (or loaded from the artifact store) by the code at "
+                               "(*code*: whether that commit's numerical code is the running code's):"))
             _display(_html(html_table(computed, digits=1)))
         cold = self.store.cold_seconds()
         if self.store.ledger:
