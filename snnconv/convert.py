@@ -20,13 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
+from snnconv.memory import returning_freed_memory
 from snnconv.models import SpikingNetwork
 from snnconv.neurons import SpikingNeuron
 from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.surrogates import TRAINING_GRADIENT
-from snnconv.tdbn import batch_statistics, reset_running_statistics
+from snnconv.tdbn import TemporalBatchNorm2d, batch_statistics, reset_running_statistics
 
 _RUNNING_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
 
@@ -74,15 +76,63 @@ def load_ann_weights(snn: SpikingNetwork, ann_state: dict[str, torch.Tensor]) ->
         raise ValueError(f"ANN and SNN do not match: missing {missing}, unexpected {unexpected}.")
 
 
+#: Above this many entries, :func:`percentile` first narrows the search to a bracket of the k-th value.
+DIRECT_SELECTION = 1 << 24
+
+
 def percentile(values: torch.Tensor, q: float) -> torch.Tensor:
     """The ``q``-th percentile of all entries: the ρ-percentile of Algorithm 1, l. 9–10.
 
-    The sorted entry of rank :math:`\\mathrm{round}(q/100 \\cdot (n-1))`, as ``torch.quantile`` with
-    ``interpolation="nearest"`` computes it, but exact and without its 16M-element limit.
+    The sorted entry of rank :math:`k = \\mathrm{round}(q/100 \\cdot (n-1))`, as ``torch.quantile`` with
+    ``interpolation="nearest"`` computes it, but exact and without its 16M-element limit. ``kthvalue`` on all
+    :math:`n` entries would copy them and allocate as many 64-bit indices (GBs for VGG11's calibration), so large
+    inputs are first narrowed: bounds from an evenly strided sample bracket the k-th value, the entries outside
+    are only counted, and the selection runs on the entries inside — the same entry, in a fraction of the memory.
+
+    >>> percentile(torch.arange(100.0), 99.0)
+    tensor(98.)
     """
-    flat = values.reshape(-1)
-    k = 1 + round(0.01 * q * (flat.numel() - 1))
-    return flat.float().kthvalue(k).values
+    flat = values.reshape(-1).float()
+    n = flat.numel()
+    k = 1 + round(0.01 * q * (n - 1))
+    if n <= DIRECT_SELECTION:
+        return flat.kthvalue(k).values
+    sample = flat[:: max(1, n // (1 << 20))].sort().values
+    position = (k - 1) / (n - 1) * (sample.numel() - 1)
+    for margin in (1 << 10, 1 << 14, sample.numel()):  # a wider bracket whenever the k-th value fell outside
+        low = sample[max(0, int(position) - margin)]
+        high = sample[min(sample.numel() - 1, int(position) + 1 + margin)]
+        if margin == sample.numel():
+            low, high = flat.min(), flat.max()
+        parts = flat.split(DIRECT_SELECTION)  # masks of one part at a time, not of all n entries
+        below = sum(int((part < low).sum()) for part in parts)
+        if below < k <= sum(int((part <= high).sum()) for part in parts):
+            inside = torch.cat([part[(part >= low) & (part <= high)] for part in parts])
+            return inside.kthvalue(k - below).values
+    raise AssertionError("unreachable: the last bracket holds every entry")
+
+
+#: Images per chunk when calibration convolves the merged :math:`T_c \\cdot B` batch.
+CONVOLUTION_CHUNK = 512
+
+
+def _bounded(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` inside calibration, with the same numbers in less memory: a convolution runs over chunks of
+    the merged batch into one output (its own buffers would otherwise double the output), and tdBN normalizes
+    in place, still with the statistics of the whole merged batch (Eq. 8)."""
+    if isinstance(module, nn.Conv2d) and x.shape[0] > CONVOLUTION_CHUNK:
+        first = module(x[:CONVOLUTION_CHUNK])
+        out = first.new_empty((x.shape[0], *first.shape[1:]))
+        out[:CONVOLUTION_CHUNK] = first
+        for start in range(CONVOLUTION_CHUNK, x.shape[0], CONVOLUTION_CHUNK):
+            out[start : start + CONVOLUTION_CHUNK] = module(x[start : start + CONVOLUTION_CHUNK])
+        return out
+    if isinstance(module, TemporalBatchNorm2d) and module.batch_statistics_only:
+        mean, invstd = x.new_empty(x.shape[1]), x.new_empty(x.shape[1])
+        torch.ops.aten.native_batch_norm.out(x, module.weight, module.bias, None, None, True, 0.0, module.eps,
+                                             out=x, save_mean=mean, save_invstd=invstd)
+        return x
+    return module(x)
 
 
 @torch.no_grad()
@@ -96,31 +146,38 @@ def calibrate_thresholds(
     authors' code (Algorithm 1, l. 9 compares with the current :math:`V_{th}^l`). Returns the calibrated
     thresholds, one per spiking layer, before scaling by κ.
 
-    Memory: the constant input current of the first layer is never replicated over :math:`T_c`
-    (its percentile over :math:`T_c` identical copies is its percentile over one), and only one
-    layer's spikes are alive at a time; every later layer still holds all :math:`T_c \\cdot B` steps at once,
-    because tdBN normalises with the statistics of the whole merged batch. ``make bench`` measures VGG11's
-    peak at :math:`T_c=100`, batch 64 (the book's Performance page).
+    Memory: the constant input current of the first layer is never replicated over :math:`T_c` (its percentile
+    over :math:`T_c` identical copies is its percentile over one, and its neuron reads it without copies), only
+    one layer's activations are alive at a time, convolutions run in chunks, tdBN works in place, and the
+    percentile selects without copying — all with the same numbers. Each layer still holds all
+    :math:`T_c \\cdot B` steps at once, because tdBN normalises with the statistics of the whole merged batch.
+    ``make bench`` measures VGG11's peak at :math:`T_c=100`, batch 64 (the book's Performance page).
     """
     steps = settings.time_steps
     training = snn.training
     snn.eval()  # dropout off; tdBN uses the batch's statistics via batch_statistics()
     thresholds: list[float] = []
-    with batch_statistics(snn):
+    with batch_statistics(snn), returning_freed_memory():
         layers = tqdm(list(enumerate(snn.stages)), desc="calibrating thresholds", disable=not progress,
                       mininterval=PROGRESS_INTERVAL)
         for layer, stage in layers:
             # The running max starts at 0, as in the authors' code (Alg. 1 compares with V_th instead).
             threshold = torch.zeros(())
             for images in batches:
+                # Module by module and rebinding x, so that each tensor is freed once the next one exists: at
+                # T_c = 100 one layer's merged activations take GBs.
                 x = snn.normalize(images)
                 for index, earlier in enumerate(snn.stages[:layer]):
-                    x = earlier.block(x)
-                    if index == 0:
-                        x = x.unsqueeze(0).expand(steps, *x.shape).reshape(steps * images.shape[0], *x.shape[1:])
-                    x = earlier.neuron(x, steps, TRAINING_GRADIENT)
-                current = stage.block(x)
-                threshold = torch.maximum(threshold, percentile(current, settings.percentile).cpu())
+                    for module in earlier.block:
+                        x = _bounded(module, x)
+                    if index == 0:  # direct coding: a constant current, simulated without T copies of it
+                        x = earlier.neuron.constant_input(x, steps, TRAINING_GRADIENT)
+                    else:  # the spikes overwrite the current: tdBN's output is this loop's own tensor
+                        x = earlier.neuron.fire_in_place(x, steps)
+                for module in stage.block:
+                    x = _bounded(module, x)
+                threshold = torch.maximum(threshold, percentile(x, settings.percentile).cpu())
+                del x
             stage.neuron.threshold.fill_(threshold.item())
             thresholds.append(threshold.item())
     snn.train(training)

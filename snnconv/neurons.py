@@ -129,10 +129,36 @@ class SpikingNeuron(snntorch.Leaky):
         if not isinstance(gradient, SpikingLayerGradient):
             raise TypeError(f"a spiking layer needs a spiking-layer gradient mode, got {gradient!r}")
         threshold = self.threshold.to(current.dtype)
-        spikes = _SpikingLoop.apply(
-            shaped, threshold, self.leak, self.soft_reset, self.detach_reset, gradient, id(self)
-        )
+        spikes = _SpikingLoop.apply(shaped, threshold, self.leak, self.soft_reset, self.detach_reset, gradient,
+                                    id(self), torch.is_grad_enabled())
         return spikes.reshape(current.shape)
+
+    def constant_input(
+        self, current: torch.Tensor, time_steps: int, gradient: SpikingLayerGradient = TRAINING_GRADIENT
+    ) -> torch.Tensor:
+        """:meth:`forward` for a current that is the same at every step (direct coding's first layer), given once
+        as ``[B, ...]``: its T copies are never materialized. Returns the spikes ``[T·B, ...]``."""
+        if not isinstance(gradient, SpikingLayerGradient):
+            raise TypeError(f"a spiking layer needs a spiking-layer gradient mode, got {gradient!r}")
+        shaped = current.unsqueeze(0).expand(time_steps, *current.shape)
+        spikes = _SpikingLoop.apply(shaped, self.threshold.to(current.dtype), self.leak, self.soft_reset,
+                                    self.detach_reset, gradient, id(self), torch.is_grad_enabled())
+        return spikes.reshape(time_steps * current.shape[0], *current.shape[1:])
+
+    @torch.no_grad()
+    def fire_in_place(self, current: torch.Tensor, time_steps: int) -> torch.Tensor:
+        """:meth:`forward` without gradients that writes the spikes over the time-merged current ``[T·B, ...]`` and
+        returns it: step t reads only the current of step t, so threshold calibration needs no second buffer of
+        that size. Runs short enough for one fused kernel (see :data:`FUSED_STEPS`) go through :meth:`forward`."""
+        if time_steps <= FUSED_STEPS:
+            return self.forward(current, time_steps)
+        shaped = current.view(time_steps, -1, *current.shape[1:])
+        threshold = self.threshold.to(current.dtype)
+        leak = torch.tensor(self.leak, dtype=current.dtype, device=current.device)
+        membrane = torch.zeros_like(shaped[0])
+        for t in range(time_steps):  # the step kernel of _stepwise_forward, so the same spikes
+            _, shaped[t], membrane = _compiled_forward_step(membrane, shaped[t], threshold, leak, self.soft_reset)
+        return current
 
     def rate(self, current: torch.Tensor, time_steps: int) -> torch.Tensor:
         """The firing rate of this neuron over ``time_steps`` steps of the constant input ``current``.
@@ -211,21 +237,33 @@ def _backward_step(grad_spikes, grad_membrane, z, threshold, leak, first, second
     return grad_v_pre, leak * grad_v_pre, grad_threshold
 
 
-def _forward_loop(current, threshold, leak, soft_reset: bool, keep: bool, step=_forward_step):
+def _forward_loop(current, threshold, leak, soft_reset: bool, keep: bool):
     """All T steps of :func:`_forward_step`; returns ``(z for every step or None, spikes)``.
 
     Compiled as a whole, this is one call per layer instead of one per step: on small layers the per-call
-    overhead, not the arithmetic, is what an SNN step pays on top of T ANN steps. ``step`` swaps in the
-    separately compiled step kernel for long runs (see :data:`FUSED_STEPS`).
+    overhead, not the arithmetic, is what an SNN step pays on top of T ANN steps (see :data:`FUSED_STEPS`).
     """
     membrane = torch.zeros_like(current[0])
     z_steps, spike_steps = [], []
     for t in range(current.shape[0]):
-        z, spikes, membrane = step(membrane, current[t], threshold, leak, soft_reset)
+        z, spikes, membrane = _forward_step(membrane, current[t], threshold, leak, soft_reset)
         spike_steps.append(spikes)
         if keep:
             z_steps.append(z)
     return (torch.stack(z_steps) if keep else None), torch.stack(spike_steps)
+
+
+def _stepwise_forward(current, threshold, leak, soft_reset: bool, keep: bool):
+    """:func:`_forward_loop` for long runs, one compiled step at a time, written into preallocated outputs: a list
+    of T_c = 100 steps and its stacked copy would hold every layer's spikes twice during calibration."""
+    spikes = torch.empty(current.shape, dtype=current.dtype, device=current.device)
+    z_all = torch.empty_like(spikes) if keep else None
+    membrane = torch.zeros_like(current[0])
+    for t in range(current.shape[0]):
+        z, spikes[t], membrane = _compiled_forward_step(membrane, current[t], threshold, leak, soft_reset)
+        if keep:
+            z_all[t] = z
+    return z_all, spikes
 
 
 def _backward_loop(grad_spikes, z_all, threshold, leak, first, second, family: str, soft_reset: bool,
@@ -301,13 +339,16 @@ class _SpikingLoop(torch.autograd.Function):
     """All T steps of Eqs. (1)–(3) as one autograd node, with BPTT or BPTR in the backward."""
 
     @staticmethod
-    def forward(ctx, current, threshold, leak, soft_reset, detach_reset, gradient, layer):
-        keep = any(ctx.needs_input_grad[:2])
+    def forward(ctx, current, threshold, leak, soft_reset, detach_reset, gradient, layer, record):
+        # needs_input_grad stays True under torch.no_grad for a threshold that requires grad (and forward always runs
+        # without grad): ``record`` is the caller's grad mode, so that predictions and the calibration do not store
+        # each step's z for a backward that never comes.
+        keep = record and any(ctx.needs_input_grad[:2])
         leak_t = torch.tensor(leak, dtype=current.dtype, device=current.device)
         if current.shape[0] <= FUSED_STEPS:
             z_all, spikes = KERNELS.run(_forward_loop, (soft_reset, keep), current, threshold, leak_t)
         else:  # step by step: a graph unrolled over T_c = 100 calibration steps compiles slowly
-            z_all, spikes = _forward_loop(current, threshold, leak_t, soft_reset, keep, _compiled_forward_step)
+            z_all, spikes = _stepwise_forward(current, threshold, leak_t, soft_reset, keep)
         if keep:
             # Only RGA's backward needs the mean input; the others should not pay for it on every step.
             mean_current = current.mean(0) if isinstance(gradient, RateGradient) else current.new_empty(0)
@@ -321,16 +362,16 @@ class _SpikingLoop(torch.autograd.Function):
         soft_reset, detach_reset, gradient, layer = ctx.config
         if isinstance(gradient, BPTR):
             fired_once = (z_all >= 0).any(dim=0, keepdim=True)
-            return grad_spikes * fired_once, None, None, None, None, None, None
+            return grad_spikes * fired_once, None, None, None, None, None, None, None
         if isinstance(gradient, RateGradient):
             slope = ((mean_current > 0) & (mean_current < threshold)).to(grad_spikes.dtype) / threshold
             grad = grad_spikes.mean(0) * slope
-            return grad.unsqueeze(0).expand_as(grad_spikes).contiguous(), None, None, None, None, None, None
+            return grad.unsqueeze(0).expand_as(grad_spikes).contiguous(), None, None, None, None, None, None, None
         if isinstance(gradient, HybridRateTemporal):
             width = torch.tensor(gradient.width, dtype=z_all.dtype, device=z_all.device)
             grad_z = grad_spikes * surrogate_factor(z_all, "triangular", width, 0.0)  # no path across time
             return (grad_z.mean(0, keepdim=True).expand_as(grad_spikes).contiguous(), None, None, None, None, None,
-                    None)
+                    None, None)
         if isinstance(gradient, PotentialDependent):
             family, coefficients = "gaussian", (_membrane_spread(z_all), torch.zeros((), dtype=z_all.dtype))
         elif isinstance(gradient, AdaptiveSharpness):
@@ -352,7 +393,7 @@ class _SpikingLoop(torch.autograd.Function):
         grad_threshold = torch.zeros((), dtype=grad_spikes.dtype, device=grad_spikes.device)
         for grad_step in reversed(grad_steps.unbind()):
             grad_threshold = grad_threshold + grad_step
-        return grad_current, grad_threshold, None, None, None, None, None
+        return grad_current, grad_threshold, None, None, None, None, None, None
 
 
 def spiking_neurons(module: torch.nn.Module) -> list[SpikingNeuron]:

@@ -77,3 +77,85 @@ def test_calibration_settings_are_validated():
         Calibration(percentile=120)
     with pytest.raises(ValueError, match="time_steps"):
         Calibration(time_steps=0)
+
+
+def _reference_thresholds(snn, batches, settings):
+    """Calibration as first written: every tensor whole, T_c copies of the first current, kthvalue on all entries."""
+    from snnconv.surrogates import TRAINING_GRADIENT
+    from snnconv.tdbn import batch_statistics
+
+    steps, thresholds = settings.time_steps, []
+    with torch.no_grad(), batch_statistics(snn):
+        for layer, stage in enumerate(snn.stages):
+            threshold = torch.zeros(())
+            for images in batches:
+                x = snn.normalize(images)
+                for index, earlier in enumerate(snn.stages[:layer]):
+                    x = earlier.block(x)
+                    if index == 0:
+                        x = x.unsqueeze(0).expand(steps, *x.shape).reshape(steps * images.shape[0], *x.shape[1:])
+                    x = earlier.neuron(x, steps, TRAINING_GRADIENT)
+                current = stage.block(x).reshape(-1)
+                rank = 1 + round(0.01 * settings.percentile * (current.numel() - 1))
+                threshold = torch.maximum(threshold, current.kthvalue(rank).values)
+            stage.neuron.threshold.fill_(threshold.item())
+            thresholds.append(threshold.item())
+    return thresholds
+
+
+def test_bounded_memory_calibration_gives_the_reference_thresholds_bit_for_bit(monkeypatch):
+    # Small chunks and a small direct-selection limit, so that every bounded-memory path runs on a small network.
+    import snnconv.convert as convert_module
+
+    monkeypatch.setattr(convert_module, "CONVOLUTION_CHUNK", 48)
+    monkeypatch.setattr(convert_module, "DIRECT_SELECTION", 1000)
+    settings = Calibration(time_steps=40, batches=2, batch_size=6)
+    batches = [torch.rand(6, 1, 28, 28) for _ in range(2)]
+    torch.manual_seed(3)
+    reference = build("vgg_small", "fashion_mnist").eval()
+    bounded = build("vgg_small", "fashion_mnist").eval()
+    bounded.load_state_dict(reference.state_dict())
+    assert calibrate_thresholds(bounded, batches, settings) == _reference_thresholds(reference, batches, settings)
+
+
+def test_percentile_narrowing_selects_the_same_entry(monkeypatch):
+    import snnconv.convert as convert_module
+
+    monkeypatch.setattr(convert_module, "DIRECT_SELECTION", 500)
+    for values in (torch.randn(20_000), torch.randint(0, 3, (20_000,)).float(), torch.ones(5_000)):
+        for q in (0.0, 50.0, 99.7, 100.0):
+            rank = 1 + round(0.01 * q * (values.numel() - 1))
+            assert torch.equal(percentile(values, q), values.kthvalue(rank).values)
+
+
+def test_in_place_and_constant_input_neurons_fire_as_the_forward_does():
+    neuron = SpikingNeuron(threshold=0.7)
+    for steps in (8, 40):  # the fused kernel and the step-by-step path
+        current = torch.randn(steps * 5, 3, 4, 4)
+        expected = neuron(current, steps)
+        assert torch.equal(neuron.fire_in_place(current.clone(), steps), expected)
+        constant = torch.randn(5, 3, 4, 4)
+        repeated = constant.unsqueeze(0).expand(steps, *constant.shape).reshape(steps * 5, 3, 4, 4)
+        assert torch.equal(neuron.constant_input(constant, steps), neuron(repeated, steps))
+
+
+def test_returning_freed_memory_restores_the_allocator_setting():
+    import ctypes
+
+    from snnconv import memory
+
+    tcmalloc = memory._tcmalloc()
+    if tcmalloc is None:
+        with memory.returning_freed_memory():  # another allocator: nothing to switch, nothing breaks
+            pass
+        return
+    value = ctypes.c_size_t(0)
+
+    def current() -> int:
+        tcmalloc.MallocExtension_GetNumericProperty(memory._PROPERTY, ctypes.byref(value))
+        return value.value
+
+    before = current()
+    with memory.returning_freed_memory():
+        assert current() == 1
+    assert current() == before
