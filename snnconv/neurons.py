@@ -125,24 +125,21 @@ class SpikingNeuron(snntorch.Leaky):
 
         The backward pass follows ``gradient``: BPTT with its surrogate (Suppl. A.3) or BPTR (Suppl. A.4).
         """
-        shaped = current.reshape(time_steps, -1, *current.shape[1:])
+        return self._fire(current.reshape(time_steps, -1, *current.shape[1:]), gradient).reshape(current.shape)
+
+    def _fire(self, shaped: torch.Tensor, gradient: SpikingLayerGradient) -> torch.Tensor:
+        """All steps of the current ``[T, B, ...]`` through one :class:`_SpikingLoop` node; spikes ``[T, B, ...]``."""
         if not isinstance(gradient, SpikingLayerGradient):
             raise TypeError(f"a spiking layer needs a spiking-layer gradient mode, got {gradient!r}")
-        threshold = self.threshold.to(current.dtype)
-        spikes = _SpikingLoop.apply(shaped, threshold, self.leak, self.soft_reset, self.detach_reset, gradient,
-                                    id(self), torch.is_grad_enabled())
-        return spikes.reshape(current.shape)
+        return _SpikingLoop.apply(shaped, self.threshold.to(shaped.dtype), self.leak, self.soft_reset,
+                                  self.detach_reset, gradient, id(self), torch.is_grad_enabled())
 
     def constant_input(
         self, current: torch.Tensor, time_steps: int, gradient: SpikingLayerGradient = TRAINING_GRADIENT
     ) -> torch.Tensor:
         """:meth:`forward` for a current that is the same at every step (direct coding's first layer), given once
         as ``[B, ...]``: its T copies are never materialized. Returns the spikes ``[T·B, ...]``."""
-        if not isinstance(gradient, SpikingLayerGradient):
-            raise TypeError(f"a spiking layer needs a spiking-layer gradient mode, got {gradient!r}")
-        shaped = current.unsqueeze(0).expand(time_steps, *current.shape)
-        spikes = _SpikingLoop.apply(shaped, self.threshold.to(current.dtype), self.leak, self.soft_reset,
-                                    self.detach_reset, gradient, id(self), torch.is_grad_enabled())
+        spikes = self._fire(current.unsqueeze(0).expand(time_steps, *current.shape), gradient)
         return spikes.reshape(time_steps * current.shape[0], *current.shape[1:])
 
     @torch.no_grad()
@@ -153,11 +150,8 @@ class SpikingNeuron(snntorch.Leaky):
         if time_steps <= FUSED_STEPS:
             return self.forward(current, time_steps)
         shaped = current.view(time_steps, -1, *current.shape[1:])
-        threshold = self.threshold.to(current.dtype)
         leak = torch.tensor(self.leak, dtype=current.dtype, device=current.device)
-        membrane = torch.zeros_like(shaped[0])
-        for t in range(time_steps):  # the step kernel of _stepwise_forward, so the same spikes
-            _, shaped[t], membrane = _compiled_forward_step(membrane, shaped[t], threshold, leak, self.soft_reset)
+        _stepwise_forward(shaped, self.threshold.to(current.dtype), leak, self.soft_reset, False, out=shaped)
         return current
 
     def rate(self, current: torch.Tensor, time_steps: int) -> torch.Tensor:
@@ -253,10 +247,11 @@ def _forward_loop(current, threshold, leak, soft_reset: bool, keep: bool):
     return (torch.stack(z_steps) if keep else None), torch.stack(spike_steps)
 
 
-def _stepwise_forward(current, threshold, leak, soft_reset: bool, keep: bool):
+def _stepwise_forward(current, threshold, leak, soft_reset: bool, keep: bool, out=None):
     """:func:`_forward_loop` for long runs, one compiled step at a time, written into preallocated outputs: a list
-    of T_c = 100 steps and its stacked copy would hold every layer's spikes twice during calibration."""
-    spikes = torch.empty(current.shape, dtype=current.dtype, device=current.device)
+    of T_c = 100 steps and its stacked copy would hold every layer's spikes twice during calibration. ``out`` may
+    be ``current`` itself: step t reads only the current of step t before its spikes replace it."""
+    spikes = torch.empty(current.shape, dtype=current.dtype, device=current.device) if out is None else out
     z_all = torch.empty_like(spikes) if keep else None
     membrane = torch.zeros_like(current[0])
     for t in range(current.shape[0]):

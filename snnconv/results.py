@@ -159,10 +159,10 @@ def evaluate(
     key = artifact_key("evaluation", config)
     if store.planning:
         after = tuple(s.id for s in (subject, source) if s is not None)
-        store.plan.need("evaluation", key, f"{attack} on {subject.label}", after,
-                        lambda: ensure_evaluation(subject.model, config, store, profile.attack_batch, progress,
-                                                  source.model if source else None), store)
-        if not store.has("evaluation", key):
+        need = store.plan.need("evaluation", key, f"{attack} on {subject.label}", after,
+                               lambda: ensure_evaluation(subject.model, config, store, profile.attack_batch,
+                                                         progress, source.model if source else None), store)
+        if not need.stored:
             return planned_record(config)
     return ensure_evaluation(subject.model, config, store, profile.attack_batch, progress,
                              source.model if source else None)
@@ -277,13 +277,18 @@ def ann_robustness_rows(
     return [{"ann_objective": row.pop("model"), **row} for row in rows]
 
 
+def evaluation_images(settings: Settings, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` test images of the profile's data set and their labels, on the compute device."""
+    images, labels = dataset(settings.profile.dataset, "test")
+    return images[:n].to(device()), labels[:n].to(device())
+
+
 def _without_attack(settings: Settings, subject: Subject, n_test: int) -> tuple[float, float]:
     """Share of the first ``n_test`` images whose input gradient (training surrogate) is exactly zero, and
     the accuracy (%) under uniform noise at ε3."""
     profile = settings.profile
     simulation, batch = Simulation(subject.time_steps), profile.attack_batch
-    images, labels = dataset(profile.dataset, "test")
-    images, labels = images[:n_test].to(device()), labels[:n_test].to(device())
+    images, labels = evaluation_images(settings, n_test)
     norms = input_gradient_norms(subject.model, images, labels, simulation, batch)
     noise = random_noise_accuracy(subject.model, images, labels, profile.epsilons[-1], simulation,
                                   settings.seed)
@@ -418,8 +423,7 @@ def spike_count_rows(settings: Settings, store: ArtifactStore | None = None, pro
     subjects = efficiency_subjects(settings, store, progress)
     if store.planning:  # counted on the spot from the models, never stored
         return []
-    images, _ = dataset(profile.dataset, "test")
-    images = images[: profile.n_test].to(device())
+    images, _ = evaluation_images(settings, profile.n_test)
     rows = []
     for subject in subjects:
         counts = spike_counts(subject.model, images, subject.time_steps, profile.attack_batch)
@@ -673,8 +677,7 @@ def layer_statistics_rows(settings: Settings, store: ArtifactStore | None = None
     subjects = audit_subjects(settings, store, progress)
     if store.planning:  # measured on the spot from the models, never stored
         return []
-    images, _ = dataset(settings.profile.dataset, "test")
-    images = images[: settings.profile.n_test_extended].to(device())
+    images, _ = evaluation_images(settings, settings.profile.n_test_extended)
     return [{"model": subject.label, **row}
             for subject in subjects if subject.time_steps > 0
             for row in layer_statistics(subject.model, images, subject.time_steps)]
@@ -688,8 +691,7 @@ def member_gradient_rows(settings: Settings, store: ArtifactStore | None = None,
     subjects = audit_subjects(settings, store, progress)
     if store.planning:  # measured on the spot from the models, never stored
         return []
-    images, labels = dataset(profile.dataset, "test")
-    images, labels = images[: profile.n_test_extended].to(device()), labels[: profile.n_test_extended].to(device())
+    images, labels = evaluation_images(settings, profile.n_test_extended)
     rows = []
     for subject in subjects:
         if subject.time_steps == 0:

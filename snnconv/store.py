@@ -227,22 +227,19 @@ class ArtifactStore:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
-    def _complete(self, kind: str, key: str) -> bool:
-        return self.verify(kind, key) in ("ok", "adopted")
-
     def has(self, kind: str, key: str) -> bool:
         """Whether a complete, verified artifact is stored (claims nothing, notes nothing)."""
-        return self._complete(kind, key)
+        return self.verify(kind, key) in ("ok", "adopted")
 
     def _lookup(self, kind: str, key: str) -> bool:
         """Whether the artifact is stored; on a miss, claim it (unless planning) and look again, because the
         process that held the claim may just have stored it."""
-        if self._complete(kind, key):
+        if self.has(kind, key):
             return True
         if self.planning:
             return False
         self.claim(kind, key)
-        return self._complete(kind, key)
+        return self.has(kind, key)
 
     # ------------------------------------------------------------------------------ load and save
 
