@@ -89,18 +89,30 @@ class SpikingNeuron(snntorch.Leaky):
             reset_mechanism="subtract" if soft_reset else "zero",
         )
         self.detach_reset = detach_reset
+        self._host_values: dict[str, tuple[torch.Tensor, int, int, float]] = {}
 
     # Leak and reset mode live in Leaky's buffers ``beta`` and ``reset_mechanism_val``, so they are part of
     # the state dict: a model reloaded from the store runs with the neuron it was trained with.
     @property
     def leak(self) -> float:
         """:math:`\\tau` of Eq. (1), read from the saved buffer ``beta``."""
-        return float(self.beta)
+        return self._host_value("beta")
 
     @property
     def soft_reset(self) -> bool:
         """Soft (subtract :math:`V_{th}`) or hard (to zero) reset of Eq. (3), read from the saved buffer."""
-        return int(self.reset_mechanism_val) == snntorch.SpikingNeuron.reset_dict["subtract"]
+        return int(self._host_value("reset_mechanism_val")) == snntorch.SpikingNeuron.reset_dict["subtract"]
+
+    def _host_value(self, name: str) -> float:
+        """The one-element buffer ``name`` as a Python number, read again only when the buffer changed (replaced, as
+        by ``.to(device)``, or written in place, as by ``load_state_dict``): on a GPU each read waits for all queued
+        work, and reading both buffers at every layer's call kept the GPU from running ahead of Python."""
+        tensor = getattr(self, name)
+        cached = self._host_values.get(name)
+        if cached is None or cached[0] is not tensor or cached[1:3] != (tensor.data_ptr(), tensor._version):
+            cached = (tensor, tensor.data_ptr(), tensor._version, float(tensor))
+            self._host_values[name] = cached
+        return cached[3]
 
     def clamp_threshold(self) -> None:
         """Project :math:`V_{th}` back onto :math:`V_{th} \\ge 0.03` (Suppl. A.2; call after each optimizer step)."""
@@ -150,7 +162,7 @@ class SpikingNeuron(snntorch.Leaky):
         if time_steps <= FUSED_STEPS:
             return self.forward(current, time_steps)
         shaped = current.view(time_steps, -1, *current.shape[1:])
-        leak = torch.tensor(self.leak, dtype=current.dtype, device=current.device)
+        leak = _constant(self.leak, current.dtype, current.device)
         _stepwise_forward(shaped, self.threshold.to(current.dtype), leak, self.soft_reset, False, out=shaped)
         return current
 
@@ -168,7 +180,7 @@ class SpikingNeuron(snntorch.Leaky):
         """:math:`u(t) = v(t^-) - V_{th}` of Eqs. (1)–(3) for the currents ``[T, ...]`` (no gradient); the neuron
         fires where :math:`u(t) \\ge 0`."""
         threshold = self.threshold.detach().to(current.dtype)
-        leak = torch.tensor(self.leak, dtype=current.dtype, device=current.device)
+        leak = _constant(self.leak, current.dtype, current.device)
         membrane, steps = torch.zeros_like(current[0]), []
         for t in range(time_steps):
             u, _, membrane = _forward_step(membrane, current[t], threshold, leak, self.soft_reset)
@@ -330,6 +342,14 @@ def _compiled_backward_step(grad_spikes, grad_membrane, z, threshold, leak, firs
 torch._dynamo.config.recompile_limit = 64
 
 
+@functools.cache
+def _constant(value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The 0-d tensor ``value`` on ``device``, made once: made at every call, a GPU run would copy it from the host
+    each time. Never written to; made outside inference mode so that autograd may save it."""
+    with torch.inference_mode(False):
+        return torch.tensor(value, dtype=dtype, device=device)
+
+
 class _SpikingLoop(torch.autograd.Function):
     """All T steps of Eqs. (1)–(3) as one autograd node, with BPTT or BPTR in the backward."""
 
@@ -339,7 +359,7 @@ class _SpikingLoop(torch.autograd.Function):
         # without grad): ``record`` is the caller's grad mode, so that predictions and the calibration do not store
         # each step's z for a backward that never comes.
         keep = record and any(ctx.needs_input_grad[:2])
-        leak_t = torch.tensor(leak, dtype=current.dtype, device=current.device)
+        leak_t = _constant(leak, current.dtype, current.device)
         if current.shape[0] <= FUSED_STEPS:
             z_all, spikes = KERNELS.run(_forward_loop, (soft_reset, keep), current, threshold, leak_t)
         else:  # step by step: a graph unrolled over T_c = 100 calibration steps compiles slowly
@@ -363,20 +383,21 @@ class _SpikingLoop(torch.autograd.Function):
             grad = grad_spikes.mean(0) * slope
             return grad.unsqueeze(0).expand_as(grad_spikes).contiguous(), None, None, None, None, None, None, None
         if isinstance(gradient, HybridRateTemporal):
-            width = torch.tensor(gradient.width, dtype=z_all.dtype, device=z_all.device)
+            width = _constant(gradient.width, z_all.dtype, z_all.device)
             grad_z = grad_spikes * surrogate_factor(z_all, "triangular", width, 0.0)  # no path across time
             return (grad_z.mean(0, keepdim=True).expand_as(grad_spikes).contiguous(), None, None, None, None, None,
                     None, None)
         if isinstance(gradient, PotentialDependent):
-            family, coefficients = "gaussian", (_membrane_spread(z_all), torch.zeros((), dtype=z_all.dtype))
+            family, coefficients = "gaussian", (_membrane_spread(z_all), 0.0)
         elif isinstance(gradient, AdaptiveSharpness):
             sharpness = gradient.statistics.sharpness(layer, z_all, gradient)
-            family, coefficients = "arctan", (sharpness, torch.zeros((), dtype=z_all.dtype))
+            family, coefficients = "arctan", (sharpness, 0.0)
         elif gradient.units == "threshold":
             family, coefficients = gradient.surrogate.family, scaled_coefficients(gradient.surrogate, threshold)
         else:
             family, coefficients = gradient.surrogate.family, gradient.surrogate.coefficients
-        first, second = (torch.as_tensor(c, dtype=z_all.dtype, device=z_all.device) for c in coefficients)
+        first, second = (c.to(z_all.dtype) if isinstance(c, torch.Tensor) else _constant(c, z_all.dtype, z_all.device)
+                         for c in coefficients)
         static = (family, soft_reset, detach_reset)
         if z_all.shape[0] <= FUSED_STEPS:
             grad_current, grad_steps = KERNELS.run(_backward_loop, static, grad_spikes.contiguous(), z_all,

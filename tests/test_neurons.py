@@ -114,3 +114,19 @@ def test_thresholds_are_clamped_to_the_lower_bound():
 def test_leak_out_of_range_is_rejected():
     with pytest.raises(ValueError, match="leak"):
         SpikingNeuron(leak=1.5)
+
+
+def test_leak_and_reset_follow_their_buffers_after_a_load_and_an_in_place_write():
+    # The neuron caches both as Python values; a state dict of another neuron and an in-place write must show.
+    neuron = SpikingNeuron(threshold=1.0)
+    assert neuron.leak == 1.0 and neuron.soft_reset is False
+    neuron.load_state_dict(SpikingNeuron(threshold=1.0, leak=0.5, soft_reset=True).state_dict())
+    assert neuron.leak == 0.5 and neuron.soft_reset is True
+    with torch.no_grad():
+        neuron.beta.fill_(0.25)
+    assert neuron.leak == 0.25
+    current = torch.full((3, 1), 0.6)  # τ = 0.25, soft reset: v = 0.6 → fires? no (0.6 < 1); then 0.75; then 0.7875
+    assert neuron(current, time_steps=3).flatten().tolist() == [0.0, 0.0, 0.0]
+    neuron.beta = torch.tensor(1.0)  # a replaced buffer (as .to(device) does) is read again
+    assert neuron.leak == 1.0
+    assert neuron(current, time_steps=3).flatten().tolist() == [0.0, 1.0, 0.0]

@@ -11,13 +11,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from snnconv.revision import code_revision
+
 MEASUREMENTS = Path(__file__).resolve().parent.parent / "measurements"
 
 
 def _add_measurements(app: Any, config: Any) -> None:
     substitutions = dict(getattr(config, "myst_substitutions", None) or {})
     for path in sorted(MEASUREMENTS.glob("*.json")):
-        substitutions[path.stem] = json.loads(path.read_text())
+        measurement = json.loads(path.read_text())
+        if "code" in measurement:  # measured with the numerical code this book is built from, or other code
+            measurement["code_is_current"] = measurement["code"] == code_revision()
+        substitutions[path.stem] = measurement
     config.myst_substitutions = substitutions
 
 
