@@ -23,7 +23,7 @@
 #                              jobs are never re-run (see the Reproduce page for the cluster profile)
 #   make bench                 the Performance page's measurements (benchmarks/bench.py -> book/measurements/bench.json;
 #                              about ten minutes; run it on an otherwise idle machine)
-#   make lint                  ruff check snnconv tests
+#   make lint                  ruff check on the package, tests, tools, benchmarks and notebooks
 #   make clean                 remove _build/ and book/results/ (never .venv/, data/ or .snnconv-store/)
 #
 # The notebooks in notebooks/ are the source: edit them in Jupyter (store them without outputs); nothing
@@ -118,7 +118,7 @@ book: setup
 # One pytest run: unit tests, docstring examples and every notebook at the smoke profile under nbval
 # (SNNCONV_PROFILE is read only by the notebooks' parameters cell), after ruff; then the smoke book.
 test: setup
-	$(VENV)/bin/ruff check snnconv tests tools benchmarks
+	$(VENV)/bin/ruff check snnconv tests tools benchmarks notebooks book/_ext
 	SNNCONV_PROFILE=smoke $(VENV)/bin/pytest tests notebooks snnconv --doctest-modules --nbval-lax --nbval-current-env
 	$(MAKE) --no-print-directory smoke-book
 
@@ -154,7 +154,7 @@ bench: setup
 
 # ---- lint / clean -----------------------------------------------------------------------------------------
 lint: $(STAMP)
-	$(VENV)/bin/ruff check snnconv tests tools benchmarks
+	$(VENV)/bin/ruff check snnconv tests tools benchmarks notebooks book/_ext
 
 clean:
 	rm -rf _build book/results
