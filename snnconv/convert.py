@@ -24,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from snnconv.memory import returning_freed_memory
-from snnconv.models import SpikingNetwork
+from snnconv.models import Simulation, SpikingModel, SpikingNetwork
 from snnconv.neurons import SpikingNeuron
 from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.surrogates import TRAINING_GRADIENT
@@ -54,7 +54,7 @@ class Calibration:
             raise ValueError(f"calibration scale κ must be > 0, got {self.scale}.")
 
 
-def load_ann_weights(snn: SpikingNetwork, ann_state: dict[str, torch.Tensor]) -> None:
+def load_ann_weights(snn: SpikingModel, ann_state: dict[str, torch.Tensor]) -> None:
     """Stage 1, Algorithm 1 l. 3: weights and BN affine parameters from the ANN; its running statistics are dropped.
 
     Sec. 3.1: the SNN keeps the ANN's :math:`\\mathbf{W}^l` and batch-norm :math:`\\varphi^l, \\omega^l`, but
@@ -137,7 +137,7 @@ def _bounded(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def calibrate_thresholds(
-    snn: SpikingNetwork, batches: list[torch.Tensor], settings: Calibration = Calibration(), progress: bool = False
+    snn: SpikingModel, batches: list[torch.Tensor], settings: Calibration = Calibration(), progress: bool = False
 ) -> list[float]:
     """Stage 2, Algorithm 1 l. 4–13: each layer's threshold is the max over batches of its ρ-percentile pre-activation.
 
@@ -152,7 +152,13 @@ def calibrate_thresholds(
     percentile selects without copying — all with the same numbers. Each layer still holds all
     :math:`T_c \\cdot B` steps at once, because tdBN normalises with the statistics of the whole merged batch.
     ``make bench`` measures VGG11's peak at :math:`T_c=100`, batch 64 (the book's Performance page).
+
+    The first layer's percentile is taken over one copy of its constant current; over its :math:`T_c` copies, as
+    the authors' code takes it, the nearest rank can fall on the adjacent order statistic. Networks other than the
+    VGGs (the residual networks) are calibrated by the same rule through hooks on their spiking layers.
     """
+    if not isinstance(snn, SpikingNetwork):
+        return _calibrate_through_hooks(snn, batches, settings, progress)
     steps = settings.time_steps
     training = snn.training
     snn.eval()  # dropout off; tdBN uses the batch's statistics via batch_statistics()
@@ -184,8 +190,51 @@ def calibrate_thresholds(
     return thresholds
 
 
+class _Reached(Exception):
+    """Raised by a spiking layer's pre-hook once its input current is captured: nothing after it needs to run."""
+
+
 @torch.no_grad()
-def scale_thresholds(snn: SpikingNetwork, scale: float) -> None:
+def _calibrate_through_hooks(
+    snn: SpikingModel, batches: list[torch.Tensor], settings: Calibration, progress: bool
+) -> list[float]:
+    """:func:`calibrate_thresholds` for any topology (the residual networks): the same Algorithm 1, with each
+    layer's input current captured by a hook on its spiking layer during a whole-network forward pass that stops
+    there. The VGGs take the layer-by-layer path, which bounds memory; here the network's own forward keeps each
+    block's tensors alive until it returns (a GPU's memory holds them at the paper profile)."""
+    training = snn.training
+    snn.eval()
+    thresholds: list[float] = []
+    with batch_statistics(snn):
+        layers = tqdm(snn.neurons, desc="calibrating thresholds", disable=not progress, mininterval=PROGRESS_INTERVAL)
+        for index, neuron in enumerate(layers):
+            threshold = torch.zeros(())
+            for images in batches:
+                captured: list[torch.Tensor] = []
+
+                def capture(module: nn.Module, args: tuple, captured: list = captured) -> None:
+                    captured.append(args[0])
+                    raise _Reached
+
+                hook = neuron.register_forward_pre_hook(capture)
+                try:
+                    snn(images, Simulation(settings.time_steps))
+                except _Reached:
+                    pass
+                finally:
+                    hook.remove()
+                current = captured.pop()
+                if index == 0:  # direct coding: the same current at every step, taken once as the VGG path does
+                    current = current.view(settings.time_steps, -1, *current.shape[1:])[0]
+                threshold = torch.maximum(threshold, percentile(current, settings.percentile).cpu())
+            neuron.threshold.fill_(threshold.item())
+            thresholds.append(threshold.item())
+    snn.train(training)
+    return thresholds
+
+
+@torch.no_grad()
+def scale_thresholds(snn: SpikingModel, scale: float) -> None:
     """Stage 3, Algorithm 1 l. 14–16: :math:`V_{th}^l \\leftarrow \\kappa V_{th}^l` for every spiking layer.
 
     Suppl. A.2 uses :math:`\\kappa = 0.3` (CIFAR-10, SVHN) and 0.1 (CIFAR-100, TinyImageNet).
@@ -195,7 +244,7 @@ def scale_thresholds(snn: SpikingNetwork, scale: float) -> None:
 
 
 def convert(
-    snn: SpikingNetwork,
+    snn: SpikingModel,
     ann_state: dict[str, torch.Tensor],
     batches: list[torch.Tensor],
     settings: Calibration = Calibration(),

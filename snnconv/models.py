@@ -71,6 +71,76 @@ class Simulation:
 ANN = Simulation()
 
 
+def fire(neuron: SpikingNeuron, current: torch.Tensor, simulation: Simulation) -> torch.Tensor:
+    """A spiking layer as ``simulation`` runs it: :math:`\\mathrm{ReLU}` for the ANN (Sec. 3.1), the neuron's rate
+    map for the rate approximation, else the neuron over T steps of the time-merged current (Eqs. 1–3)."""
+    if simulation.runs_as_ann:
+        return F.relu(current)
+    if isinstance(simulation.gradient, RateApproximation):
+        return neuron.rate(current, simulation.time_steps)
+    return neuron(current, simulation.time_steps, simulation.gradient)
+
+
+def direct_coding(current: torch.Tensor, simulation: Simulation) -> torch.Tensor:
+    """The first layer's current ``[B, ...]`` repeated for every time step as ``[T·B, ...]`` (direct coding, Sec. 2.1):
+    a network runs its stateless first block once and repeats the result. The ANN and the rate approximation
+    run on ``[B, ...]`` and get the current unchanged."""
+    if simulation.runs_as_ann or isinstance(simulation.gradient, RateApproximation):
+        return current
+    steps = simulation.time_steps
+    return current.unsqueeze(0).expand(steps, *current.shape).reshape(steps * current.shape[0], *current.shape[1:])
+
+
+def read_out(output: torch.Tensor, simulation: Simulation, batch: int) -> torch.Tensor:
+    """Logits ``[B, classes]`` from the output layer's ``[T·B, classes]`` (Eq. 7, see :class:`Simulation`'s readout).
+
+    The output layer is linear, so under the ANN and the rate approximation (``[B, classes]`` already) reading out
+    its T outputs equals reading out the mean rate once: the mean is the output itself, the sum T times it.
+    """
+    if simulation.runs_as_ann:
+        return output
+    if isinstance(simulation.gradient, RateApproximation):
+        return output if simulation.readout == "mean" else simulation.time_steps * output
+    per_step = output.view(simulation.time_steps, batch, -1)
+    return per_step.mean(0) if simulation.readout == "mean" else per_step.sum(0)
+
+
+class SpikingModel(nn.Module):
+    """What every network here offers (Sec. 3.1: one set of parameters, run as ANN or SNN): ``forward(x, simulation)``
+    on images in [0, 1], its spiking layers in forward order, and their sizes. Subclasses hold ``normalize`` (a
+    :class:`Normalization`) as their first operation."""
+
+    normalize: Normalization
+
+    @property
+    def neurons(self) -> list[SpikingNeuron]:
+        """The spiking layers in forward order (:func:`~snnconv.neurons.spiking_neurons`)."""
+        return spiking_neurons(self)
+
+    def layer_sizes(self, input_shape: tuple[int, ...]) -> list[int]:
+        """Number of spiking neurons in each spiking layer for one input of shape ``(C, H, W)``.
+
+        Read off one time step of the SNN on a blank input, from what each spiking layer receives.
+        """
+        sizes: list[int] = []
+        hooks = [n.register_forward_pre_hook(lambda module, args: sizes.append(args[0][0].numel()))
+                 for n in self.neurons]
+        training = self.training
+        try:
+            self.eval()
+            with torch.no_grad():
+                self(torch.zeros(1, *input_shape, device=self.normalize.mean.device), Simulation(time_steps=1))
+        finally:
+            self.train(training)
+            for hook in hooks:
+                hook.remove()
+        return sizes
+
+    def neuron_count(self, input_shape: tuple[int, ...]) -> int:
+        """Total number of spiking neurons for one input of shape ``(C, H, W)`` (Fig. 3's denominator)."""
+        return sum(self.layer_sizes(input_shape))
+
+
 class Normalization(nn.Module):
     """``(x - mean) / std`` per channel, as the model's first operation (constants of Suppl. A.1).
 
@@ -100,8 +170,8 @@ class Stage(nn.Module):
         self.neuron = neuron
 
 
-class SpikingNetwork(nn.Module):
-    """Stages of (block → neuron) and a non-spiking head, runnable as ANN or SNN (Sec. 3.1, Eq. 7).
+class SpikingNetwork(SpikingModel):
+    """Stages of (block → neuron) and a non-spiking head, runnable as ANN or SNN (Sec. 3.1, Eq. 7): the VGGs.
 
     As an SNN, the normalized input is applied as a constant current for T steps (direct coding), every
     stage's neuron integrates and fires (Eqs. 1–3), and the head integrates without spiking; the readout
@@ -116,48 +186,14 @@ class SpikingNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor, simulation: Simulation = ANN) -> torch.Tensor:
         """Logits ``[B, classes]`` of images ``x`` in [0, 1], run as ``simulation`` says (an SNN reads out by Eq. 7)."""
+        batch = x.shape[0]
         x = self.normalize(x)
-        if simulation.runs_as_ann:
-            for stage in self.stages:
-                x = F.relu(stage.block(x))
-            return self.head(x)
-        if isinstance(simulation.gradient, RateApproximation):
-            # The head is linear, so reading out its T outputs equals reading out the mean rate once.
-            for stage in self.stages:
-                x = stage.neuron.rate(stage.block(x), simulation.time_steps)
-            logits = self.head(x)
-            return logits if simulation.readout == "mean" else simulation.time_steps * logits
-        steps, batch = simulation.time_steps, x.shape[0]
         for index, stage in enumerate(self.stages):
             x = stage.block(x)
-            if index == 0:
-                # Direct coding: the first block sees the same input at every step, so it runs once.
-                x = x.unsqueeze(0).expand(steps, *x.shape).reshape(steps * batch, *x.shape[1:])
-            x = stage.neuron(x, steps, simulation.gradient)
-        per_step = self.head(x).view(steps, batch, -1)
-        return per_step.mean(0) if simulation.readout == "mean" else per_step.sum(0)
-
-    @property
-    def neurons(self) -> list[SpikingNeuron]:
-        """The spiking layers in forward order (:func:`~snnconv.neurons.spiking_neurons`)."""
-        return spiking_neurons(self)
-
-    def layer_sizes(self, input_shape: tuple[int, ...]) -> list[int]:
-        """Number of spiking neurons in each stage for one input of shape ``(C, H, W)``."""
-        sizes = []
-        with torch.no_grad():
-            x = torch.zeros(1, *input_shape, device=self.normalize.mean.device)
-            training = self.training
-            self.eval()
-            for stage in self.stages:
-                x = F.relu(stage.block(x))
-                sizes.append(x[0].numel())
-            self.train(training)
-        return sizes
-
-    def neuron_count(self, input_shape: tuple[int, ...]) -> int:
-        """Total number of spiking neurons for one input of shape ``(C, H, W)`` (Fig. 3's denominator)."""
-        return sum(self.layer_sizes(input_shape))
+            if index == 0:  # the first block sees the same input at every step, so it runs once
+                x = direct_coding(x, simulation)
+            x = fire(stage.neuron, x, simulation)
+        return read_out(self.head(x), simulation, batch)
 
 
 # Architectures as data: numbers are conv channels, "A" is 2×2 average pooling after the spiking layer.
@@ -170,9 +206,18 @@ VGG_CONFIGS: dict[str, dict] = {
     "vgg11": dict(
         features=(64, "A", 128, 256, "A", 512, 512, 512, "A", 512, 512), hidden=(4096, 4096), dropout=0.2
     ),
+    # VGG11 of BNTT for 64×64×3 TinyImageNet (authors' notes §1, ``vgg11_tin``): global average pooling before
+    # one hidden layer, no dropout; 610,304 IF neurons in 9 spiking layers.
+    "vgg11_tin": dict(
+        features=(64, "A", 128, "A", 256, 256, "A", 512, 512, "A", 512, 512), hidden=(4096,), dropout=0.0,
+        global_pool=True,
+    ),
 }
 
-ARCHITECTURES = tuple(VGG_CONFIGS)
+#: The residual networks of the paper profile (:mod:`snnconv.residual`): ResNet-20 (SVHN), WRN-16-4 (CIFAR-100).
+RESIDUAL_ARCHITECTURES = ("resnet20", "wrn16_4")
+
+ARCHITECTURES = (*VGG_CONFIGS, *RESIDUAL_ARCHITECTURES)
 
 
 def _vgg(
@@ -184,6 +229,7 @@ def _vgg(
     num_classes: int,
     bias: BiasMode,
     neuron: Callable[[], SpikingNeuron],
+    global_pool: bool = False,
 ) -> tuple[list[Stage], list[nn.Module]]:
     stages: list[Stage] = []
     pending: list[nn.Module] = []  # stateless ops that open the next block (pooling, flatten, dropout)
@@ -196,6 +242,9 @@ def _vgg(
         conv = nn.Conv2d(channels, item, kernel_size=3, padding=1, bias=bias == "all")
         stages.append(Stage([*pending, conv, TemporalBatchNorm2d(item)], neuron()))
         pending, channels = [], item
+    if global_pool:
+        pending.append(nn.AdaptiveAvgPool2d(1))
+        size = 1
     width = channels * size * size
     pending.append(nn.Flatten())
     for units in hidden:
@@ -218,19 +267,25 @@ def _initialize(model: nn.Module) -> None:
 
 def build(
     arch: str, dataset: str, bias: BiasMode = "output", leak: float = 1.0, soft_reset: bool = False
-) -> SpikingNetwork:
+) -> SpikingModel:
     """Build ``arch`` for ``dataset``; the same network runs as ANN or SNN (see :class:`Simulation`).
 
     Every spiking layer gets the neuron of Eqs. (1)–(3) with leak :math:`\\tau` = ``leak`` (1: IF) and the
     given reset; both are saved with the model's state dict.
     """
-    if arch not in VGG_CONFIGS:
+    if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}.")
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {tuple(DATASETS)}, got {dataset!r}.")
     if bias not in ("none", "output", "all"):
         raise ValueError(f"bias must be 'none', 'output' or 'all', got {bias!r}.")
     spec = DATASETS[dataset]
+    if arch in RESIDUAL_ARCHITECTURES:
+        from snnconv import residual  # it builds on this module's helpers, so it is imported here, not above
+
+        model = residual.build(arch, spec, bias, lambda: SpikingNeuron(leak=leak, soft_reset=soft_reset))
+        _initialize(model)
+        return model
     stages, head = _vgg(
         **VGG_CONFIGS[arch],
         in_channels=spec.shape[0],

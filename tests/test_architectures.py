@@ -1,0 +1,103 @@
+"""The paper profile's architectures: neuron counts as the authors' code builds them, residual wiring, conversion.
+
+Counts from the authors' notes §1: ResNet-20 188,416 (19 spiking layers), WRN-16-4 475,136 (13), VGG11 for
+TinyImageNet 610,304 (9), VGG11 for CIFAR 286,720 (10).
+"""
+
+import copy
+
+import pytest
+import torch
+
+from snnconv.convert import Calibration, _calibrate_through_hooks, calibrate_thresholds, convert
+from snnconv.data import DATASETS
+from snnconv.models import ARCHITECTURES, Simulation, build
+from snnconv.residual import ConvexCombination
+from snnconv.surrogates import RateApproximation
+
+COUNTS = {
+    ("resnet20", "svhn"): (188_416, 19),
+    ("wrn16_4", "cifar100"): (475_136, 13),
+    ("vgg11_tin", "tinyimagenet"): (610_304, 9),
+    ("vgg11", "cifar10"): (286_720, 10),
+}
+
+
+@pytest.mark.parametrize(("arch", "dataset"), list(COUNTS))
+def test_neuron_counts_match_the_authors_networks(arch, dataset):
+    total, layers = COUNTS[(arch, dataset)]
+    sizes = build(arch, dataset).layer_sizes(DATASETS[dataset].shape)
+    assert (sum(sizes), len(sizes)) == (total, layers)
+
+
+def test_wrn_layer_sizes_per_group_as_the_authors_notes_list_them():
+    sizes = build("wrn16_4", "cifar100").layer_sizes((3, 32, 32))
+    assert sizes == [16_384, *[65_536] * 3, 65_536, *[32_768] * 3, 32_768, *[16_384] * 3, 16_384]
+
+
+def test_resnet_layer_sizes_per_stage():
+    sizes = build("resnet20", "svhn").layer_sizes((3, 32, 32))
+    assert sizes == [16_384, *[16_384] * 6, *[8_192] * 6, *[4_096] * 6]
+
+
+def test_convex_combination_starts_at_one_half_each_and_learns():
+    combination = ConvexCombination()
+    a, b = torch.ones(2), 3 * torch.ones(2)
+    out = combination(a, b)
+    assert torch.equal(out, torch.full((2,), 2.0))
+    out.sum().backward()
+    assert torch.equal(combination.weights.grad, torch.tensor([2.0, 6.0]))
+
+
+def test_a_widening_wrn_block_projects_its_spikes_and_a_same_width_block_adds_its_input():
+    net = build("wrn16_4", "cifar100").eval()
+    widening, same = net.blocks[0], net.blocks[1]
+    seen = {}
+    widening.neuron1.register_forward_hook(lambda m, args, out: seen.__setitem__("spikes", out))
+    widening.shortcut.register_forward_pre_hook(lambda m, args: seen.__setitem__("shortcut_in", args[0]))
+    assert same.shortcut is None
+    with torch.no_grad():
+        net(torch.rand(2, 3, 32, 32), Simulation(time_steps=3))
+    assert torch.equal(seen["shortcut_in"], seen["spikes"])
+    assert set(seen["spikes"].unique().tolist()) <= {0.0, 1.0}
+
+
+def test_calibration_through_hooks_equals_the_layer_by_layer_path_bit_for_bit():
+    torch.manual_seed(0)
+    net = build("vgg_small", "fashion_mnist")
+    batches = [torch.rand(8, 1, 28, 28) for _ in range(2)]
+    settings = Calibration(time_steps=12, batches=2, batch_size=8)
+    assert (_calibrate_through_hooks(copy.deepcopy(net), batches, settings, False)
+            == calibrate_thresholds(copy.deepcopy(net), batches, settings))
+
+
+@pytest.mark.parametrize(("arch", "dataset"), [("resnet20", "svhn"), ("wrn16_4", "cifar100")])
+def test_residual_networks_convert_from_their_ann(arch, dataset):
+    torch.manual_seed(0)
+    ann, snn = build(arch, dataset), build(arch, dataset)
+    batches = [torch.rand(2, 3, 32, 32)]
+    thresholds = convert(snn, ann.state_dict(), batches, Calibration(time_steps=4, batches=1, batch_size=2))
+    assert len(thresholds) == len(snn.neurons) and all(t > 0 for t in thresholds)
+    assert [n.threshold.item() for n in snn.neurons] == pytest.approx([0.3 * t for t in thresholds])
+    for name, value in ann.state_dict().items():
+        if name.endswith("weight") and "neuron" not in name:
+            assert torch.equal(snn.state_dict()[name], value)
+    # The converted SNN: direct coding (a constant first current) and input gradients through every layer. In
+    # training mode, because conversion resets tdBN's running statistics that finetuning then collects.
+    snn.train()
+    currents = []
+    snn.neurons[0].register_forward_pre_hook(lambda m, args: currents.append(args[0]))
+    x = torch.rand(2, 3, 32, 32, requires_grad=True)
+    logits = snn(x, Simulation(time_steps=4))
+    first = currents[0].view(4, 2, *currents[0].shape[1:])
+    assert all(torch.equal(first[t], first[0]) for t in range(4))
+    logits.sum().backward()
+    assert x.grad.abs().sum() > 0
+    rates = snn(x, Simulation(time_steps=4, gradient=RateApproximation()))
+    assert rates.shape == logits.shape == (2, DATASETS[dataset].num_classes)
+
+
+def test_an_unknown_architecture_lists_every_known_one():
+    with pytest.raises(ValueError, match="resnet20.*wrn16_4"):
+        build("resnet18", "cifar10")
+    assert {"vgg11_tin", "resnet20", "wrn16_4"} <= set(ARCHITECTURES)
