@@ -71,6 +71,8 @@ class ANNConfig:
     seed: int
     bias: BiasMode = "output"
     steps: int = 10
+    # Cutout in the ANN's training augmentation (authors' notes §5; the paper profile only).
+    cutout: bool = field(default=False, metadata={"added_later": True})
 
     def objective_fn(self) -> Callable:
         """The training loss (Eqs. 4–6) as a callable ``(model, images, labels) -> loss``."""
@@ -185,6 +187,7 @@ class Profile:
     square_queries: tuple[int, ...] = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000)
     unbounded: float = 64 / 255  # a budget that can turn any image into another class
     claim_seeds: tuple[int, ...] = (0, 1, 2)  # the seeds over which the claims page tests each claim
+    ann_cutout: bool = False  # cutout in the ANNs' adversarial training, as the authors' CIFAR/SVHN/TIN runs
 
     def summary(self) -> str:
         """One line naming the data, network and budgets, for the top of a result page."""
@@ -240,6 +243,7 @@ PROFILES: dict[str, Profile] = {
         epsilons=_PAPER_BUDGETS,
         attack_batch=64,
         n_test_extended=10_000,
+        ann_cutout=True,
     ),
 }
 
@@ -257,6 +261,7 @@ def ann_config(profile: Profile, objective: str, seed: int) -> ANNConfig:
         schedule=profile.ann_schedule,
         train_subset=profile.train_subset,
         seed=seed,
+        cutout=profile.ann_cutout,
     )
 
 

@@ -73,7 +73,7 @@ def ensure_ann(config: ANNConfig, store: ArtifactStore, progress: bool = True) -
         images, labels = training_data(config.dataset, config.train_subset, config.seed)
         history = fit(model, config.objective_fn(), images, labels, config.schedule, DATASETS[config.dataset],
                       config.seed, store.checkpoint("ann", key),
-                      f"ANN {OBJECTIVE_LABELS[config.objective]}", progress)
+                      f"ANN {OBJECTIVE_LABELS[config.objective]}", progress, cutout=config.cutout)
         store.save_weights("ann", key, model.state_dict(), _record(config, started, history=history))
         state = model.state_dict()
     model.load_state_dict(state)

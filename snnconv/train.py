@@ -138,6 +138,7 @@ def fit(
     description: str = "training",
     progress: bool = True,
     after_step: Callable[[nn.Module], None] | None = None,
+    cutout: bool = False,
 ) -> list[dict]:
     """Train ``model`` in place on ``objective``; returns the per-epoch history (epoch, mean loss).
 
@@ -149,7 +150,8 @@ def fit(
 
     With ``checkpoint`` (a path without suffix), each finished epoch is saved there and a later call
     resumes after the last saved epoch. ``after_step`` runs after every optimizer step (e.g. a
-    :class:`ParsevalRetraction`), before the thresholds are projected.
+    :class:`ParsevalRetraction`), before the thresholds are projected. ``cutout`` adds the data set's cutout hole
+    to the augmentation (:func:`snnconv.data.cut_out`; the authors' ANN training, never the SNN finetuning).
     """
     device = next(model.parameters()).device
     optimizer = torch.optim.SGD(
@@ -173,7 +175,7 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = 0.5 * schedule.learning_rate * (1 + math.cos(math.pi * step / total))
             index = order[batch * schedule.batch_size : (batch + 1) * schedule.batch_size]
-            x = augment(images[index], spec, generator).to(device)
+            x = augment(images[index], spec, generator, cutout=cutout).to(device)
             y = labels[index].to(device)
             loss = objective(model, x, y)
             optimizer.zero_grad(set_to_none=True)
