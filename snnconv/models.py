@@ -117,10 +117,15 @@ class SpikingModel(nn.Module):
         """The spiking layers in forward order (:func:`~snnconv.neurons.spiking_neurons`)."""
         return spiking_neurons(self)
 
+    @property
+    def shortest_simulation(self) -> Simulation:
+        """The shortest run of this network as an SNN: one time step (a network built for a fixed T says so)."""
+        return Simulation(time_steps=1)
+
     def layer_sizes(self, input_shape: tuple[int, ...]) -> list[int]:
         """Number of spiking neurons in each spiking layer for one input of shape ``(C, H, W)``.
 
-        Read off one time step of the SNN on a blank input, from what each spiking layer receives.
+        Read off the shortest SNN run on a blank input, from what each spiking layer receives at the first step.
         """
         sizes: list[int] = []
         hooks = [n.register_forward_pre_hook(lambda module, args: sizes.append(args[0][0].numel()))
@@ -129,7 +134,7 @@ class SpikingModel(nn.Module):
         try:
             self.eval()
             with torch.no_grad():
-                self(torch.zeros(1, *input_shape, device=self.normalize.mean.device), Simulation(time_steps=1))
+                self(torch.zeros(1, *input_shape, device=self.normalize.mean.device), self.shortest_simulation)
         finally:
             self.train(training)
             for hook in hooks:
@@ -256,8 +261,9 @@ def _vgg(
     return stages, head
 
 
-def _initialize(model: nn.Module) -> None:
-    """Kaiming-normal (fan_out, ReLU) convs, BN (1, 0), PyTorch-default linears, zero biases."""
+def initialize(model: nn.Module) -> None:
+    """Kaiming-normal (fan_out, ReLU) convs, BN (1, 0), PyTorch-default linears, zero biases: the networks of Sec. 4.1
+    as the authors' code initializes them."""
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -284,7 +290,7 @@ def build(
         from snnconv import residual  # it builds on this module's helpers, so it is imported here, not above
 
         model = residual.build(arch, spec, bias, lambda: SpikingNeuron(leak=leak, soft_reset=soft_reset))
-        _initialize(model)
+        initialize(model)
         return model
     stages, head = _vgg(
         **VGG_CONFIGS[arch],
@@ -295,5 +301,5 @@ def build(
         neuron=lambda: SpikingNeuron(leak=leak, soft_reset=soft_reset),
     )
     model = SpikingNetwork(Normalization(spec.mean, spec.std), stages, head)
-    _initialize(model)
+    initialize(model)
     return model

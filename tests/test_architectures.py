@@ -101,3 +101,35 @@ def test_an_unknown_architecture_lists_every_known_one():
     with pytest.raises(ValueError, match="resnet20.*wrn16_4"):
         build("resnet18", "cifar10")
     assert {"vgg11_tin", "resnet20", "wrn16_4"} <= set(ARCHITECTURES)
+
+
+def test_poisson_encoding_fires_each_pixel_at_its_intensity_and_passes_gradients_straight_through():
+    from snnconv.bntt import poisson_encoding
+
+    torch.manual_seed(0)
+    steps = 4000
+    intensities = torch.tensor([[[[0.0, 0.1, 0.5, 0.9, 1.0]]]], requires_grad=True)
+    spikes = poisson_encoding(intensities, steps)
+    assert set(spikes.unique().tolist()) <= {0.0, 1.0}
+    rates = spikes.detach().view(steps, -1).mean(0)
+    expected = intensities.detach().flatten()
+    tolerance = 4 * torch.sqrt(expected * (1 - expected) / steps)  # four binomial standard errors
+    assert ((rates - expected).abs() <= tolerance).all()
+    spikes.sum().backward()
+    assert torch.equal(intensities.grad, torch.full_like(intensities, float(steps)))
+
+
+def test_bntt_network_normalizes_each_step_on_its_own_and_runs_only_as_built():
+    from snnconv.bntt import BNTT_LEAK, build_bntt
+
+    net = build_bntt("tinyimagenet", time_steps=3)
+    assert net.neuron_count((3, 64, 64)) == 610_304
+    for neuron in net.neurons:
+        assert neuron.leak == pytest.approx(BNTT_LEAK) and neuron.soft_reset and not neuron.threshold.requires_grad
+    norm = net.layers[0].norm
+    merged = torch.cat([torch.randn(2, 64, 4, 4) * (t + 1) + 5 * t for t in range(3)])
+    out = norm.train()(merged).view(3, 2, 64, 4, 4)
+    for t in range(3):  # each step normalized with its own statistics
+        assert out[t].mean(dim=(0, 2, 3)).abs().max() < 1e-4
+    with pytest.raises(ValueError, match="runs only as an SNN of T = 3 steps"):
+        net(torch.rand(1, 3, 64, 64), Simulation(time_steps=8))
