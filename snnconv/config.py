@@ -246,6 +246,19 @@ PROFILES: dict[str, Profile] = {
         ann_cutout=True,
     ),
 }
+# The paper's other data sets (Sec. 4.1, Suppl. A.2; per-data-set values from the authors' notes §4–5): the same
+# paper profile with each data set's network, TRADES λ, finetuning β and α, calibration κ and SNN schedule.
+PROFILES.update({
+    "paper_svhn": replace(PROFILES["paper"], name="paper_svhn", dataset="svhn", arch="resnet20",
+                          trades_trade_off=3.0, finetune_trade_off=4.0, n_test=26_032, n_test_extended=26_032),
+    "paper_cifar100": replace(
+        PROFILES["paper"], name="paper_cifar100", dataset="cifar100", arch="wrn16_4", trades_trade_off=3.0,
+        finetune_trade_off=4.0, finetune_step_fraction=0.2, calibration=Calibration(scale=0.1),
+        snn_schedule=Schedule(epochs=80, learning_rate=1e-3, weight_decay=1e-4)),
+    "paper_tinyimagenet": replace(
+        PROFILES["paper"], name="paper_tinyimagenet", dataset="tinyimagenet", arch="vgg11_tin",
+        finetune_trade_off=4.0, finetune_step_fraction=0.2, calibration=Calibration(scale=0.1)),
+})
 
 
 def ann_config(profile: Profile, objective: str, seed: int) -> ANNConfig:

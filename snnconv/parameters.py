@@ -9,10 +9,10 @@ Example:
     >>> settings = resolve(profile="smoke", epsilons="1,8", objectives="at")
     >>> [round(e * 255, 3) for e in settings.profile.epsilons], settings.objectives
     ([1.0, 8.0], ('at',))
-    >>> resolve(profile="smok")
+    >>> resolve(profile="smok")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    snnconv.parameters.ParameterError: Parameter profile='smok' is not allowed: one of ('smoke', 'default', 'paper').
+    snnconv.parameters.ParameterError: Parameter profile='smok' is not allowed: one of ('smoke', 'default', ...).
 """
 
 from __future__ import annotations
