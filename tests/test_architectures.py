@@ -133,3 +133,38 @@ def test_bntt_network_normalizes_each_step_on_its_own_and_runs_only_as_built():
         assert out[t].mean(dim=(0, 2, 3)).abs().max() < 1e-4
     with pytest.raises(ValueError, match="runs only as an SNN of T = 3 steps"):
         net(torch.rand(1, 3, 64, 64), Simulation(time_steps=8))
+
+
+def test_the_svhn_paper_profile_trains_converts_and_finetunes_resnet20_from_files_on_disk(tmp_path, monkeypatch):
+    # The whole paper-profile path on a tiny SVHN written here: loader, ANN training with cutout, conversion of a
+    # residual network through hooks, robust finetuning, the store. Only the sizes are cut down.
+    from dataclasses import replace
+
+    import numpy as np
+    from scipy.io import savemat
+
+    from snnconv import pipeline
+    from snnconv.config import PROFILES, ann_config, snn_config
+    from snnconv.store import ArtifactStore, artifact_key
+    from snnconv.train import Schedule
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        savemat(tmp_path / f"{split}_32x32.mat", {"X": rng.integers(0, 256, (32, 32, 3, 24), dtype=np.uint8),
+                                                  "y": rng.integers(1, 11, (24, 1))})
+    monkeypatch.setenv("SNNCONV_DATA", str(tmp_path))
+    import torchvision
+
+    # torchvision checks the md5 sums of the real files; these are written here.
+    monkeypatch.setattr(torchvision.datasets.svhn, "check_integrity", lambda *args, **kwargs: True)
+    profile = replace(PROFILES["paper_svhn"], train_subset=8,
+                      ann_schedule=Schedule(epochs=1, learning_rate=0.05, weight_decay=5e-4, batch_size=8),
+                      snn_schedule=Schedule(epochs=1, learning_rate=1e-3, weight_decay=1e-3, batch_size=8),
+                      calibration=Calibration(time_steps=4, batches=1, batch_size=8), time_steps=2)
+    ann_settings = ann_config(profile, "natural", 0)
+    assert ann_settings.cutout and ann_settings.arch == "resnet20"
+    store = ArtifactStore(tmp_path / "store")
+    snn = pipeline.ensure_snn(snn_config(profile, ann_settings, 0), store, progress=False)
+    assert type(snn).__name__ == "ResidualNetwork" and len(snn.neurons) == 19
+    assert all(n.threshold.item() > 0 for n in snn.neurons)
+    assert store.has("ann", artifact_key("ann", ann_settings))
