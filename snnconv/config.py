@@ -188,6 +188,7 @@ class Profile:
     unbounded: float = 64 / 255  # a budget that can turn any image into another class
     claim_seeds: tuple[int, ...] = (0, 1, 2)  # the seeds over which the claims page tests each claim
     ann_cutout: bool = False  # cutout in the ANNs' adversarial training, as the authors' CIFAR/SVHN/TIN runs
+    beta_grid: tuple[float, ...] = (0.5, 2.0, 6.0)  # Fig. 1's β of Eq. 9: below, at and the paper's largest
 
     def summary(self) -> str:
         """One line naming the data, network and budgets, for the top of a result page."""
@@ -219,6 +220,7 @@ PROFILES: dict[str, Profile] = {
         hart_search_images=40,
         square_queries=(1, 10, 50),
         claim_seeds=(0, 1),
+        beta_grid=(2.0, 6.0),
     ),
     "default": Profile(
         name="default",
@@ -244,6 +246,7 @@ PROFILES: dict[str, Profile] = {
         attack_batch=64,
         n_test_extended=10_000,
         ann_cutout=True,
+        beta_grid=(0.5, 1.0, 2.0, 4.0, 6.0, 8.0),
     ),
 }
 # The paper's other data sets (Sec. 4.1, Suppl. A.2; per-data-set values from the authors' notes §4–5): the same

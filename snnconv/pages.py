@@ -59,6 +59,10 @@ def _table_b3(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[
     results.converted_snn_diagnostics(s, store, progress)
 
 
+def _fig1(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
+    results.beta_sweep_rows(s, results.beta_grid(s, extra["betas"]), store, progress)
+
+
 def _fig3(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
     results.spike_count_rows(s, store, progress)
 
@@ -92,6 +96,7 @@ PAGES: dict[str, Work] = {
     "tableB1_transfer": _table_b1,
     "tableB2_surrogate_members": _table_b2,
     "tableB3_vanilla_vs_ensemble": _table_b3,
+    "fig1_beta_sweep": _fig1,
     "fig3_spike_counts": _fig3,
     "fig4_square_queries": _fig4,
     "robustness_audit": _audit,
@@ -137,6 +142,8 @@ def settings_of(page: str, values: Mapping[str, Any]) -> tuple[Settings, dict[st
         results.transfer_protocol(extra["transfer_resisted"])
     if "seeds" in extra and extra["seeds"] is not None:
         claims.parse_seeds(extra["seeds"])
+    if "betas" in extra:
+        results.beta_grid(settings, extra["betas"])
     return settings, extra
 
 

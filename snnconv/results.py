@@ -255,6 +255,53 @@ def vanilla_versus_ensemble_rows(
     return [{k: v for k, v in row.items() if k != "record"} for row in rows]
 
 
+#: Fig. 1's baseline ANNs: standard AT at ε1, ε2 and ε3; every SNN converted from them is finetuned at ε1.
+BETA_SWEEP_OBJECTIVES = ("at", "at_eps2", "at_eps3")
+
+
+def beta_grid(settings: Settings, betas: Any = None) -> tuple[float, ...]:
+    """Fig. 1's β values: ``betas`` as ``"0.5,2,6"`` or a sequence, or the profile's grid; each must be ≥ 0."""
+    if betas is None:
+        return settings.profile.beta_grid
+    try:
+        values = tuple(float(b) for b in (betas.split(",") if isinstance(betas, str) else betas))
+    except (TypeError, ValueError):
+        values = ()
+    if not values or any(not b >= 0 for b in values):
+        raise fail("betas", betas, 'β values of Eq. 9, each ≥ 0, e.g. "0.5,2,6"')
+    return values
+
+
+def beta_sweep_rows(settings: Settings, betas: Any = None, store: ArtifactStore | None = None,
+                    progress: bool = True) -> list[dict]:
+    """Fig. 1: clean and ε3 ensemble PGD²⁰ accuracy of the SNNs converted from the AT-ε1, AT-ε2 and AT-ε3 ANNs and
+    finetuned at ε1 with each β of Eq. 9 (Sec. 5.1), and of SNN-RAT as the reference point, on the same images."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    epsilon, budget, steps = profile.epsilons[-1], f"ε{len(profile.epsilons)}", profile.pgd_steps
+    rows: list[dict] = []
+
+    def attacked(subject: Subject, **extra: Any) -> None:
+        for attack in ("clean", "PGD"):
+            clean = attack == "clean"
+            record = evaluate(settings, store, subject, attack, 0.0 if clean else epsilon, 1 if clean else steps,
+                              n_test=profile.n_test, progress=progress)
+            rows.append(_row(subject, "" if clean else f"PGD{steps}", 0.0 if clean else epsilon, record,
+                             metric="clean" if clean else "robust", budget="" if clean else budget, **extra))
+
+    for objective in BETA_SWEEP_OBJECTIVES:
+        ann_cfg = ann_config(profile, objective, settings.seed)
+        label = objective_label(objective)
+        ann = _subject(label, "ann", ann_cfg, 0, ensure_ann, store, progress)
+        for beta in beta_grid(settings, betas):
+            snn_cfg = snn_config(replace(profile, finetune_trade_off=beta), ann_cfg, settings.seed)
+            snn = _subject(f"{label}, β={beta:g}", "snn", snn_cfg, profile.time_steps, ensure_snn, store, progress,
+                           (ann.id,))
+            attacked(snn, ann_objective=label, beta=beta)
+    attacked(end_to_end_subject(settings, "snn_rat", store, progress), ann_objective="SNN-RAT", beta=float("nan"))
+    return rows
+
+
 def ann_robustness_rows(
     settings: Settings, store: ArtifactStore | None = None, progress: bool = True
 ) -> list[dict]:
