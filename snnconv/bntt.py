@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from snnconv.data import DATASETS
-from snnconv.models import VGG_CONFIGS, Normalization, Simulation, SpikingModel, fire, initialize, read_out
+from snnconv.models import VGG_CONFIGS, initialize
+from snnconv.network import Normalization, Simulation, SpikingModel, fire, read_out
 from snnconv.neurons import SpikingNeuron
 from snnconv.surrogates import RateApproximation
 

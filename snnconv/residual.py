@@ -26,9 +26,9 @@ spiking layers, in the same order, with the same neuron counts:
   :math:`\\mathbf{a}` when it widens (no spiking layer after the sum); a final tdBN→IF, 8×8 average pooling and
   FC(256→classes). 13 spiking layers, 475,136 neurons on 32×32 inputs.
 
-Both run as ANN or SNN through :class:`snnconv.models.Simulation` like the VGGs: the stem's output is the
-constant current of direct coding, every spiking layer goes through :func:`snnconv.models.fire`, and the output
-layer is read out by Eq. 7 (:func:`snnconv.models.read_out`).
+Both run as ANN or SNN through :class:`snnconv.network.Simulation` like the VGGs: the stem's output is the
+constant current of direct coding, every spiking layer goes through :func:`snnconv.network.fire`, and the output
+layer is read out by Eq. 7 (:func:`snnconv.network.read_out`).
 
 Example::
 
@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from snnconv.data import DatasetSpec
-from snnconv.models import ANN, Normalization, Simulation, SpikingModel, direct_coding, fire, read_out
+from snnconv.network import ANN, Normalization, Simulation, SpikingModel, direct_coding, fire, read_out
 from snnconv.neurons import SpikingNeuron
 from snnconv.tdbn import TemporalBatchNorm2d
 

@@ -32,7 +32,8 @@ from snnconv import paths
 #: Modules whose every line can change a stored number: models, neurons, surrogates, conversion, training,
 #: attacks and the data they run on.
 NUMERICAL_MODULES: tuple[str, ...] = (
-    "attacks", "config", "convert", "data", "models", "neurons", "objectives", "square", "surrogates", "tdbn", "train",
+    "attacks", "bntt", "config", "convert", "data", "models", "network", "neurons", "objectives", "residual", "square",
+    "surrogates", "tdbn", "train",
 )
 
 #: Functions of the numerical modules that only store or load (checkpoints): left out of the revision.
@@ -78,6 +79,10 @@ def code_revision() -> str:
     return revision_of(lambda path: (paths.PACKAGE / path).read_text())
 
 
+#: What ``git show`` says of a path that a commit does not have.
+_NOT_IN_COMMIT = ("does not exist in", "exists on disk, but not in")
+
+
 @cache
 def revision_at(commit: str) -> str | None:
     """The revision of the code at ``commit``, from the checkout's git history; None when it cannot be read."""
@@ -86,8 +91,13 @@ def revision_at(commit: str) -> str | None:
     root = paths.PACKAGE.parent
 
     def read(path: str) -> str:
-        return subprocess.run(["git", "-C", str(root), "show", f"{commit}:snnconv/{path}"], capture_output=True,
-                              text=True, check=True, timeout=30).stdout
+        shown = subprocess.run(["git", "-C", str(root), "show", f"{commit}:snnconv/{path}"], capture_output=True,
+                               text=True, timeout=30)
+        if shown.returncode != 0 and any(m in shown.stderr for m in _NOT_IN_COMMIT):
+            return ""  # a module that did not exist yet at that commit computed nothing then
+        if shown.returncode != 0:
+            raise subprocess.CalledProcessError(shown.returncode, shown.args, shown.stdout, shown.stderr)
+        return shown.stdout
 
     try:
         return revision_of(read)
