@@ -157,80 +157,66 @@ def calibrate_thresholds(
     the authors' code takes it, the nearest rank can fall on the adjacent order statistic. Networks other than the
     VGGs (the residual networks) are calibrated by the same rule through hooks on their spiking layers.
     """
-    if not isinstance(snn, SpikingNetwork):
-        return _calibrate_through_hooks(snn, batches, settings, progress)
-    steps = settings.time_steps
+    current_of = _stage_current if isinstance(snn, SpikingNetwork) else _hooked_current
     training = snn.training
     snn.eval()  # dropout off; tdBN uses the batch's statistics via batch_statistics()
     thresholds: list[float] = []
     with batch_statistics(snn), returning_freed_memory():
-        layers = tqdm(list(enumerate(snn.stages)), desc="calibrating thresholds", disable=not progress,
+        layers = tqdm(list(enumerate(snn.neurons)), desc="calibrating thresholds", disable=not progress,
                       mininterval=PROGRESS_INTERVAL)
-        for layer, stage in layers:
+        for layer, neuron in layers:
             # The running max starts at 0, as in the authors' code (Alg. 1 compares with V_th instead).
             threshold = torch.zeros(())
             for images in batches:
-                # Module by module and rebinding x, so that each tensor is freed once the next one exists: at
-                # T_c = 100 one layer's merged activations take GBs.
-                x = snn.normalize(images)
-                for index, earlier in enumerate(snn.stages[:layer]):
-                    for module in earlier.block:
-                        x = _bounded(module, x)
-                    if index == 0:  # direct coding: a constant current, simulated without T copies of it
-                        x = earlier.neuron.constant_input(x, steps, TRAINING_GRADIENT)
-                    else:  # the spikes overwrite the current: tdBN's output is this loop's own tensor
-                        x = earlier.neuron.fire_in_place(x, steps)
-                for module in stage.block:
-                    x = _bounded(module, x)
-                threshold = torch.maximum(threshold, percentile(x, settings.percentile).cpu())
-                del x
-            stage.neuron.threshold.fill_(threshold.item())
+                current = current_of(snn, layer, images, settings.time_steps)
+                threshold = torch.maximum(threshold, percentile(current, settings.percentile).cpu())
+                del current  # at T_c = 100 one layer's merged activations take GBs
+            neuron.threshold.fill_(threshold.item())
             thresholds.append(threshold.item())
     snn.train(training)
     return thresholds
+
+
+def _stage_current(snn: SpikingNetwork, layer: int, images: torch.Tensor, steps: int) -> torch.Tensor:
+    """The input current of the VGG's spiking layer ``layer`` over ``steps`` steps, in bounded memory: module by
+    module and rebinding ``x``, so that each tensor is freed once the next one exists."""
+    x = snn.normalize(images)
+    for index, earlier in enumerate(snn.stages[:layer]):
+        for module in earlier.block:
+            x = _bounded(module, x)
+        if index == 0:  # direct coding: a constant current, simulated without T copies of it
+            x = earlier.neuron.constant_input(x, steps, TRAINING_GRADIENT)
+        else:  # the spikes overwrite the current: tdBN's output is this loop's own tensor
+            x = earlier.neuron.fire_in_place(x, steps)
+    for module in snn.stages[layer].block:
+        x = _bounded(module, x)
+    return x
 
 
 class _Reached(Exception):
     """Raised by a spiking layer's pre-hook once its input current is captured: nothing after it needs to run."""
 
 
-@torch.no_grad()
-def _calibrate_through_hooks(
-    snn: SpikingModel, batches: list[torch.Tensor], settings: Calibration, progress: bool
-) -> list[float]:
-    """:func:`calibrate_thresholds` for any topology (the residual networks): the same Algorithm 1, with each
-    layer's input current captured by a hook on its spiking layer during a whole-network forward pass that stops
-    there. The VGGs take the layer-by-layer path, which bounds memory; here the network's own forward keeps each
-    block's tensors alive until it returns (a GPU's memory holds them at the paper profile)."""
-    training = snn.training
-    snn.eval()
-    thresholds: list[float] = []
-    with batch_statistics(snn):
-        layers = tqdm(snn.neurons, desc="calibrating thresholds", disable=not progress, mininterval=PROGRESS_INTERVAL)
-        for index, neuron in enumerate(layers):
-            threshold = torch.zeros(())
-            for images in batches:
-                captured: list[torch.Tensor] = []
+def _hooked_current(snn: SpikingModel, layer: int, images: torch.Tensor, steps: int) -> torch.Tensor:
+    """The input current of spiking layer ``layer`` of any topology (the residual networks), captured by a hook on
+    that layer during a whole-network forward pass that stops there. Unlike :func:`_stage_current`, the network's
+    own forward keeps each block's tensors alive until it returns (a GPU's memory holds them at the paper profile).
+    The first layer's constant current is taken once, as :func:`_stage_current` takes it."""
+    captured: list[torch.Tensor] = []
 
-                def capture(module: nn.Module, args: tuple, captured: list = captured) -> None:
-                    captured.append(args[0])
-                    raise _Reached
+    def capture(module: nn.Module, args: tuple) -> None:
+        captured.append(args[0])
+        raise _Reached
 
-                hook = neuron.register_forward_pre_hook(capture)
-                try:
-                    snn(images, Simulation(settings.time_steps))
-                except _Reached:
-                    pass
-                finally:
-                    hook.remove()
-                current = captured.pop()
-                if index == 0:  # direct coding: the same current at every step, taken once as the VGG path does
-                    current = current.view(settings.time_steps, -1, *current.shape[1:])[0]
-                threshold = torch.maximum(threshold, percentile(current, settings.percentile).cpu())
-            neuron.threshold.fill_(threshold.item())
-            thresholds.append(threshold.item())
-    snn.train(training)
-    return thresholds
+    hook = snn.neurons[layer].register_forward_pre_hook(capture)
+    try:
+        snn(images, Simulation(steps))
+    except _Reached:
+        pass
+    finally:
+        hook.remove()
+    current = captured.pop()
+    return current.view(steps, -1, *current.shape[1:])[0] if layer == 0 else current
 
 
 @torch.no_grad()

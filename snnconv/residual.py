@@ -139,23 +139,25 @@ class ResidualNetwork(SpikingModel):
         return read_out(self.classifier(self.pool(x).flatten(1)), simulation, batch)
 
 
-def _resnet20(spec: DatasetSpec, bias: bool, neuron: NeuronFactory) -> ResidualNetwork:
+def _groups(block: type[nn.Module], widths: tuple[int, ...], per_group: int, neuron: NeuronFactory) -> list[nn.Module]:
+    """Groups of ``per_group`` blocks after the 16-channel stem; every group but the first opens with stride 2."""
     blocks, channels = [], 16
-    for width, stride in ((16, 1), (32, 2), (64, 2)):
-        for index in range(3):
-            blocks.append(BasicBlock(channels, width, stride if index == 0 else 1, neuron))
+    for group, width in enumerate(widths):
+        for index in range(per_group):
+            blocks.append(block(channels, width, 2 if group > 0 and index == 0 else 1, neuron))
             channels = width
+    return blocks
+
+
+def _resnet20(spec: DatasetSpec, bias: bool, neuron: NeuronFactory) -> ResidualNetwork:
+    blocks = _groups(BasicBlock, (16, 32, 64), 3, neuron)
     return ResidualNetwork(
         Normalization(spec.mean, spec.std), [_conv(spec.shape[0], 16, 3), TemporalBatchNorm2d(16)], neuron(),
         blocks, None, None, nn.AdaptiveAvgPool2d(1), nn.Linear(64, spec.num_classes, bias=bias))
 
 
 def _wrn16_4(spec: DatasetSpec, bias: bool, neuron: NeuronFactory) -> ResidualNetwork:
-    blocks, channels = [], 16
-    for width, stride in ((64, 1), (128, 2), (256, 2)):
-        for index in range(2):
-            blocks.append(WideBlock(channels, width, stride if index == 0 else 1, neuron))
-            channels = width
+    blocks = _groups(WideBlock, (64, 128, 256), 2, neuron)
     return ResidualNetwork(
         Normalization(spec.mean, spec.std), [_conv(spec.shape[0], 16, 3)], None, blocks, neuron(),
         TemporalBatchNorm2d(256), nn.AdaptiveAvgPool2d(1), nn.Linear(256, spec.num_classes, bias=bias))

@@ -9,7 +9,7 @@ import copy
 import pytest
 import torch
 
-from snnconv.convert import Calibration, _calibrate_through_hooks, calibrate_thresholds, convert
+from snnconv.convert import Calibration, calibrate_thresholds, convert
 from snnconv.data import DATASETS
 from snnconv.models import ARCHITECTURES, Simulation, build
 from snnconv.residual import ConvexCombination
@@ -62,13 +62,16 @@ def test_a_widening_wrn_block_projects_its_spikes_and_a_same_width_block_adds_it
     assert set(seen["spikes"].unique().tolist()) <= {0.0, 1.0}
 
 
-def test_calibration_through_hooks_equals_the_layer_by_layer_path_bit_for_bit():
+def test_calibration_through_hooks_equals_the_layer_by_layer_path_bit_for_bit(monkeypatch):
+    import snnconv.convert as convert_module
+
     torch.manual_seed(0)
     net = build("vgg_small", "fashion_mnist")
     batches = [torch.rand(8, 1, 28, 28) for _ in range(2)]
     settings = Calibration(time_steps=12, batches=2, batch_size=8)
-    assert (_calibrate_through_hooks(copy.deepcopy(net), batches, settings, False)
-            == calibrate_thresholds(copy.deepcopy(net), batches, settings))
+    layer_by_layer = calibrate_thresholds(copy.deepcopy(net), batches, settings)
+    monkeypatch.setattr(convert_module, "_stage_current", convert_module._hooked_current)  # the VGG, through hooks
+    assert calibrate_thresholds(copy.deepcopy(net), batches, settings) == layer_by_layer
 
 
 @pytest.mark.parametrize(("arch", "dataset"), [("resnet20", "svhn"), ("wrn16_4", "cifar100")])

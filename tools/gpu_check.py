@@ -154,28 +154,14 @@ class Check:
 
     def finetuning_steps(self) -> None:
         x, y = self.batches[0], self.train_labels[: len(self.batches[0])].to(self.device)
-        variants = [(p, False) for p in self.precisions]
+        variants = list(self.precisions)
         if self.device.type == "cuda" and self.args.channels_last:
-            variants.append(("bfloat16", True))
+            variants.append("bfloat16+channels_last")
         steps = {}
-        for precision, channels_last in variants:
-            name = precision + ("+channels_last" if channels_last else "")
-            model = self.fresh_snn(channels_last)
-            inputs = x.contiguous(memory_format=torch.channels_last) if channels_last else x
-            optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-            objective = self.objective()
-
-            def step(model=model, inputs=inputs, optimizer=optimizer, objective=objective, precision=precision):
-                with arithmetic(precision, self.device):
-                    loss = objective(model, inputs, y)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    clamp_thresholds(model)
-
+        for name in variants:
             reset_peak(self.device)
             try:
-                seconds = median_step(step, self.device, self.args.warmup, self.args.steps)
+                seconds = median_step(self.finetuning_step(name, x, y), self.device, self.args.warmup, self.args.steps)
                 steps[name] = {"step_s": seconds, "peak_gib": peak_gib(self.device),
                                "epoch_min_estimate": seconds * self.batches_per_epoch / 60}
             except Exception as error:  # noqa: BLE001 — a variant that fails is reported, not fatal
@@ -190,6 +176,25 @@ class Check:
         if "float32" in timed:
             self.report["snn_finetune_step_s"] = timed["float32"]
             self.report["snn_finetune_peak_gib"] = steps["float32"]["peak_gib"]
+
+    def finetuning_step(self, variant: str, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+        """One robust-finetuning step (Eqs. 9–10) of a fresh calibrated SNN, in ``variant``: a precision, with
+        ``"+channels_last"`` for channels-last tensors."""
+        precision, _, layout = variant.partition("+")
+        model = self.fresh_snn(layout == "channels_last")
+        inputs = x.contiguous(memory_format=torch.channels_last) if layout else x
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        objective = self.objective()
+
+        def step() -> None:
+            with arithmetic(precision, self.device):
+                loss = objective(model, inputs, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                clamp_thresholds(model)
+
+        return step
 
     @property
     def batches_per_epoch(self) -> int:
@@ -268,21 +273,8 @@ class Check:
     def profile(self) -> None:
         if self.device.type != "cuda" or not self.args.profile_out:
             return
-        precision, _, layout = self.fastest.partition("+")
-        model = self.fresh_snn(layout == "channels_last")
-        x = self.batches[0].contiguous(memory_format=torch.channels_last) if layout else self.batches[0]
-        y = self.train_labels[: len(x)].to(self.device)
-        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-        objective = self.objective()
-
-        def step():
-            with arithmetic(precision, self.device):
-                loss = objective(model, x, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                clamp_thresholds(model)
-
+        x = self.batches[0]
+        step = self.finetuning_step(self.fastest, x, self.train_labels[: len(x)].to(self.device))
         for _ in range(2):
             step()
         synchronize(self.device)
