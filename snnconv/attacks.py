@@ -52,17 +52,22 @@ class MemberView(nn.Module):
     conversion-based approximation, the ANN's), the backward uses the member's gradient mode.
     """
 
-    def __init__(self, model: nn.Module, simulation: Simulation) -> None:
+    def __init__(self, model: nn.Module, simulation: Simulation, draws: int = 1) -> None:
         super().__init__()
         self.model = model
         self.simulation = simulation
+        self.draws = draws
         # torchattacks restores the view's own mode after an attack, which reaches the wrapped model:
         # the view must mirror the model's mode, or an attack leaves the model in training mode.
         self.train(model.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of ``x`` under the view's :class:`~snnconv.models.Simulation`."""
-        return self.model(x, self.simulation)
+        """Logits of ``x`` under the view's :class:`~snnconv.models.Simulation`; with ``draws > 1`` their mean over
+        that many forward passes, each with its own draw of a random input encoding — expectation over
+        transformation (EOT, Athalye et al. 2018) for BNTT's Poisson input (Suppl. A.4: two draws)."""
+        if self.draws == 1:
+            return self.model(x, self.simulation)
+        return torch.stack([self.model(x, self.simulation) for _ in range(self.draws)]).mean(0)
 
 
 def project(x_adv: torch.Tensor, x: torch.Tensor, epsilon: float) -> torch.Tensor:
@@ -501,6 +506,7 @@ def ensemble_robustness(
     progress: bool = True,
     per_member: bool = False,
     keep_adversarial: bool = False,
+    eot: int = 1,
 ) -> EnsembleResult:
     """Robust accuracy of ``model`` under ``attack`` run once per member, with early exit (Sec. 4.3, Suppl. A.4).
 
@@ -510,7 +516,8 @@ def ensemble_robustness(
     lets every member attack every clean-correct sample (no early exit between members) and records
     each member's own verdicts (Table B2); the ensemble verdict is the same either way. The Square
     attack uses no gradient, so it runs once, against the true network. ``keep_adversarial=True``
-    returns the adversarial images too (for transfer attacks).
+    returns the adversarial images too (for transfer attacks). ``eot > 1`` averages each member's logits over that
+    many draws of a random input encoding (:class:`MemberView`); the success check stays one run of the network.
     """
     model.eval()
     truth = Simulation(time_steps, TRAINING_GRADIENT, readout)
@@ -526,7 +533,7 @@ def ensemble_robustness(
     bar = tqdm(total=len(members), desc=f"{attack.label} ε={attack.epsilon * 255:g}/255", disable=not progress,
                mininterval=PROGRESS_INTERVAL)
     for member, label in zip(members, labels_of, strict=True):
-        view = MemberView(model, Simulation(time_steps, member, readout))
+        view = MemberView(model, Simulation(time_steps, member, readout), eot)
         adversary = attack.build(view, seed, salt=label)
         index = (clean_correct if per_member else alive).nonzero().flatten()
         own = clean_correct.clone()

@@ -109,21 +109,27 @@ class BNTTNetwork(SpikingModel):
         return read_out(self.classifier(spikes), simulation, x.shape[0])
 
 
-def build_bntt(dataset: str = "tinyimagenet", time_steps: int = 30) -> BNTTNetwork:
-    """BNTT's VGG11 for ``dataset`` (the ``vgg11_tin`` layout of Sec. 4.4), with batch norms for ``time_steps``
-    steps."""
+def build_bntt(dataset: str = "tinyimagenet", time_steps: int = 30, arch: str = "vgg11_tin") -> BNTTNetwork:
+    """BNTT's network for ``dataset`` with batch norms for ``time_steps`` steps (Kim & Panda 2021; Sec. 4.4): the
+    ``vgg11_tin`` layout of the paper, or another VGG layout of :data:`~snnconv.models.VGG_CONFIGS` (the CPU
+    profiles' ``vgg_small``) with the same three changes — Poisson input, batch norm through time, LIF neurons."""
     spec = DATASETS[dataset]
-    config = VGG_CONFIGS["vgg11_tin"]
+    config = VGG_CONFIGS[arch]
     layers: list[nn.Module] = []
-    channels = spec.shape[0]
+    channels, size = spec.shape[0], spec.shape[1]
     for item in config["features"]:
         if item == "A":
             layers.append(nn.AvgPool2d(2))
+            size //= 2
             continue
         conv = nn.Conv2d(channels, item, kernel_size=3, padding=1, bias=False)
         layers.append(BNTTLayer(conv, item, time_steps, dimensions=2))
         channels = item
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    if config.get("global_pool"):
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    else:
+        layers.append(nn.Flatten())
+        channels *= size * size
     for units in config["hidden"]:
         layers.append(BNTTLayer(nn.Linear(channels, units, bias=False), units, time_steps, dimensions=1))
         channels = units

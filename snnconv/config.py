@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from snnconv.convert import Calibration
 from snnconv.models import BiasMode, Readout, Simulation
-from snnconv.objectives import MART, TRADES, AdversarialTraining, Natural
+from snnconv.objectives import MART, TRADES, AdversarialTraining, Natural, RobustFinetuning
 from snnconv.train import Schedule
 
 #: Each baseline ANN: its training loss and the budget it is trained at (index into the profile's ε;
@@ -43,7 +43,8 @@ OBJECTIVES: dict[str, tuple[str, int | None]] = {
 CONVERTED_OBJECTIVES = ("natural", "at", "trades", "mart")
 OBJECTIVE_LABELS = {"natural": "Natural", "at": "AT", "trades": "TRADES", "mart": "MART"}
 #: The end-to-end trained SNN baselines, by the paper's names.
-END_TO_END = {"vanilla": "Vanilla SNN", "snn_rat": "SNN-RAT"}
+END_TO_END = {"vanilla": "Vanilla SNN", "snn_rat": "SNN-RAT", "rfgsm": "RFGSM SNN",
+              "robust_finetuning": "SNN trained with Eq. 11", "bntt": "BNTT"}
 
 
 def epsilon_label(epsilon: float) -> str:
@@ -105,10 +106,18 @@ class SNNConfig:
     readout: Readout = "mean"
     leak: float = 1.0
     soft_reset: bool = False
+    # Table B5's ablations of the finetuning (objectives.RobustFinetuning); the defaults are ours (Eqs. 9–11).
+    inner_loss: str = field(default="kl", metadata={"added_later": True})
+    outer: str = field(default="eq11", metadata={"added_later": True})
+    trainable_threshold: bool = field(default=True, metadata={"added_later": True})
 
     @property
     def simulation(self) -> Simulation:
         return Simulation(self.time_steps, readout=self.readout)
+
+    def objective(self) -> RobustFinetuning:
+        """The finetuning loss (Eqs. 9–11, or a Table B5 ablation of it)."""
+        return RobustFinetuning(self.epsilon, self.step, self.trade_off, self.simulation, self.inner_loss, self.outer)
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,11 @@ class EndToEndConfig:
 
     ``method="vanilla"``: natural cross-entropy; ``"snn_rat"``: SNN-RAT (Ding et al. 2022) — CE on RFGSM
     images (α = ``step``) with a Parseval retraction of coefficient ``retraction`` after every step and no
-    weight decay (authors' notes §8).
+    weight decay (authors' notes §8); ``"rfgsm"``: "RFGSM based mixed AT" (Fig. 2), half CE on the clean and half
+    on the RFGSM images (``clean_weight=0.5``), without the retraction and with weight decay;
+    ``"robust_finetuning"``: our objective, Eq. (11), from a random initialization instead of a converted ANN
+    (Table B5's rows without ANN initialization), with ``trade_off`` as β; ``"bntt"``: BNTT (Kim & Panda 2021,
+    :mod:`snnconv.bntt`) trained on the natural CE — Poisson input, batch norm through time, LIF neurons (Fig. 2).
     """
 
     dataset: str
@@ -132,6 +145,11 @@ class EndToEndConfig:
     seed: int
     bias: BiasMode = "output"
     readout: Readout = "mean"
+    trade_off: float = field(default=0.0, metadata={"added_later": True})  # β of "robust_finetuning"
+    trainable_threshold: bool = field(default=False, metadata={"added_later": True})
+    leak: float = field(default=1.0, metadata={"added_later": True})  # τ of Eq. (1); LIF below 1 (Fig. 2)
+    soft_reset: bool = field(default=False, metadata={"added_later": True})
+    clean_weight: float = field(default=0.0, metadata={"added_later": True})  # w of the RFGSM objectives
 
 
 @dataclass(frozen=True)
@@ -155,6 +173,51 @@ class EvaluationConfig:
     source_time_steps: int = field(default=0, metadata={"added_later": True})
     # What a transfer attack hands the target for an image the source resists (attacks.RESISTED_IMAGES).
     transfer_resisted: str = field(default="highest_loss", metadata={"added_later": True})
+    # attack="corruption": a common corruption (data.CORRUPTIONS) at a severity 1..5 instead of an attack (B6/B7).
+    corruption: str = field(default="", metadata={"added_later": True})
+    severity: int = field(default=0, metadata={"added_later": True})
+    # Draws per attacker forward (EOT) for a network with a random input encoding (BNTT, Suppl. A.4).
+    eot: int = field(default=1, metadata={"added_later": True})
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One row of Table B5 (Suppl. B.3): how the SNN is initialized and finetuned, in the paper's words.
+
+    ``init`` is the baseline ANN's objective (a key of :data:`OBJECTIVES`) whose conversion starts the
+    finetuning, or ``None`` for an SNN trained end to end from a random initialization; ``inner_loss`` is the
+    RFGSM step's loss (``"kl"``, Eq. 10; ``"ce"``; ``None``: no adversarial images); ``outer`` the minimized loss
+    (``"natural"``, ``"adversarial_ce"`` or ``"eq11"``); ``trainable_threshold`` whether V_th is trained.
+    """
+
+    init: str | None
+    inner_loss: str | None
+    outer: str
+    trainable_threshold: bool
+
+    @property
+    def paper_row(self) -> dict[str, str]:
+        """The row's cells as Table B5 prints them (the keys of ``published("tableB5")``)."""
+        return {"baseline_ann": "none" if self.init is None else objective_label(self.init),
+                "inner_max_loss": {None: "none", "kl": "D_KL(f(x')||f(x))", "ce": "L_CE(f(x'),y)"}[self.inner_loss],
+                "outer_optimization": {"natural": "L_CE(f(x),y)", "adversarial_ce": "L_CE(f(x_adv),y)",
+                                       "eq11": "Eq. (11)"}[self.outer],
+                "trainable_vth": "yes" if self.trainable_threshold else "no"}
+
+
+#: Table B5's ten rows, in the paper's order; the last is ours (Eqs. 9–11 from the AT-ε1 ANN).
+ABLATIONS: tuple[Ablation, ...] = (
+    Ablation(None, None, "natural", False),  # the vanilla SNN
+    Ablation(None, "kl", "eq11", False),
+    Ablation(None, "kl", "eq11", True),
+    Ablation("natural", "kl", "eq11", True),
+    Ablation("at", None, "natural", True),
+    Ablation("at", "ce", "adversarial_ce", True),
+    Ablation("at", "kl", "adversarial_ce", True),
+    Ablation("at", "ce", "eq11", True),
+    Ablation("at", "kl", "eq11", False),
+    Ablation("at", "kl", "eq11", True),
+)
 
 
 @dataclass(frozen=True)
@@ -189,6 +252,9 @@ class Profile:
     claim_seeds: tuple[int, ...] = (0, 1, 2)  # the seeds over which the claims page tests each claim
     ann_cutout: bool = False  # cutout in the ANNs' adversarial training, as the authors' CIFAR/SVHN/TIN runs
     beta_grid: tuple[float, ...] = (0.5, 2.0, 6.0)  # Fig. 1's β of Eq. 9: below, at and the paper's largest
+    lif_leak: float = 0.99  # Fig. 2's LIF neurons: τ of Eq. (1), with soft reset
+    long_time_steps: int = 30  # Fig. 2's longer simulation (LIF models and BNTT)
+    eot_draws: int = 2  # EOT draws per attacker forward on BNTT's Poisson input (Suppl. A.4)
 
     def summary(self) -> str:
         """One line naming the data, network and budgets, for the top of a result page."""
@@ -221,6 +287,7 @@ PROFILES: dict[str, Profile] = {
         square_queries=(1, 10, 50),
         claim_seeds=(0, 1),
         beta_grid=(2.0, 6.0),
+        long_time_steps=12,
     ),
     "default": Profile(
         name="default",
@@ -297,13 +364,39 @@ def snn_config(profile: Profile, ann: ANNConfig, seed: int) -> SNNConfig:
     )
 
 
-def end_to_end_config(profile: Profile, method: str, seed: int) -> EndToEndConfig:
-    """The baseline as the profile trains it: the ANN's schedule; SNN-RAT at ε1 with α = ε1/2, β = 5e-4."""
+def ablation_config(profile: Profile, ablation: Ablation, seed: int) -> SNNConfig | EndToEndConfig:
+    """The model of one Table B5 row: an end-to-end config without ANN initialization, else the converted SNN's
+    config with the row's finetuning (ours and the natural-ANN row are exactly Table 1's SNNs)."""
+    if ablation.init is None:
+        if ablation.outer == "natural":
+            return end_to_end_config(profile, "vanilla", seed)
+        return end_to_end_config(profile, "robust_finetuning", seed, trainable_threshold=ablation.trainable_threshold)
+    config = snn_config(profile, ann_config(profile, ablation.init, seed), seed)
+    if ablation.outer == "natural":  # RobustFinetuning with β = 0 and no budget: the natural CE
+        return replace(config, epsilon=0.0, step=0.0, trade_off=0.0, trainable_threshold=ablation.trainable_threshold)
+    return replace(config, inner_loss=ablation.inner_loss or "kl", outer=ablation.outer,
+                   trainable_threshold=ablation.trainable_threshold)
+
+
+def end_to_end_config(profile: Profile, method: str, seed: int, *, time_steps: int | None = None, leak: float = 1.0,
+                      soft_reset: bool = False, trainable_threshold: bool = False) -> EndToEndConfig:
+    """The baseline as the profile trains it: the ANN's schedule; SNN-RAT at ε1 with α = ε1/2, β = 5e-4.
+
+    ``"rfgsm"`` mixes clean and RFGSM images half and half, without the retraction and with weight decay (Fig. 2);
+    ``"robust_finetuning"`` trains Eq. (11) with the profile's β and α from a random initialization (Table B5).
+    ``time_steps`` (default: the profile's), ``leak`` and ``soft_reset`` give the LIF variants of Fig. 2; BNTT's
+    neuron is fixed by :mod:`snnconv.bntt`.
+    """
     if method not in END_TO_END:
         raise ValueError(f"method={method!r} is not an end-to-end baseline: one of {tuple(END_TO_END)}.")
-    adversarial = method == "snn_rat"
-    epsilon = profile.epsilons[0] if adversarial else 0.0
-    schedule = replace(profile.ann_schedule, weight_decay=0.0) if adversarial else profile.ann_schedule
-    return EndToEndConfig(dataset=profile.dataset, arch=profile.arch, method=method, time_steps=profile.time_steps,
-                          epsilon=epsilon, step=epsilon / 2, retraction=5e-4 if adversarial else 0.0,
-                          schedule=schedule, train_subset=profile.train_subset, seed=seed)
+    epsilon = 0.0 if method in ("vanilla", "bntt") else profile.epsilons[0]
+    rat = method == "snn_rat"
+    ours = method == "robust_finetuning"
+    schedule = replace(profile.ann_schedule, weight_decay=0.0) if rat else profile.ann_schedule
+    return EndToEndConfig(dataset=profile.dataset, arch=profile.arch, method=method,
+                          time_steps=time_steps or profile.time_steps, epsilon=epsilon,
+                          step=profile.finetune_step_fraction * epsilon if ours else epsilon / 2,
+                          retraction=5e-4 if rat else 0.0, schedule=schedule, train_subset=profile.train_subset,
+                          seed=seed, trade_off=profile.finetune_trade_off if ours else 0.0,
+                          trainable_threshold=trainable_threshold, leak=leak, soft_reset=soft_reset,
+                          clean_weight=0.5 if method == "rfgsm" else 0.0)

@@ -61,6 +61,8 @@ _CORRUPTED = {
     "cifar10": ("CIFAR-10-C", "https://zenodo.org/record/2535967"),
     "cifar100": ("CIFAR-100-C", "https://zenodo.org/record/3555552"),
 }
+#: The data sets whose corrupted test sets are published (and read from disk by :func:`load_corrupted`).
+CORRUPTED_SETS: tuple[str, ...] = tuple(_CORRUPTED)
 _TINY = "tiny-imagenet-200"
 # ImageFolder's extensions (lower-cased); TinyImageNet itself only has .JPEG.
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

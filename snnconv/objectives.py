@@ -169,6 +169,14 @@ class MART:
         return boosted_ce + self.trade_off * (kl * (1.0000001 - true_prob)).mean()
 
 
+#: Table B5's inner-maximization losses of the RFGSM step: ``kl`` (Eq. 10) and ``ce``
+#: (:math:`\mathcal{L}_{CE}(f(x'),y)`).
+INNER_LOSSES = ("kl", "ce")
+#: Table B5's outer objectives: ``eq11`` (Eq. 9/11, CE on x plus β·KL) and ``adversarial_ce`` (standard AT,
+#: :math:`\mathcal{L}_{CE}(f(\tilde{x}),y)`).
+OUTER_OBJECTIVES = ("eq11", "adversarial_ce")
+
+
 @dataclass(frozen=True)
 class RobustFinetuning:
     """SNN robust finetuning, Eqs. (9)–(10): :math:`\\mathcal{L}_{CE}(f(x),y) + \\beta\\, KL(p_x\\|p_{\\tilde{x}})`.
@@ -176,25 +184,41 @@ class RobustFinetuning:
     :math:`\\tilde{x} = x' + (\\epsilon-\\alpha)\\,\\mathrm{sign}\\nabla_{x'} KL(p_x \\| p_{x'})`,
     :math:`x' = x + \\alpha\\,\\mathrm{sign}(\\mathcal{N}(0, I))`: one RFGSM step through BPTT.
     ``trade_off=0`` with ``epsilon=0`` is natural finetuning (Table B5's "natural L_CE" row).
+
+    Table B5's ablations (Suppl. B.3): ``inner_loss="ce"`` ascends :math:`\\mathcal{L}_{CE}(f(x'),y)` instead of
+    the KL of Eq. (10); ``outer="adversarial_ce"`` minimizes :math:`\\mathcal{L}_{CE}(f(\\tilde{x}),y)` alone (standard
+    AT, Eq. 4 with the RFGSM step) instead of Eq. (11).
     """
 
     epsilon: float
     step: float  # α
     trade_off: float = 2.0  # β
     simulation: Simulation = field(default_factory=lambda: Simulation(time_steps=8))
+    inner_loss: str = "kl"
+    outer: str = "eq11"
+
+    def __post_init__(self) -> None:
+        if self.inner_loss not in INNER_LOSSES or self.outer not in OUTER_OBJECTIVES:
+            raise ValueError(f"inner_loss must be one of {INNER_LOSSES} and outer one of {OUTER_OBJECTIVES}, "
+                             f"got {self.inner_loss!r} and {self.outer!r}.")
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        clean_logits = model(x, self.simulation)
-        loss = F.cross_entropy(clean_logits, y)
-        if self.trade_off == 0:
-            return loss
+        natural = self.trade_off == 0 and self.outer == "eq11"
+        clean_logits = None if self.outer == "adversarial_ce" else model(x, self.simulation)
+        if natural:
+            return F.cross_entropy(clean_logits, y)
         with evaluation_mode(model):
-            clean_eval = model(x, self.simulation).detach()
             x_rand = (x + self.step * torch.randn_like(x).sign()).clamp(0.0, 1.0).requires_grad_(True)
-            (grad,) = torch.autograd.grad(
-                kl_clean_adversarial(clean_eval, model(x_rand, self.simulation)), x_rand
-            )
+            if self.inner_loss == "kl":
+                clean_eval = model(x, self.simulation).detach()
+                inner = kl_clean_adversarial(clean_eval, model(x_rand, self.simulation))
+            else:
+                inner = F.cross_entropy(model(x_rand, self.simulation), y)
+            (grad,) = torch.autograd.grad(inner, x_rand)
             x_adv = project(x_rand.detach() + (self.epsilon - self.step) * grad.sign(), x, self.epsilon)
+        if self.outer == "adversarial_ce":
+            return F.cross_entropy(model(x_adv, self.simulation), y)
+        loss = F.cross_entropy(clean_logits, y)
         return loss + self.trade_off * kl_clean_adversarial(clean_logits, model(x_adv, self.simulation))
 
 

@@ -63,8 +63,20 @@ def _fig1(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str,
     results.beta_sweep_rows(s, results.beta_grid(s, extra["betas"]), store, progress)
 
 
+def _fig2(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
+    results.lif_latency_rows(s, store, progress)
+
+
 def _fig3(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
     results.spike_count_rows(s, store, progress)
+
+
+def _table_b6(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
+    results.corruption_rows(s, store, progress)
+
+
+def _table_b5(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
+    results.ablation_rows(s, store, progress)
 
 
 def _fig4(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
@@ -97,8 +109,11 @@ PAGES: dict[str, Work] = {
     "tableB2_surrogate_members": _table_b2,
     "tableB3_vanilla_vs_ensemble": _table_b3,
     "fig1_beta_sweep": _fig1,
+    "fig2_lif_latency": _fig2,
     "fig3_spike_counts": _fig3,
     "fig4_square_queries": _fig4,
+    "tableB5_ablations": _table_b5,
+    "tableB6_corruptions": _table_b6,
     "robustness_audit": _audit,
     "claims": _claims,
 }

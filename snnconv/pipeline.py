@@ -26,9 +26,11 @@ from snnconv.attacks import (
     predict,
     transfer_images,
 )
+from snnconv.bntt import build_bntt
 from snnconv.config import END_TO_END, OBJECTIVE_LABELS, ANNConfig, EndToEndConfig, EvaluationConfig, SNNConfig
 from snnconv.convert import convert
-from snnconv.data import DATASETS, load
+from snnconv.corruptions import corrupt
+from snnconv.data import CORRUPTED_SETS, DATASETS, load, load_corrupted
 from snnconv.models import Simulation, SpikingNetwork, build
 from snnconv.objectives import Natural, RandomStepAdversarialTraining, RobustFinetuning
 from snnconv.provenance import source_commit
@@ -93,12 +95,14 @@ def ensure_snn(config: SNNConfig, store: ArtifactStore, progress: bool = True) -
     """The converted (Alg. 1 l.3–16) and robustly finetuned (l.17–28, Eqs. 9–10) SNN for ``config``."""
     key = artifact_key("snn", config)
     model = build(config.ann.arch, config.ann.dataset, config.ann.bias, config.leak, config.soft_reset).to(device())
+    for neuron in model.neurons:
+        neuron.threshold.requires_grad_(config.trainable_threshold)  # fixed after calibration (Table B5)
     state = store.load_weights("snn", key)
     if state is None:
         started = time.time()
         ann = ensure_ann(config.ann, store, progress)
         thresholds = convert(model, ann.state_dict(), calibration_batches(config), config.calibration, progress)
-        objective = RobustFinetuning(config.epsilon, config.step, config.trade_off, config.simulation)
+        objective = config.objective()
         images, labels = training_data(config.ann.dataset, config.train_subset, config.seed)
         history = fit(model, objective, images, labels, config.schedule, DATASETS[config.ann.dataset],
                       config.seed, store.checkpoint("snn", key),
@@ -115,18 +119,22 @@ def ensure_end_to_end(config: EndToEndConfig, store: ArtifactStore, progress: bo
     """The end-to-end trained baseline SNN for ``config``: loaded from the store, or trained and stored."""
     key = artifact_key("end_to_end", config)
     torch.manual_seed(config.seed)
-    model = build(config.arch, config.dataset, config.bias).to(device())
+    model = (build_bntt(config.dataset, config.time_steps, config.arch) if config.method == "bntt" else
+             build(config.arch, config.dataset, config.bias, config.leak, config.soft_reset)).to(device())
     for neuron in model.neurons:
-        neuron.threshold.requires_grad_(False)  # V_th = 1, as in SNN-RAT
+        neuron.threshold.requires_grad_(config.trainable_threshold)  # V_th = 1 fixed, as in SNN-RAT
     state = store.load_weights("end_to_end", key)
     if state is None:
         started = time.time()
         simulation = Simulation(config.time_steps, readout=config.readout)
-        if config.method == "snn_rat":
-            objective: Callable = RandomStepAdversarialTraining(config.epsilon, config.step, simulation=simulation)
-            after_step = ParsevalRetraction(config.retraction)
+        after_step = ParsevalRetraction(config.retraction) if config.retraction else None
+        objective: Callable
+        if config.method in ("snn_rat", "rfgsm"):
+            objective = RandomStepAdversarialTraining(config.epsilon, config.step, config.clean_weight, simulation)
+        elif config.method == "robust_finetuning":
+            objective = RobustFinetuning(config.epsilon, config.step, config.trade_off, simulation)
         else:
-            objective, after_step = Natural(simulation), None
+            objective = Natural(simulation)
         images, labels = training_data(config.dataset, config.train_subset, config.seed)
         history = fit(model, objective, images, labels, config.schedule, DATASETS[config.dataset], config.seed,
                       store.checkpoint("end_to_end", key), END_TO_END[config.method], progress, after_step)
@@ -134,6 +142,19 @@ def ensure_end_to_end(config: EndToEndConfig, store: ArtifactStore, progress: bo
         state = model.state_dict()
     model.load_state_dict(state)
     return model.eval()
+
+
+def corrupted_test_images(config: EvaluationConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n_test`` test images and labels under ``config.corruption`` at ``config.severity`` (Suppl. B.4).
+
+    CIFAR-10/100 read the published CIFAR-10-C / CIFAR-100-C files (Hendrycks & Dietterich 2019); any other data
+    set is corrupted here by :func:`snnconv.corruptions.corrupt`, seeded by the evaluation's seed.
+    """
+    if config.dataset in CORRUPTED_SETS:
+        images, labels = load_corrupted(config.dataset, config.corruption, config.severity, paths.data_root())
+        return images[: config.n_test], labels[: config.n_test]
+    images, labels = dataset(config.dataset, "test")
+    return corrupt(images[: config.n_test], config.corruption, config.severity, config.seed), labels[: config.n_test]
 
 
 def members_by_label(labels: tuple[str, ...]) -> tuple[GradientMode, ...]:
@@ -165,13 +186,16 @@ def ensure_evaluation(
     if record is not None:
         return record
     started = time.time()
+    torch.manual_seed(config.seed)  # a random input encoding (BNTT's Poisson spikes) draws from torch's generator
     images, labels = dataset(config.dataset, "test")
     images, labels = images[: config.n_test].to(device()), labels[: config.n_test].to(device())
     result: EnsembleResult
-    if config.attack == "clean":
+    if config.attack in ("clean", "corruption"):
+        if config.attack == "corruption":  # the verdict is the clean prediction on the corrupted image
+            images, labels = (t.to(device()) for t in corrupted_test_images(config))
         simulation = Simulation(config.time_steps, readout=config.readout)
         correct = predict(model, images, simulation, batch_size) == labels
-        result = EnsembleResult(correct, correct, tuple("" if c else "clean" for c in correct.tolist()))
+        result = EnsembleResult(correct, correct, tuple("" if c else config.attack for c in correct.tolist()))
     elif config.attack == "AutoAttack":
         result = autoattack_robustness(model, images, labels, config.epsilon, config.seed, batch_size, progress)
     elif config.source_key:
@@ -193,7 +217,7 @@ def ensure_evaluation(
         result = ensemble_robustness(model, images, labels, spec, config.time_steps,
                                      members=members_by_label(config.members), readout=config.readout,
                                      seed=config.seed, batch_size=batch_size, progress=progress,
-                                     per_member=config.per_member)
+                                     per_member=config.per_member, eot=config.eot)
     extra = {} if result.fooled_at is None else {"fooled_at": result.fooled_at.tolist()}
     record = _record(config, started, correct=result.correct, clean_correct=int(result.clean_correct.sum()),
                      n=result.n, robust=result.robust.tolist(), fooled_by=list(result.fooled_by),

@@ -11,25 +11,31 @@ model share its artifacts; rendering is :mod:`snnconv.page`'s job.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from snnconv.activity import active_share, spike_counts
 from snnconv.attacks import RESISTED_IMAGES
 from snnconv.config import (
+    ABLATIONS,
     END_TO_END,
+    Ablation,
+    EndToEndConfig,
     EvaluationConfig,
     Profile,
+    ablation_config,
     ann_config,
     end_to_end_config,
     epsilon_label,
     objective_label,
     snn_config,
 )
+from snnconv.data import CORRUPTIONS, SEVERITIES
 from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, layer_statistics, random_noise_accuracy
 from snnconv.models import Simulation, SpikingNetwork
 from snnconv.parameters import Settings, fail
@@ -52,6 +58,7 @@ from snnconv.surrogates import (
     AdaptiveSharpness,
     GradientMode,
     HybridRateTemporal,
+    ReLUApproximation,
 )
 
 
@@ -140,14 +147,15 @@ def evaluate(
     settings: Settings, store: ArtifactStore, subject: Subject, attack: str, epsilon: float = 0.0,
     steps: int = 1, step_size: float | None = None, source: Subject | None = None, n_test: int | None = None,
     members: tuple[str, ...] = (), per_member: bool = False, progress: bool = True,
-    transfer_resisted: str = "highest_loss",
+    transfer_resisted: str = "highest_loss", corruption: str = "", severity: int = 0, eot: int = 1,
 ) -> dict:
     """One attack (budget ``epsilon`` in [0, 1] pixel units) on ``subject``; returns its stored record.
 
     ``n_test`` defaults to the extended test set of the adaptive evaluation; ``members`` are labels (() = all 19).
 
     With ``source``, the attack runs on the source model and its adversarial images are replayed on
-    ``subject`` (a transfer attack).
+    ``subject`` (a transfer attack). ``attack="corruption"`` with ``corruption`` and ``severity`` classifies the
+    test images under that common corruption instead (Tables B6/B7).
     """
     profile = settings.profile
     config = EvaluationConfig(subject.key, profile.dataset, attack, epsilon, steps, subject.time_steps,
@@ -155,11 +163,12 @@ def evaluate(
                               per_member=per_member, step_size=step_size,
                               source_key=source.key if source else "",
                               source_time_steps=source.time_steps if source else 0,
-                              transfer_resisted=transfer_resisted if source else "highest_loss")
+                              transfer_resisted=transfer_resisted if source else "highest_loss",
+                              corruption=corruption, severity=severity, eot=eot)
     key = artifact_key("evaluation", config)
     if store.planning:
         after = tuple(s.id for s in (subject, source) if s is not None)
-        need = store.plan.need("evaluation", key, f"{attack} on {subject.label}", after,
+        need = store.plan.need("evaluation", key, f"{corruption or attack} on {subject.label}", after,
                                lambda: ensure_evaluation(subject.model, config, store, profile.attack_batch,
                                                          progress, source.model if source else None), store)
         if not need.stored:
@@ -478,6 +487,160 @@ def spike_count_rows(settings: Settings, store: ArtifactStore | None = None, pro
         rows.append({"model": subject.label, "n": len(counts), "neurons": neurons, "time_steps": subject.time_steps,
                      "mean spikes": float(counts.double().mean()),
                      "active (%)": active_share(counts, neurons, subject.time_steps), "counts": counts.tolist()})
+    return rows
+
+
+def corruption_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+    """Tables B6/B7's models (Suppl. B.4): the vanilla SNN, SNN-RAT and our SNN from AT-ε1."""
+    ours, rat, vanilla = efficiency_subjects(settings, store, progress)
+    return [vanilla, rat, ours]
+
+
+def corruption_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Tables B6/B7 (Suppl. B.4): each of :func:`corruption_subjects` on the profile's first ``n_test`` test
+    images, clean and under each common corruption at each severity (Hendrycks & Dietterich 2019); one row per
+    model × condition, with the per-image verdicts (``robust``: classified correctly) for paired comparisons."""
+    store = prepare(settings, store)
+    n_test = settings.profile.n_test
+    conditions = [("clean", 0), *((c, s) for c in CORRUPTIONS for s in SEVERITIES)]
+    rows = []
+    for subject in corruption_subjects(settings, store, progress):
+        bar = tqdm(conditions, desc=f"corruptions on {subject.label}", disable=not progress or store.planning,
+                   leave=False)
+        for corruption, severity in bar:
+            if corruption == "clean":
+                record = evaluate(settings, store, subject, "clean", n_test=n_test, progress=progress)
+            else:
+                record = evaluate(settings, store, subject, "corruption", n_test=n_test, progress=progress,
+                                  corruption=corruption, severity=severity)
+            rows.append(_row(subject, "", 0.0, record, corruption=corruption, severity=severity))
+    return rows
+
+
+def corruption_image_accuracy(rows: list[dict], model: str, corruptions: Collection[str]) -> list[float]:
+    """Each test image's accuracy (%) for ``model`` over its corrupted versions (every severity) under
+    ``corruptions``, from :func:`corruption_rows`: one number per image, so that two models compare image by image
+    (Suppl. B.4)."""
+    kept = [row["robust"] for row in rows if row["model"] == model and row["corruption"] in corruptions]
+    if not kept:
+        raise LookupError(f"no corruption rows for model {model!r} and corruptions {sorted(corruptions)}")
+    return (100.0 * torch.tensor(kept, dtype=torch.float64).mean(dim=0)).tolist()
+
+
+#: Table B5's ensemble attacks (Suppl. B.3), all at ε3, with the profile's PGD and APGD steps.
+ABLATION_ATTACKS: tuple[str, ...] = ("FGSM", "PGD", "APGD-CE")
+
+
+def ablation_subjects(settings: Settings, store: ArtifactStore, progress: bool,
+                      ablations: tuple[Ablation, ...] = ABLATIONS) -> list[tuple[Ablation, Subject]]:
+    """Table B5's models, one per row of ``ablations`` (shared with Table 1 and Fig. 4 where the configs coincide:
+    ours, the natural-ANN SNN, the vanilla SNN)."""
+    profile = settings.profile
+    out = []
+    for ablation in ablations:
+        config = ablation_config(profile, ablation, settings.seed)
+        label = " / ".join(ablation.paper_row.values())
+        if isinstance(config, EndToEndConfig):
+            subject = _subject(label, "end_to_end", config, config.time_steps, ensure_end_to_end, store, progress)
+        else:
+            ann = _subject(objective_label(ablation.init), "ann",
+                           config.ann, 0, ensure_ann, store, progress)
+            subject = _subject(label, "snn", config, config.time_steps, ensure_snn, store, progress, (ann.id,))
+        out.append((ablation, subject))
+    return out
+
+
+def ablation_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True,
+                  ablations: tuple[Ablation, ...] = ABLATIONS) -> list[dict]:
+    """Table B5: each ablation's SNN (by default all ten rows of :data:`~snnconv.config.ABLATIONS`) clean and under
+    the ε3 ensemble attacks of :data:`ABLATION_ATTACKS`, on the profile's ``n_test`` images; each row carries the
+    ablation's cells as the paper prints them."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    epsilon = profile.epsilons[-1]
+    rows = []
+    for ablation, subject in ablation_subjects(settings, store, progress, ablations):
+        cells = ablation.paper_row
+        record = evaluate(settings, store, subject, "clean", n_test=profile.n_test, progress=progress)
+        rows.append(_row(subject, "", 0.0, record, metric="clean", **cells))
+        for attack in ABLATION_ATTACKS:
+            steps = {"FGSM": 1, "PGD": profile.pgd_steps}.get(attack, profile.apgd_steps)
+            record = evaluate(settings, store, subject, attack, epsilon, steps, n_test=profile.n_test,
+                              progress=progress)
+            rows.append(_row(subject, f"PGD{steps}" if attack == "PGD" else attack, epsilon, record,
+                             metric="robust", **cells))
+    return rows
+
+
+# ------------------------------------------------------------------------ Fig. 2: LIF neurons, latency, BNTT
+
+#: The ensemble on BNTT (Suppl. A.4): the paper's members without the conversion-based approximation, which has
+#: no ANN to run for a network trained from scratch with batch norm through time.
+BNTT_MEMBERS: tuple[str, ...] = tuple(m.label for m in PAPER_ENSEMBLE if not isinstance(m, ReLUApproximation))
+
+
+def lif_latency_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[tuple[dict, Subject]]:
+    """Fig. 2b's ten models (Sec. 5.2), each with its cells as the paper prints them: the vanilla, RFGSM-trained and
+    SNN-RAT end-to-end SNNs and ours with IF neurons at the profile's T; the vanilla SNN and BNTT (Poisson input)
+    with LIF neurons at the longer T; RFGSM, SNN-RAT and ours with LIF neurons (τ = ``lif_leak``, soft reset) at
+    the profile's T, and ours with LIF neurons at the longer T."""
+    profile, seed = settings.profile, settings.seed
+    short, long = profile.time_steps, profile.long_time_steps
+    lif = {"leak": profile.lif_leak, "soft_reset": True}
+
+    def cells(method: str, neuron: str, time_steps: int, adversarial: bool, encoding: str = "Direct") -> dict:
+        return {"method": method, "input_encoding": encoding, "neuron": neuron, "T": str(time_steps),
+                "adversarial_training": "yes" if adversarial else "no"}
+
+    def end_to_end(method: str, label: str, time_steps: int, **options: Any) -> Subject:
+        config = end_to_end_config(profile, method, seed, time_steps=time_steps, **options)
+        return _subject(label, "end_to_end", config, time_steps, ensure_end_to_end, store, progress)
+
+    ann, ours = converted(settings, "at", store, progress)
+
+    def ours_lif(time_steps: int) -> Subject:
+        config = replace(snn_config(profile, ann_config(profile, "at", seed), seed), time_steps=time_steps, **lif)
+        return _subject(f"Ours (AT-eps1), LIF, T={time_steps}", "snn", config, time_steps, ensure_snn, store,
+                        progress, (ann.id,))
+
+    return [
+        (cells("Vanilla", "IF", short, False), end_to_end("vanilla", f"Vanilla, IF, T={short}", short)),
+        (cells("RFGSM", "IF", short, True), end_to_end("rfgsm", f"RFGSM, IF, T={short}", short)),
+        (cells("SNN-RAT", "IF", short, True), end_to_end("snn_rat", f"SNN-RAT, IF, T={short}", short)),
+        (cells("Ours (AT-eps1)", "IF", short, True), replace(ours, label=f"Ours (AT-eps1), IF, T={short}")),
+        (cells("Vanilla", "LIF", long, False), end_to_end("vanilla", f"Vanilla, LIF, T={long}", long, **lif)),
+        (cells("BNTT", "LIF", long, False, "Poisson"), end_to_end("bntt", f"BNTT, LIF, T={long}", long)),
+        (cells("RFGSM", "LIF", short, True), end_to_end("rfgsm", f"RFGSM, LIF, T={short}", short, **lif)),
+        (cells("SNN-RAT", "LIF", short, True), end_to_end("snn_rat", f"SNN-RAT, LIF, T={short}", short, **lif)),
+        (cells("Ours (AT-eps1)", "LIF", short, True), ours_lif(short)),
+        (cells("Ours (AT-eps1)", "LIF", long, True), ours_lif(long)),
+    ]
+
+
+def lif_latency_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True,
+                     neurons: tuple[str, ...] = ("IF", "LIF")) -> list[dict]:
+    """Fig. 2 (Sec. 5.2): each of :func:`lif_latency_subjects` with its neuron in ``neurons`` clean and under the
+    ensemble FGSM and PGD at ε2 (Fig. 2b), and the LIF models (Fig. 2a's curves) also under PGD at the other
+    budgets; on the adaptive evaluation's first ``n_test_extended`` images. BNTT is attacked with
+    :data:`BNTT_MEMBERS`, its Poisson encoding passed straight through and ``eot_draws`` draws per attacker forward
+    (Suppl. A.4)."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    middle = profile.epsilons[len(profile.epsilons) // 2]
+    rows = []
+    for cells, subject in lif_latency_subjects(settings, store, progress):
+        if cells["neuron"] not in neurons:
+            continue
+        bntt = cells["method"] == "BNTT"
+        options = {"members": BNTT_MEMBERS, "eot": profile.eot_draws} if bntt else {}
+        record = evaluate(settings, store, subject, "clean", progress=progress)
+        rows.append(_row(subject, "", 0.0, record, metric="clean", **cells))
+        attacks = [("FGSM", middle), *(("PGD", e) for e in profile.epsilons if cells["neuron"] == "LIF" or e == middle)]
+        for attack, epsilon in attacks:
+            steps = profile.pgd_steps if attack == "PGD" else 1
+            record = evaluate(settings, store, subject, attack, epsilon, steps, progress=progress, **options)
+            rows.append(_row(subject, f"PGD{steps}" if attack == "PGD" else attack, epsilon, record, metric="robust",
+                             **cells))
     return rows
 
 

@@ -42,6 +42,7 @@ METHOD_MODULES = (
     "diagnostics",
     "activity",
     "data",
+    "corruptions",
 )
 
 
