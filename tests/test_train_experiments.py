@@ -243,7 +243,7 @@ def test_end_to_end_baselines_have_fixed_thresholds_and_their_own_keys(tmp_path,
     assert vanilla.epsilon == 0 and rat.epsilon == 2 / 255 and rat.schedule.weight_decay == 0
     assert artifact_key("end_to_end", vanilla) != artifact_key("end_to_end", rat)
     with pytest.raises(ValueError, match="method"):
-        end_to_end_config(profile, "bntt", seed=0)
+        end_to_end_config(profile, "hire", seed=0)
     images, labels = _data(32)
     monkeypatch.setattr(pipeline, "training_data", lambda *args: (images, labels))
     small = replace(rat, schedule=Schedule(1, 0.05, 0.0, batch_size=16), time_steps=2)
