@@ -45,6 +45,8 @@ OBJECTIVE_LABELS = {"natural": "Natural", "at": "AT", "trades": "TRADES", "mart"
 #: The end-to-end trained SNN baselines, by the paper's names.
 END_TO_END = {"vanilla": "Vanilla SNN", "snn_rat": "SNN-RAT", "rfgsm": "RFGSM SNN",
               "robust_finetuning": "SNN trained with Eq. 11", "bntt": "BNTT"}
+#: The end-to-end baselines of the main comparisons (Table 2, Figs. 3–4, the robustness audit).
+MAIN_BASELINES = ("vanilla", "snn_rat")
 
 
 def epsilon_label(epsilon: float) -> str:

@@ -24,6 +24,7 @@ from snnconv.attacks import RESISTED_IMAGES
 from snnconv.config import (
     ABLATIONS,
     END_TO_END,
+    MAIN_BASELINES,
     Ablation,
     EndToEndConfig,
     EvaluationConfig,
@@ -844,7 +845,7 @@ def strongest_known_rows(settings: Settings, page: str, store: ArtifactStore | N
 def audit_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
     """The audit's models: the converted SNNs of ``objectives``, the vanilla SNN, SNN-RAT and the baseline ANNs."""
     pairs = [converted(settings, o, store, progress) for o in settings.objectives]
-    return [*(snn for _, snn in pairs), *(end_to_end_subject(settings, m, store, progress) for m in END_TO_END),
+    return [*(snn for _, snn in pairs), *(end_to_end_subject(settings, m, store, progress) for m in MAIN_BASELINES),
             *(replace(ann, label=f"ANN {ann.label}") for ann, _ in pairs)]
 
 
