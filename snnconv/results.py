@@ -129,9 +129,13 @@ def baseline_ann(settings: Settings, objective: str, store: ArtifactStore, progr
     return _subject(objective_label(objective), "ann", config, 0, ensure_ann, store, progress)
 
 
-def end_to_end_subject(settings: Settings, method: str, store: ArtifactStore, progress: bool) -> Subject:
-    config = end_to_end_config(settings.profile, method, settings.seed)
-    return _subject(END_TO_END[method], "end_to_end", config, config.time_steps, ensure_end_to_end, store, progress)
+def end_to_end_subject(settings: Settings, method: str, store: ArtifactStore, progress: bool,
+                       label: str | None = None, **options: Any) -> Subject:
+    """An end-to-end trained SNN as the profile trains it; ``options`` (``time_steps``, ``leak``, ``soft_reset``,
+    ``trainable_threshold``) go to :func:`~snnconv.config.end_to_end_config`, e.g. for Fig. 2's LIF variants."""
+    config = end_to_end_config(settings.profile, method, settings.seed, **options)
+    return _subject(label or END_TO_END[method], "end_to_end", config, config.time_steps, ensure_end_to_end, store,
+                    progress)
 
 
 def twin_snn(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
@@ -200,10 +204,15 @@ def evaluation_row(
     record = evaluate(settings, store, subject, attack, epsilon, steps, members=members, per_member=per_member,
                       n_test=settings.profile.n_test, progress=progress)
     return dict(ann_objective=pair.label, model=model_kind, metric="clean" if attack == "clean" else "robust",
-                attack={"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack),
+                attack=paper_attack_name(attack, steps),
                 epsilon=epsilon_label(epsilon) if attack != "clean" else "", budget=budget,
                 correct=record["correct"], n=record["n"], robust=record["robust"], seconds=record["seconds"],
                 commit=record.get("commit", "not recorded"), record=record)
+
+
+def paper_attack_name(attack: str, steps: int) -> str:
+    """An attack as the paper's tables name it (Sec. 4.3): PGD with its steps (``PGD20``), clean as an empty cell."""
+    return {"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack)
 
 
 def prepare(settings: Settings, store: ArtifactStore | None) -> ArtifactStore:
@@ -568,8 +577,7 @@ def ablation_rows(settings: Settings, store: ArtifactStore | None = None, progre
             steps = {"FGSM": 1, "PGD": profile.pgd_steps}.get(attack, profile.apgd_steps)
             record = evaluate(settings, store, subject, attack, epsilon, steps, n_test=profile.n_test,
                               progress=progress)
-            rows.append(_row(subject, f"PGD{steps}" if attack == "PGD" else attack, epsilon, record,
-                             metric="robust", **cells))
+            rows.append(_row(subject, paper_attack_name(attack, steps), epsilon, record, metric="robust", **cells))
     return rows
 
 
@@ -594,8 +602,7 @@ def lif_latency_subjects(settings: Settings, store: ArtifactStore, progress: boo
                 "adversarial_training": "yes" if adversarial else "no"}
 
     def end_to_end(method: str, label: str, time_steps: int, **options: Any) -> Subject:
-        config = end_to_end_config(profile, method, seed, time_steps=time_steps, **options)
-        return _subject(label, "end_to_end", config, time_steps, ensure_end_to_end, store, progress)
+        return end_to_end_subject(settings, method, store, progress, label, time_steps=time_steps, **options)
 
     ann, ours = converted(settings, "at", store, progress)
 
@@ -640,8 +647,7 @@ def lif_latency_rows(settings: Settings, store: ArtifactStore | None = None, pro
         for attack, epsilon in attacks:
             steps = profile.pgd_steps if attack == "PGD" else 1
             record = evaluate(settings, store, subject, attack, epsilon, steps, progress=progress, **options)
-            rows.append(_row(subject, f"PGD{steps}" if attack == "PGD" else attack, epsilon, record, metric="robust",
-                             **cells))
+            rows.append(_row(subject, paper_attack_name(attack, steps), epsilon, record, metric="robust", **cells))
     return rows
 
 
