@@ -7,8 +7,11 @@ per-pair ratios, so a machine that speeds up or slows down during the run moves 
   physical reference: an SNN step should cost about T ANN steps), for ``vgg_small`` and ``vgg11``, with the
   weights' gradient (training) and with the input's gradient (attacks);
 * **P2** — the 19-member ensemble FGSM and PGD²⁰ as :func:`snnconv.attacks.ensemble_robustness` runs it (a
-  sample leaves the ensemble the moment a member fools it) against the members run one after another on every
-  sample, with the verdicts checked identical; and the ensemble's cost in units of one SNN forward+backward;
+  sample leaves the ensemble the moment a member fools it; FGSM's members share one forward pass) against the
+  members run one after another on every sample, with the verdicts checked identical; and the ensemble's cost in
+  units of one SNN forward+backward;
+* **pooling** — ``vgg_small``'s SNN forward+backward with torch's average pooling against the compiled one of
+  :mod:`snnconv.kernels`, logits and gradients checked identical;
 * **calibration** — peak resident memory and time of VGG11's threshold calibration at :math:`T_c = 100` on one
   batch of 64 CIFAR-10-shaped images, in a fresh process (the peak does not grow with the number of batches).
 
@@ -36,6 +39,7 @@ import torch.nn.functional as F
 
 from snnconv.attacks import AttackSpec, ensemble_robustness, predict
 from snnconv.convert import Calibration, calibrate_thresholds
+from snnconv.kernels import AveragePool2d
 from snnconv.models import Simulation, build
 from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT
 
@@ -130,6 +134,30 @@ def p2(attack: str, steps: int, images: int, repeats: int) -> dict:
             "repeats": repeats}
 
 
+def pooling(repeats: int) -> dict:
+    """``vgg_small``'s SNN forward+backward (T = 8, input gradient) with torch's 2×2 average pooling against the
+    compiled pool of :mod:`snnconv.kernels` that the networks use; logits and gradients checked bit for bit."""
+    _, shape, batch = SHAPES["vgg_small"]
+    ours, theirs = _network("vgg_small").eval(), _network("vgg_small").eval()
+    for stage in theirs.stages:
+        for index, module in enumerate(stage.block):
+            if isinstance(module, AveragePool2d):
+                stage.block[index] = torch.nn.AvgPool2d(module.kernel_size)
+    x = torch.rand(batch, *shape)
+    y = torch.randint(0, 10, (batch,))
+
+    def run(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = x.clone().requires_grad_(True)
+        logits = model(inputs, Simulation(TIME_STEPS))
+        return logits.detach(), torch.autograd.grad(F.cross_entropy(logits, y), inputs)[0]
+
+    identical = all(torch.equal(a, b) for a, b in zip(run(ours), run(theirs), strict=True))
+    result = interleaved(lambda: run(theirs), lambda: run(ours), repeats)
+    return {"arch": "vgg_small", "batch": batch, "time_steps": TIME_STEPS, "identical": identical,
+            "torch_s": result["first_s"], "compiled_s": result["second_s"], "speedup": result["ratio"],
+            "repeats": repeats}
+
+
 def calibration_peak(batches: int = 1, batch: int = 64) -> dict:
     """VGG11's calibration at T_c = 100 in this process: seconds and peak resident memory (run in a fresh one)."""
     snn = _network("vgg11")
@@ -157,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
                     "cpus": os.cpu_count(), "quick": args.quick, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     report["p1"] = [p1(arch, mode, repeats) for arch in SHAPES for mode in ("train", "attack")]
     images = 16 if args.quick else 64
-    report["p2"] = [p2("FGSM", 1, images, max(1, repeats // 2)), p2("PGD", 2 if args.quick else 20, images, 1)]
+    report["p2"] = [p2("FGSM", 1, images, max(1, repeats // 2)),
+                    p2("PGD", 2 if args.quick else 20, images, max(1, repeats // 2))]
+    report["pooling"] = pooling(repeats)
     child = args.out.with_suffix(".calibration.json")
     if not args.quick:
         subprocess.run([sys.executable, "-m", "benchmarks.bench", "--out", str(child), "--calibration-only"],

@@ -39,7 +39,14 @@ from tqdm import tqdm
 from snnconv.models import Readout, Simulation
 from snnconv.paths import PROGRESS_INTERVAL
 from snnconv.square import Square
-from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode, fresh_statistics
+from snnconv.surrogates import (
+    PAPER_ENSEMBLE,
+    TRAINING_GRADIENT,
+    GradientMode,
+    MemberGradient,
+    MemberSwitch,
+    fresh_statistics,
+)
 
 #: The non-adaptive attack, with only the surrogate the SNN was trained with (Tables B3/B4, "vanilla").
 VANILLA: tuple[GradientMode, ...] = (TRAINING_GRADIENT,)
@@ -493,6 +500,63 @@ def logits(model: nn.Module, images: torch.Tensor, simulation: Simulation, batch
     return torch.cat([model(images[i : i + batch_size], simulation) for i in range(0, len(images), batch_size)])
 
 
+class _Tally:
+    """The ensemble's running verdicts (Sec. 4.3): which samples are still robust, which member fooled each first,
+    each member's own verdicts (``per_member``), and the images kept for transfer attacks."""
+
+    def __init__(self, images: torch.Tensor, clean_correct: torch.Tensor, per_member: bool,
+                 keep_adversarial: bool) -> None:
+        self.clean_correct, self.per_member = clean_correct, per_member
+        self.alive = clean_correct.clone()
+        self.fooled_by = ["" if ok else "clean" for ok in clean_correct.tolist()]
+        self.member_robust: dict[str, torch.Tensor] = {}
+        self.adversarial = images.clone() if keep_adversarial else None
+
+    def attacked(self) -> torch.Tensor:
+        """Per sample, whether the next member attacks it: every clean-correct one with ``per_member``, else the
+        samples no member has fooled yet."""
+        return self.clean_correct if self.per_member else self.alive
+
+    def record(self, label: str, chunk: torch.Tensor, adv: torch.Tensor, fooled: torch.Tensor) -> None:
+        """Member ``label``'s attempt ``adv`` on the samples ``chunk``, of which ``fooled`` fooled the true network."""
+        if self.adversarial is not None:
+            replace = self.alive[chunk]  # keep the first member's success; else the latest attempt
+            self.adversarial[chunk[replace]] = adv[replace]
+        for i in chunk[fooled & self.alive[chunk]].tolist():
+            self.fooled_by[i] = label
+        self.alive[chunk[fooled]] = False
+        if self.per_member:
+            own = self.member_robust.setdefault(label, self.clean_correct.clone())
+            own[chunk[fooled]] = False
+
+
+class _SharedForward:
+    """One forward pass of the true SNN on ``images`` through a :class:`MemberSwitch`, differentiated once per
+    member: every member of the ensemble FGSM takes its gradient at the clean image (Sec. 4.3)."""
+
+    def __init__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor,
+                 switch: MemberSwitch, time_steps: int, readout: Readout) -> None:
+        self.rows, self.switch = rows, switch
+        self.inputs = images.clone().detach().requires_grad_(True)
+        # Summed, not averaged: each sample's gradient is its own loss's, whichever samples share the pass.
+        self.loss = F.cross_entropy(model(self.inputs, Simulation(time_steps, switch, readout)), labels,
+                                    reduction="sum")
+
+    def gradient(self, member: GradientMode, rows: torch.Tensor) -> torch.Tensor:
+        """:math:`\\nabla_x \\mathcal{L}_{CE}` under ``member`` for ``rows``, a subset of the pass's rows."""
+        self.switch.member = member
+        fresh_statistics(member)
+        (grad,) = torch.autograd.grad(self.loss, self.inputs, retain_graph=True)
+        return grad[torch.isin(self.rows, rows)]
+
+
+def _shares_forward(model: nn.Module, attack: AttackSpec, time_steps: int, eot: int, member: GradientMode) -> bool:
+    """Whether ``member``'s attack can take its gradient from a forward pass shared with other members: FGSM on a
+    deterministic SNN, a member that changes only the spiking layers' backward."""
+    return (attack.name == "FGSM" and time_steps > 0 and eot == 1 and not getattr(model, "stochastic", False)
+            and isinstance(member, MemberGradient))
+
+
 def ensemble_robustness(
     model: nn.Module,
     images: torch.Tensor,
@@ -518,6 +582,10 @@ def ensemble_robustness(
     attack uses no gradient, so it runs once, against the true network. ``keep_adversarial=True``
     returns the adversarial images too (for transfer attacks). ``eot > 1`` averages each member's logits over that
     many draws of a random input encoding (:class:`MemberView`); the success check stays one run of the network.
+
+    The ensemble FGSM runs block by block of ``batch_size`` samples, every member in turn on each block, and the
+    members that differ only in the spiking layers' backward share one forward pass (:class:`MemberSwitch`): the
+    same verdicts at about half the cost.
     """
     model.eval()
     truth = Simulation(time_steps, TRAINING_GRADIENT, readout)
@@ -525,18 +593,44 @@ def ensemble_robustness(
         members = (TRAINING_GRADIENT,)
     labels_of = ["ANN"] if time_steps == 0 else ["Square"] if attack.name == "Square" else [m.label for m in members]
     clean_correct = predict(model, images, truth, batch_size) == labels
-    alive = clean_correct.clone()
-    fooled_by = ["" if ok else "clean" for ok in clean_correct.tolist()]
-    member_robust: dict[str, torch.Tensor] = {}
+    tally = _Tally(images, clean_correct, per_member, keep_adversarial)
     fooled_at = torch.where(clean_correct, -1, 0).cpu() if attack.name == "Square" else None
-    adversarial = images.clone() if keep_adversarial else None
+    adversaries = [attack.build(MemberView(model, Simulation(time_steps, member, readout), eot), seed, salt=label)
+                   for member, label in zip(members, labels_of, strict=True)]
+    shared = [m for m in members if _shares_forward(model, attack, time_steps, eot, m)]
+    if len(shared) > 1:
+        index = tally.attacked().nonzero().flatten()
+        blocks = [index[start : start + batch_size] for start in range(0, len(index), batch_size)]
+        switch = MemberSwitch(tuple(shared))
+        for block in tqdm(blocks, desc=f"{attack.label} ε={attack.epsilon * 255:g}/255 ({len(members)} members)",
+                          disable=not progress, mininterval=PROGRESS_INTERVAL):
+            forward: _SharedForward | None = None
+            for position, (member, label, adversary) in enumerate(zip(members, labels_of, adversaries, strict=True)):
+                chunk = block[tally.attacked()[block]]
+                if not len(chunk):
+                    break
+                if member not in shared:
+                    fresh_statistics(member)
+                    adv = adversary(images[chunk], labels[chunk])
+                else:
+                    # A backward costs about a forward per row: pass again on the attacked rows alone once the rows
+                    # that left the ensemble would cost the remaining members more than that new pass.
+                    remaining = sum(m in shared for m in members[position:])
+                    if forward is None or (len(forward.rows) - len(chunk)) * remaining > len(chunk):
+                        forward = _SharedForward(model, images[chunk], labels[chunk], chunk, switch, time_steps,
+                                                 readout)
+                    step = attack.epsilon * forward.gradient(member, chunk).sign()
+                    adv = (images[chunk] + step).clamp(0, 1).detach()
+                fooled = predict(model, adv, truth, batch_size) != labels[chunk]
+                tally.record(label, chunk, adv, fooled)
+        for label in labels_of if per_member else ():
+            tally.member_robust.setdefault(label, clean_correct.clone())
+        return EnsembleResult(clean_correct, tally.alive, tuple(tally.fooled_by), tuple(labels_of),
+                              tally.member_robust, None, tally.adversarial)
     bar = tqdm(total=len(members), desc=f"{attack.label} ε={attack.epsilon * 255:g}/255", disable=not progress,
                mininterval=PROGRESS_INTERVAL)
-    for member, label in zip(members, labels_of, strict=True):
-        view = MemberView(model, Simulation(time_steps, member, readout), eot)
-        adversary = attack.build(view, seed, salt=label)
-        index = (clean_correct if per_member else alive).nonzero().flatten()
-        own = clean_correct.clone()
+    for member, label, adversary in zip(members, labels_of, adversaries, strict=True):
+        index = tally.attacked().nonzero().flatten()
         for start in range(0, len(index), batch_size):
             chunk = index[start : start + batch_size]
             fresh_statistics(member)
@@ -544,23 +638,17 @@ def ensemble_robustness(
             fooled = predict(model, adv, truth, batch_size) != labels[chunk]
             if fooled_at is not None:
                 fooled_at[chunk.cpu()] = adversary.fooled_at
-            if adversarial is not None:
-                replace = alive[chunk]  # keep the first member's success; else the latest attempt
-                adversarial[chunk[replace]] = adv[replace]
-            for i in chunk[fooled & alive[chunk]].tolist():
-                fooled_by[i] = label
-            alive[chunk[fooled]] = False
-            own[chunk[fooled]] = False
+            tally.record(label, chunk, adv, fooled)
         if per_member:
-            member_robust[label] = own
+            tally.member_robust.setdefault(label, clean_correct.clone())
         # refresh=False: the bar redraws on update() at most every PROGRESS_INTERVAL, not on every member.
-        bar.set_postfix(robust=int(alive.sum()), refresh=False)
+        bar.set_postfix(robust=int(tally.alive.sum()), refresh=False)
         bar.update(1)
-        if not alive.any() and not per_member:
+        if not tally.alive.any() and not per_member:
             break
     bar.close()
-    return EnsembleResult(clean_correct, alive, tuple(fooled_by), tuple(labels_of), member_robust, fooled_at,
-                          adversarial)
+    return EnsembleResult(clean_correct, tally.alive, tuple(tally.fooled_by), tuple(labels_of), tally.member_robust,
+                          fooled_at, tally.adversarial)
 
 
 #: What a transfer attack hands the target for an image the source resists: the source's highest-loss

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from snnconv.data import DATASETS
+from snnconv.kernels import AveragePool2d
 from snnconv.models import VGG_CONFIGS, initialize
 from snnconv.network import Normalization, Simulation, SpikingModel, fire, read_out
 from snnconv.neurons import SpikingNeuron
@@ -83,6 +84,8 @@ class BNTTLayer(nn.Module):
 class BNTTNetwork(SpikingModel):
     """The TinyImageNet VGG11 with Poisson input, batch norm through time and LIF neurons (Kim & Panda 2021; Fig. 2)."""
 
+    stochastic = True  # every forward draws its own Poisson input
+
     def __init__(self, layers: list[nn.Module], classifier: nn.Linear, time_steps: int, channels: int) -> None:
         super().__init__()
         self.normalize = Normalization((0.0,) * channels, (1.0,) * channels)  # rate coding reads raw intensities
@@ -119,7 +122,7 @@ def build_bntt(dataset: str = "tinyimagenet", time_steps: int = 30, arch: str = 
     channels, size = spec.shape[0], spec.shape[1]
     for item in config["features"]:
         if item == "A":
-            layers.append(nn.AvgPool2d(2))
+            layers.append(AveragePool2d(2))
             size //= 2
             continue
         conv = nn.Conv2d(channels, item, kernel_size=3, padding=1, bias=False)

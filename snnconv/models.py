@@ -31,6 +31,7 @@ from torch import nn
 
 from snnconv import residual
 from snnconv.data import DATASETS
+from snnconv.kernels import AveragePool2d
 from snnconv.network import (  # noqa: F401 — re-exported: networks are built and run through this module
     ANN,
     Normalization,
@@ -127,7 +128,7 @@ def _vgg(
     channels, size = in_channels, image_size
     for item in features:
         if item == "A":
-            pending.append(nn.AvgPool2d(2))
+            pending.append(AveragePool2d(2))
             size //= 2
             continue
         conv = nn.Conv2d(channels, item, kernel_size=3, padding=1, bias=bias == "all")

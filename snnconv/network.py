@@ -29,7 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnconv.neurons import SpikingNeuron, spiking_neurons
-from snnconv.surrogates import TRAINING_GRADIENT, GradientMode, RateApproximation, ReLUApproximation
+from snnconv.surrogates import (
+    TRAINING_GRADIENT,
+    GradientMode,
+    MemberSwitch,
+    RateApproximation,
+    ReLUApproximation,
+)
 
 Readout = Literal["mean", "sum"]
 
@@ -41,13 +47,14 @@ class Simulation:
     Attributes:
         time_steps: T, the simulation length with direct input coding (T = 8 in the paper, Sec. 4.1);
             0 runs the ANN.
-        gradient: how gradients cross the spiking layers: the training surrogate (Eq. 15) or one member
-            of the attack ensemble (Sec. 4.3, Suppl. A.4).
+        gradient: how gradients cross the spiking layers: the training surrogate (Eq. 15), one member
+            of the attack ensemble (Sec. 4.3, Suppl. A.4), or a :class:`~snnconv.surrogates.MemberSwitch`
+            between members that share the forward pass.
         readout: ``"mean"`` (the authors' code) or ``"sum"`` (Eq. 7) of the output layer's T outputs.
     """
 
     time_steps: int = 0
-    gradient: GradientMode = TRAINING_GRADIENT
+    gradient: GradientMode | MemberSwitch = TRAINING_GRADIENT
     readout: Readout = "mean"
 
     def __post_init__(self) -> None:
@@ -105,6 +112,9 @@ class SpikingModel(nn.Module):
     :class:`Normalization`) as their first operation."""
 
     normalize: Normalization
+    #: Whether ``forward`` draws random numbers (a random input encoding): then two runs on the same input differ,
+    #: and attack members may not share one forward pass.
+    stochastic: bool = False
 
     @property
     def neurons(self) -> list[SpikingNeuron]:

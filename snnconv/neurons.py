@@ -38,17 +38,18 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 
 import snntorch
 import torch
 
+from snnconv.kernels import KERNELS
 from snnconv.surrogates import (
     BPTR,
     BPTT,
     TRAINING_GRADIENT,
     AdaptiveSharpness,
     HybridRateTemporal,
+    MemberSwitch,
     PotentialDependent,
     RateGradient,
     SpikingLayerGradient,
@@ -293,53 +294,14 @@ def _backward_loop(grad_spikes, z_all, threshold, leak, first, second, family: s
 FUSED_STEPS = 32
 
 
-class _Kernels:
-    """Per-step kernels, compiled with ``torch.compile`` on first use (eager if compiling fails).
-
-    Fusing each step's elementwise work into one loop is what makes an SNN step cost about T ANN
-    steps on a CPU: eagerly, the neuron's dozen memory-bound passes per step dominate the run time.
-    """
-
-    def __init__(self) -> None:
-        self._compiled: dict[tuple, object] = {}
-        self.enabled = True
-
-    def get(self, function, *static):
-        key = (function.__name__, *static)
-        if key not in self._compiled:
-            kernel = functools.partial(function, **dict(zip(_STATIC[function.__name__], static, strict=True)))
-            self._compiled[key] = torch.compile(kernel, dynamic=True) if self.enabled else kernel
-        return self._compiled[key]
-
-    def run(self, function, static: tuple, *args):
-        try:
-            return self.get(function, *static)(*args)
-        except Exception as error:  # noqa: BLE001 — any compiler failure falls back to eager maths
-            if not self.enabled:
-                raise
-            warnings.warn(f"torch.compile failed ({type(error).__name__}); using eager neuron kernels.",
-                          stacklevel=2)
-            self.enabled = False
-            self._compiled.clear()
-            return self.get(function, *static)(*args)
-
-
-_STATIC = {"_forward_step": ("soft_reset",), "_backward_step": ("family", "soft_reset", "detach_reset"),
-           "_forward_loop": ("soft_reset", "keep"), "_backward_loop": ("family", "soft_reset", "detach_reset")}
-KERNELS = _Kernels()
-
-
 def _compiled_forward_step(membrane, current, threshold, leak, soft_reset: bool):
-    return KERNELS.run(_forward_step, (soft_reset,), membrane, current, threshold, leak)
+    return KERNELS.run(_forward_step, {"soft_reset": soft_reset}, membrane, current, threshold, leak)
 
 
 def _compiled_backward_step(grad_spikes, grad_membrane, z, threshold, leak, first, second, family: str,
                             soft_reset: bool, detach_reset: bool):
-    return KERNELS.run(_backward_step, (family, soft_reset, detach_reset), grad_spikes, grad_membrane, z, threshold,
-                       leak, first, second)
-# All variants of a step function share one code object and thus one dynamo cache: surrogate families,
-# reset modes, dtypes and tensor ranks (conv vs dense layers) need more entries than the default 8.
-torch._dynamo.config.recompile_limit = 64
+    return KERNELS.run(_backward_step, dict(family=family, soft_reset=soft_reset, detach_reset=detach_reset),
+                       grad_spikes, grad_membrane, z, threshold, leak, first, second)
 
 
 @functools.cache
@@ -361,12 +323,15 @@ class _SpikingLoop(torch.autograd.Function):
         keep = record and any(ctx.needs_input_grad[:2])
         leak_t = _constant(leak, current.dtype, current.device)
         if current.shape[0] <= FUSED_STEPS:
-            z_all, spikes = KERNELS.run(_forward_loop, (soft_reset, keep), current, threshold, leak_t)
+            z_all, spikes = KERNELS.run(_forward_loop, dict(soft_reset=soft_reset, keep=keep), current, threshold,
+                                        leak_t)
         else:  # step by step: a graph unrolled over T_c = 100 calibration steps compiles slowly
             z_all, spikes = _stepwise_forward(current, threshold, leak_t, soft_reset, keep)
         if keep:
             # Only RGA's backward needs the mean input; the others should not pay for it on every step.
-            mean_current = current.mean(0) if isinstance(gradient, RateGradient) else current.new_empty(0)
+            rga = isinstance(gradient, RateGradient) or (isinstance(gradient, MemberSwitch)
+                                                         and gradient.needs_mean_current)
+            mean_current = current.mean(0) if rga else current.new_empty(0)
             ctx.save_for_backward(z_all, threshold, leak_t, mean_current)
             ctx.config = (soft_reset, detach_reset, gradient, layer)
         return spikes
@@ -375,6 +340,8 @@ class _SpikingLoop(torch.autograd.Function):
     def backward(ctx, grad_spikes):
         z_all, threshold, leak_t, mean_current = ctx.saved_tensors
         soft_reset, detach_reset, gradient, layer = ctx.config
+        if isinstance(gradient, MemberSwitch):  # the member is chosen now, after the shared forward
+            gradient = gradient.member
         if isinstance(gradient, BPTR):
             fired_once = (z_all >= 0).any(dim=0, keepdim=True)
             return grad_spikes * fired_once, None, None, None, None, None, None, None
@@ -398,13 +365,13 @@ class _SpikingLoop(torch.autograd.Function):
             family, coefficients = gradient.surrogate.family, gradient.surrogate.coefficients
         first, second = (c.to(z_all.dtype) if isinstance(c, torch.Tensor) else _constant(c, z_all.dtype, z_all.device)
                          for c in coefficients)
-        static = (family, soft_reset, detach_reset)
+        static = dict(family=family, soft_reset=soft_reset, detach_reset=detach_reset)
         if z_all.shape[0] <= FUSED_STEPS:
             grad_current, grad_steps = KERNELS.run(_backward_loop, static, grad_spikes.contiguous(), z_all,
                                                    threshold, leak_t, first, second)
         else:
-            grad_current, grad_steps = _backward_loop(grad_spikes, z_all, threshold, leak_t, first, second, *static,
-                                                      _compiled_backward_step)
+            grad_current, grad_steps = _backward_loop(grad_spikes, z_all, threshold, leak_t, first, second, **static,
+                                                      step=_compiled_backward_step)
         # Summed last step first, as the step-by-step reference does: the same float result, bit for bit.
         grad_threshold = torch.zeros((), dtype=grad_spikes.dtype, device=grad_spikes.device)
         for grad_step in reversed(grad_steps.unbind()):

@@ -32,8 +32,8 @@ from snnconv import paths
 #: Modules whose every line can change a stored number: models, neurons, surrogates, conversion, training,
 #: attacks and the data they run on.
 NUMERICAL_MODULES: tuple[str, ...] = (
-    "attacks", "bntt", "config", "convert", "corruptions", "data", "models", "network", "neurons", "objectives",
-    "residual", "square", "surrogates", "tdbn", "train",
+    "attacks", "bntt", "config", "convert", "corruptions", "data", "kernels", "models", "network", "neurons",
+    "objectives", "residual", "square", "surrogates", "tdbn", "train",
 )
 
 #: Functions of the numerical modules that only store or load (checkpoints): left out of the revision.

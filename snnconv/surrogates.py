@@ -373,7 +373,32 @@ class RateApproximation:
 GradientMode = (BPTT | BPTR | ReLUApproximation | RateGradient | HybridRateTemporal | PotentialDependent
                 | AdaptiveSharpness | RateApproximation)
 #: The gradient modes that act inside a spiking layer's backward pass (the others change the forward too).
-SpikingLayerGradient = BPTT | BPTR | RateGradient | HybridRateTemporal | PotentialDependent | AdaptiveSharpness
+MemberGradient = BPTT | BPTR | RateGradient | HybridRateTemporal | PotentialDependent | AdaptiveSharpness
+
+
+class MemberSwitch:
+    """One forward pass, one backward pass per member: the spiking layers' backward follows :attr:`member`,
+    chosen when the backward runs, not when the forward ran.
+
+    Every member in ``members`` shares the SNN's exact forward (only its backward differs, Sec. 4.3), so members
+    that take their gradient at the same input (the ensemble FGSM: every member starts from the clean image) can
+    share one forward pass and differentiate it once each. Set :attr:`member` before each backward.
+    """
+
+    def __init__(self, members: tuple[MemberGradient, ...]) -> None:
+        if not members or not all(isinstance(m, MemberGradient) for m in members):
+            raise ValueError(f"a member switch needs spiking-layer gradient modes, got {members!r}")
+        self.members = members
+        self.member: MemberGradient = members[0]
+
+    @property
+    def needs_mean_current(self) -> bool:
+        """Whether a member (RGA) reads each layer's time-averaged input in its backward."""
+        return any(isinstance(m, RateGradient) for m in self.members)
+
+
+#: What a spiking layer accepts as its gradient mode: one member, or a switch between members.
+SpikingLayerGradient = MemberGradient | MemberSwitch
 
 #: The surrogate used for training and finetuning, Eq. (15), i.e. triangular with γw = 1 (paper Suppl. A.2).
 TRAINING_GRADIENT = BPTT(triangular(1.0))

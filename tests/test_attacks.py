@@ -204,3 +204,28 @@ def test_transfer_images_are_crafted_on_every_image_and_keep_the_highest_loss_at
     assert len(resisted) > 0
     for i in resisted.tolist():
         torch.testing.assert_close(crafted[i], attempts[int(losses[:, i].argmax())][i])
+
+
+def test_the_ensemble_fgsm_with_a_shared_forward_equals_each_member_alone(snn_and_data):
+    """The shared-forward FGSM (one pass, one backward per member) gives every member's own verdicts and images."""
+    net, x, y = snn_and_data
+    members = (*PAPER_ENSEMBLE[:4], PAPER_ENSEMBLE[-1], *PAPER_ENSEMBLE[14:17])  # incl. ReLU approximation, BPTR
+    spec = AttackSpec("FGSM", 4 / 255)
+    alone = [ensemble_robustness(net, x, y, spec, time_steps=4, members=(m,), progress=False, keep_adversarial=True)
+             for m in members]
+    each = ensemble_robustness(net, x, y, spec, time_steps=4, members=members, batch_size=7, progress=False,
+                               per_member=True, keep_adversarial=True)
+    early = ensemble_robustness(net, x, y, spec, time_steps=4, members=members, batch_size=5, progress=False)
+    for member, own in zip(members, alone, strict=True):
+        assert torch.equal(each.member_robust[member.label], own.robust)
+    robust = torch.stack([own.robust for own in alone]).all(0)
+    assert torch.equal(each.robust, robust) and torch.equal(early.robust, robust)
+    first = ["clean" if not c else next((m.label for m, own in zip(members, alone, strict=True)
+                                         if not own.robust[i]), "") for i, c in enumerate(each.clean_correct)]
+    assert list(early.fooled_by) == first == list(each.fooled_by)
+    assert 0 < each.correct < int(each.clean_correct.sum())
+    # the kept image: the first member's success, else the last member's attempt
+    for i, label in enumerate(first):
+        source = alone[[m.label for m in members].index(label)] if label not in ("", "clean") else alone[-1]
+        if label != "clean":
+            assert torch.equal(each.adversarial[i], source.adversarial[i])

@@ -22,3 +22,15 @@ def test_p2_compares_the_ensemble_with_its_members_one_after_another_on_identica
     report = bench.p2("PGD", 2, images=6, repeats=1)
     assert report["verdicts_identical"] is True
     assert report["members"] == 19 and 0 <= report["robust"] <= 6
+
+
+def test_p2_fgsm_with_its_shared_forward_gives_the_verdicts_of_the_members_one_after_another():
+    torch.set_num_threads(1)
+    report = bench.p2("FGSM", 1, images=12, repeats=1)
+    assert report["verdicts_identical"] is True
+
+
+def test_the_pooling_benchmark_compares_identical_numbers():
+    torch.set_num_threads(1)
+    report = bench.pooling(repeats=1)
+    assert report["identical"] is True and report["speedup"] > 0

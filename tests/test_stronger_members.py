@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
 from snnconv.attacks import AttackSpec, MemberView, ensemble_robustness, halving_checkpoints
 from snnconv.models import Simulation, build
@@ -12,6 +13,7 @@ from snnconv.neurons import SpikingNeuron, _membrane_spread
 from snnconv.pipeline import members_by_label
 from snnconv.surrogates import (
     BPTT,
+    PAPER_ENSEMBLE,
     STRONGER_MEMBERS,
     THRESHOLD_SCALED,
     AdaptiveSharpness,
@@ -197,3 +199,30 @@ def test_hart_at_any_searched_width_is_named_by_its_label():
     assert members_by_label(("HART(γ=0.5)", "HART(γ=2.5)")) == (HybridRateTemporal(0.5), HybridRateTemporal(2.5))
     with pytest.raises(ValueError, match="members"):
         members_by_label(("HART(γ=-1)",))
+
+
+def test_a_member_switch_differentiates_one_forward_as_each_member_would():
+    """MemberSwitch: the gradient of a shared forward under member m equals the gradient of m's own run, bit for bit."""
+    from snnconv.surrogates import BPTR, MemberSwitch
+
+    torch.manual_seed(3)
+    net = build("vgg_small", "fashion_mnist").eval()
+    for neuron in net.neurons:
+        with torch.no_grad():
+            neuron.threshold.fill_(0.3)
+    x, y = torch.rand(6, 1, 28, 28), torch.arange(6)
+    members = (PAPER_ENSEMBLE[0], PAPER_ENSEMBLE[8], PAPER_ENSEMBLE[12], BPTR(), RateGradient(),
+               HybridRateTemporal(0.5), PotentialDependent(), THRESHOLD_SCALED[1])
+    switch = MemberSwitch(members)
+    shared = x.clone().requires_grad_(True)
+    loss = nn.functional.cross_entropy(net(shared, Simulation(4, switch)), y, reduction="sum")
+    for member in members:
+        switch.member = member
+        (together,) = torch.autograd.grad(loss, shared, retain_graph=True)
+        alone = x.clone().requires_grad_(True)
+        (own,) = torch.autograd.grad(nn.functional.cross_entropy(net(alone, Simulation(4, member)), y,
+                                                                 reduction="sum"), alone)
+        assert torch.equal(together, own), member.label
+        assert together.abs().sum() > 0
+    with pytest.raises(ValueError, match="spiking-layer gradient"):
+        MemberSwitch((PAPER_ENSEMBLE[-1],))  # the ReLU approximation changes the forward: it cannot share one

@@ -112,3 +112,17 @@ def test_simulation_rejects_negative_time_steps():
     with pytest.raises(ValueError, match="time_steps"):
         Simulation(-1)
 
+
+
+@pytest.mark.parametrize("spikes", [True, False], ids=["spikes", "real"])
+def test_the_compiled_average_pool_gives_torchs_numbers_forward_and_backward(spikes):
+    from snnconv.kernels import AveragePool2d
+
+    torch.manual_seed(0)
+    for shape in [(16, 8, 14, 14), (5, 3, 9, 9), (4, 1, 28, 28)]:
+        x = (torch.rand(shape) < 0.3).float() if spikes else torch.randn(shape) * 10
+        ours, theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        out, ref = AveragePool2d(2)(ours), torch.nn.AvgPool2d(2)(theirs)
+        assert torch.equal(out, ref)
+        grad = torch.randn_like(ref)
+        assert torch.equal(torch.autograd.grad(out, ours, grad)[0], torch.autograd.grad(ref, theirs, grad)[0])
