@@ -201,16 +201,12 @@ def test_hart_at_any_searched_width_is_named_by_its_label():
         members_by_label(("HART(γ=-1)",))
 
 
-def test_a_member_switch_differentiates_one_forward_as_each_member_would():
+def test_a_member_switch_differentiates_one_forward_as_each_member_would(snn_and_data):
     """MemberSwitch: the gradient of a shared forward under member m equals the gradient of m's own run, bit for bit."""
     from snnconv.surrogates import BPTR, MemberSwitch
 
-    torch.manual_seed(3)
-    net = build("vgg_small", "fashion_mnist").eval()
-    for neuron in net.neurons:
-        with torch.no_grad():
-            neuron.threshold.fill_(0.3)
-    x, y = torch.rand(6, 1, 28, 28), torch.arange(6)
+    net, x, y = snn_and_data
+    x, y = x[:6], y[:6]
     members = (PAPER_ENSEMBLE[0], PAPER_ENSEMBLE[8], PAPER_ENSEMBLE[12], BPTR(), RateGradient(),
                HybridRateTemporal(0.5), PotentialDependent(), THRESHOLD_SCALED[1])
     switch = MemberSwitch(members)
