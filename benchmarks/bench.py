@@ -12,6 +12,8 @@ per-pair ratios, so a machine that speeds up or slows down during the run moves 
   units of one SNN forward+backward;
 * **pooling** — ``vgg_small``'s SNN forward+backward with torch's average pooling against the compiled one of
   :mod:`snnconv.kernels`, logits and gradients checked identical;
+* **side by side** — the throughput of two 1-thread processes at once against one 2-thread process (the workflow's
+  artifact jobs against ``make book``), each counting SNN forward+backward passes in the same wall-clock window;
 * **calibration** — peak resident memory and time of VGG11's threshold calibration at :math:`T_c = 100` on one
   batch of 64 CIFAR-10-shaped images, in a fresh process (the peak does not grow with the number of batches).
 
@@ -158,6 +160,52 @@ def pooling(repeats: int) -> dict:
             "repeats": repeats}
 
 
+#: The attack batch of the default profile, for the throughput of processes side by side.
+JOB_BATCH = 250
+
+
+def steps_in_window(threads: int, start: float, seconds: float) -> dict:
+    """In this process with ``threads`` torch threads: ``vgg_small``'s SNN forward+backward passes (input gradient,
+    batch :data:`JOB_BATCH`) completed between the wall-clock times ``start`` and ``start + seconds``."""
+    torch.set_num_threads(threads)
+    model = _network("vgg_small").eval()
+    x, y = torch.rand(JOB_BATCH, 1, 28, 28), torch.randint(0, 10, (JOB_BATCH,))
+
+    def step() -> None:
+        inputs = x.clone().requires_grad_(True)
+        torch.autograd.grad(F.cross_entropy(model(inputs, Simulation(TIME_STEPS)), y), inputs)
+
+    for _ in range(3):  # compile and warm up before the window opens
+        step()
+    time.sleep(max(0.0, start - time.time()))
+    done, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        step()
+        done += 1
+    return {"threads": threads, "steps": done, "seconds": time.perf_counter() - began}
+
+
+def side_by_side(repeats: int, seconds: float = 6.0) -> dict:
+    """Throughput of two 1-thread processes running at once against one process with two threads, on this
+    machine's cores: how the workflow's artifact jobs (one thread each, ``make workflow``) compare with ``make book``
+    (one process, two threads). Each round starts the processes, lets them warm up, and counts the passes each
+    completes in the same wall-clock window; the result is the median over rounds of the throughput ratio."""
+
+    def window(threads: int, processes: int) -> float:
+        start = time.time() + 25  # after every process has imported torch and warmed up
+        children = [subprocess.Popen([sys.executable, "-m", "benchmarks.bench", "--out", "-", "--window",
+                                      str(threads), str(start), str(seconds)], stdout=subprocess.PIPE, text=True)
+                    for _ in range(processes)]
+        counts = [json.loads(child.communicate()[0]) for child in children]
+        return sum(c["steps"] / c["seconds"] for c in counts)
+
+    rounds = [(window(1, 2), window(2, 1)) for _ in range(repeats)]
+    return {"arch": "vgg_small", "batch": JOB_BATCH, "time_steps": TIME_STEPS, "window_s": seconds,
+            "two_single_thread_per_s": statistics.median(a for a, _ in rounds),
+            "one_two_thread_per_s": statistics.median(b for _, b in rounds),
+            "ratio": statistics.median(a / b for a, b in rounds), "repeats": repeats}
+
+
 def calibration_peak(batches: int = 1, batch: int = 64) -> dict:
     """VGG11's calibration at T_c = 100 in this process: seconds and peak resident memory (run in a fresh one)."""
     snn = _network("vgg11")
@@ -176,9 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the JSON report (book/measurements/bench.json)")
     parser.add_argument("--quick", action="store_true", help="few repeats and images: a smoke test, not a figure")
     parser.add_argument("--calibration-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--window", nargs=3, type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.calibration_only:  # the child process of the calibration measurement
         args.out.write_text(json.dumps(calibration_peak()))
+        return 0
+    if args.window:  # a child process of the side-by-side measurement: threads, start time, seconds
+        print(json.dumps(steps_in_window(int(args.window[0]), args.window[1], args.window[2])))
         return 0
     repeats = 2 if args.quick else 7
     report: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
@@ -188,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     report["p2"] = [p2("FGSM", 1, images, max(1, repeats // 2)),
                     p2("PGD", 2 if args.quick else 20, images, max(1, repeats // 2))]
     report["pooling"] = pooling(repeats)
+    report["side_by_side"] = side_by_side(1 if args.quick else 3, 2.0 if args.quick else 6.0)
     child = args.out.with_suffix(".calibration.json")
     if not args.quick:
         subprocess.run([sys.executable, "-m", "benchmarks.bench", "--out", str(child), "--calibration-only"],

@@ -34,3 +34,10 @@ def test_the_pooling_benchmark_compares_identical_numbers():
     torch.set_num_threads(1)
     report = bench.pooling(repeats=1)
     assert report["identical"] is True and report["speedup"] > 0
+
+
+def test_a_side_by_side_window_counts_completed_passes():
+    import time
+
+    report = bench.steps_in_window(1, time.time(), 0.2)
+    assert report["threads"] == 1 and report["steps"] >= 1 and report["seconds"] >= 0.2
