@@ -597,36 +597,51 @@ def ensemble_robustness(
     fooled_at = torch.where(clean_correct, -1, 0).cpu() if attack.name == "Square" else None
     adversaries = [attack.build(MemberView(model, Simulation(time_steps, member, readout), eot), seed, salt=label)
                    for member, label in zip(members, labels_of, strict=True)]
-    shared = [m for m in members if _shares_forward(model, attack, time_steps, eot, m)]
-    if len(shared) > 1:
-        index = tally.attacked().nonzero().flatten()
-        blocks = [index[start : start + batch_size] for start in range(0, len(index), batch_size)]
-        switch = MemberSwitch(tuple(shared))
-        for block in tqdm(blocks, desc=f"{attack.label} ε={attack.epsilon * 255:g}/255 ({len(members)} members)",
-                          disable=not progress, mininterval=PROGRESS_INTERVAL):
-            forward: _SharedForward | None = None
-            for position, (member, label, adversary) in enumerate(zip(members, labels_of, adversaries, strict=True)):
-                chunk = block[tally.attacked()[block]]
-                if not len(chunk):
-                    break
-                if member not in shared:
-                    fresh_statistics(member)
-                    adv = adversary(images[chunk], labels[chunk])
-                else:
-                    # A backward costs about a forward per row: pass again on the attacked rows alone once the rows
-                    # that left the ensemble would cost the remaining members more than that new pass.
-                    remaining = sum(m in shared for m in members[position:])
-                    if forward is None or (len(forward.rows) - len(chunk)) * remaining > len(chunk):
-                        forward = _SharedForward(model, images[chunk], labels[chunk], chunk, switch, time_steps,
-                                                 readout)
-                    step = attack.epsilon * forward.gradient(member, chunk).sign()
-                    adv = (images[chunk] + step).clamp(0, 1).detach()
-                fooled = predict(model, adv, truth, batch_size) != labels[chunk]
-                tally.record(label, chunk, adv, fooled)
-        for label in labels_of if per_member else ():
-            tally.member_robust.setdefault(label, clean_correct.clone())
-        return EnsembleResult(clean_correct, tally.alive, tuple(tally.fooled_by), tuple(labels_of),
-                              tally.member_robust, None, tally.adversarial)
+    sharing = [_shares_forward(model, attack, time_steps, eot, m) for m in members]
+    if sum(sharing) > 1:
+        _fgsm_sharing_forwards(model, images, labels, attack.epsilon, members, labels_of, adversaries, sharing, tally,
+                               truth, batch_size, progress)
+    else:
+        _members_in_turn(model, images, labels, attack, members, labels_of, adversaries, tally, fooled_at, truth,
+                         batch_size, progress)
+    for label in labels_of if per_member else ():
+        tally.member_robust.setdefault(label, clean_correct.clone())  # a member that had no sample to attack
+    return EnsembleResult(clean_correct, tally.alive, tuple(tally.fooled_by), tuple(labels_of), tally.member_robust,
+                          fooled_at, tally.adversarial)
+
+
+def _fgsm_sharing_forwards(model, images, labels, epsilon, members, labels_of, adversaries, sharing, tally, truth,
+                           batch_size, progress) -> None:
+    """The ensemble FGSM block by block, every member in turn on each block; the members marked in ``sharing``
+    take their gradients from one forward pass of the block (:class:`_SharedForward`)."""
+    index = tally.attacked().nonzero().flatten()
+    blocks = [index[start : start + batch_size] for start in range(0, len(index), batch_size)]
+    switch = MemberSwitch(tuple(m for m, shares in zip(members, sharing, strict=True) if shares))
+    for block in tqdm(blocks, desc=f"FGSM ε={epsilon * 255:g}/255 ({len(members)} members)", disable=not progress,
+                      mininterval=PROGRESS_INTERVAL):
+        forward: _SharedForward | None = None
+        for position, (member, label, adversary) in enumerate(zip(members, labels_of, adversaries, strict=True)):
+            chunk = block[tally.attacked()[block]]
+            if not len(chunk):
+                break
+            if not sharing[position]:
+                fresh_statistics(member)
+                adv = adversary(images[chunk], labels[chunk])
+            else:
+                # A backward costs about a forward per row: pass again on the attacked rows alone once the rows
+                # that left the ensemble would cost the remaining members more than that new pass.
+                remaining = sum(sharing[position:])
+                if forward is None or (len(forward.rows) - len(chunk)) * remaining > len(chunk):
+                    forward = _SharedForward(model, images[chunk], labels[chunk], chunk, switch, truth.time_steps,
+                                             truth.readout)
+                adv = (images[chunk] + epsilon * forward.gradient(member, chunk).sign()).clamp(0, 1).detach()
+            fooled = predict(model, adv, truth, batch_size) != labels[chunk]
+            tally.record(label, chunk, adv, fooled)
+
+
+def _members_in_turn(model, images, labels, attack, members, labels_of, adversaries, tally, fooled_at, truth,
+                     batch_size, progress) -> None:
+    """Each member in turn on every sample still attacked, in batches; stops once no sample is left."""
     bar = tqdm(total=len(members), desc=f"{attack.label} ε={attack.epsilon * 255:g}/255", disable=not progress,
                mininterval=PROGRESS_INTERVAL)
     for member, label, adversary in zip(members, labels_of, adversaries, strict=True):
@@ -639,16 +654,12 @@ def ensemble_robustness(
             if fooled_at is not None:
                 fooled_at[chunk.cpu()] = adversary.fooled_at
             tally.record(label, chunk, adv, fooled)
-        if per_member:
-            tally.member_robust.setdefault(label, clean_correct.clone())
         # refresh=False: the bar redraws on update() at most every PROGRESS_INTERVAL, not on every member.
         bar.set_postfix(robust=int(tally.alive.sum()), refresh=False)
         bar.update(1)
-        if not tally.alive.any() and not per_member:
+        if not tally.alive.any() and not tally.per_member:
             break
     bar.close()
-    return EnsembleResult(clean_correct, tally.alive, tuple(tally.fooled_by), tuple(labels_of), tally.member_robust,
-                          fooled_at, tally.adversarial)
 
 
 #: What a transfer attack hands the target for an image the source resists: the source's highest-loss
