@@ -36,7 +36,7 @@ from snnconv import results
 from snnconv.config import ABLATIONS
 from snnconv.data import CORRUPTIONS
 from snnconv.parameters import Settings, fail
-from snnconv.statistics import paired_comparison, paired_mean_difference, t_half_width
+from snnconv.statistics import paired, t_half_width
 from snnconv.store import ArtifactStore
 
 #: One comparison inside one seed: a name, then A's and B's per-image verdicts (the paper says A > B).
@@ -228,16 +228,10 @@ def _tested(settings: Settings, claims: Sequence[Claim], store: ArtifactStore | 
     for claim in claims:
         if claim.comparisons is not None:
             for name, a, b in claim.comparisons(settings, prepared, progress):
-                if all(isinstance(v, bool) for v in (*a, *b)):  # per-image verdicts: accuracies, McNemar
-                    c = paired_comparison(a, b)
-                    mean_a, mean_b = c.accuracy_a, c.accuracy_b
-                else:  # per-image numbers (e.g. spike counts): mean difference, t interval, Wilcoxon
-                    c = paired_mean_difference(a, b)
-                    mean_a, mean_b = c.mean_a, c.mean_b
+                c = paired(a, b)  # verdicts: accuracies and McNemar; numbers (spike counts): t interval, Wilcoxon
                 status = "for" if c.ci_low > 0 else "against" if c.ci_high < 0 else "unclear"
-                rows.append({"claim": claim.key, "seed": settings.seed, "comparison": name, "A": mean_a,
-                             "B": mean_b, "difference": c.difference, "ci_low": c.ci_low,
-                             "ci_high": c.ci_high, "p_value": c.p_value, "status": status})
+                rows.append({"claim": claim.key, "seed": settings.seed, "comparison": name, **c.row("A", "B"),
+                             "status": status})
         if claim.checks is not None:
             for check in claim.checks(settings, prepared, progress):
                 rows.append({"claim": claim.key, "seed": settings.seed, "comparison": f"{check['model']}: "

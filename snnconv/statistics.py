@@ -94,8 +94,35 @@ def difference_interval(correct_a: int, n_a: int, correct_b: int, n_b: int, z: f
     return 100 * low, 100 * high
 
 
+class _Paired:
+    """The columns that a result page shows for one paired comparison (shared by both kinds of comparison)."""
+
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+    @property
+    def means(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    @property
+    def difference(self) -> float:
+        """A minus B: accuracies in percentage points, or means in their own unit."""
+        return self.means[0] - self.means[1]
+
+    def row(self, a: str, b: str, higher: str | None = None) -> dict[str, Any]:
+        """One table row: columns ``a`` and ``b`` (the two accuracies or means), ``difference``, the paired
+        interval ``ci_low``/``ci_high`` and ``p_value``; with ``higher``, a column of that name that is true when
+        the whole interval lies above zero (A is measurably higher than B)."""
+        row = {a: self.means[0], b: self.means[1], "difference": self.difference, "ci_low": self.ci_low,
+               "ci_high": self.ci_high, "p_value": self.p_value}
+        if higher is not None:
+            row[higher] = self.ci_low > 0
+        return row
+
+
 @dataclass(frozen=True)
-class PairedComparison:
+class PairedComparison(_Paired):
     """Two accuracies measured on the same ``n`` images, compared image by image.
 
     ``only_a`` images are correct under A but not under B, ``only_b`` the reverse (the discordant pairs);
@@ -113,9 +140,9 @@ class PairedComparison:
     ci_high: float
 
     @property
-    def difference(self) -> float:
-        """Accuracy of A minus accuracy of B, in percentage points."""
-        return self.accuracy_a - self.accuracy_b
+    def means(self) -> tuple[float, float]:
+        """The accuracies of A and B (percent)."""
+        return self.accuracy_a, self.accuracy_b
 
 
 def paired_comparison(a: Sequence[bool], b: Sequence[bool], confidence: float = 0.95) -> PairedComparison:
@@ -158,7 +185,7 @@ def paired_comparison(a: Sequence[bool], b: Sequence[bool], confidence: float = 
 
 
 @dataclass(frozen=True)
-class PairedDifference:
+class PairedDifference(_Paired):
     """Two measurements per image (e.g. spike counts of two models on the same test images), compared pairwise."""
 
     n: int
@@ -169,9 +196,9 @@ class PairedDifference:
     p_value: float  # Wilcoxon signed-rank test of "the differences are symmetric about 0"
 
     @property
-    def difference(self) -> float:
-        """Mean of A minus mean of B (the mean of the per-image differences)."""
-        return self.mean_a - self.mean_b
+    def means(self) -> tuple[float, float]:
+        """The means of A and B (their difference is the mean of the per-image differences)."""
+        return self.mean_a, self.mean_b
 
 
 def t_half_width(values: np.ndarray, confidence: float = 0.95) -> float:
@@ -207,6 +234,23 @@ def paired_mean_difference(a: Sequence[float], b: Sequence[float], confidence: f
                             float(d.mean()) + half, p_value)
 
 
+def paired(a: Sequence[bool] | Sequence[float], b: Sequence[bool] | Sequence[float],
+           confidence: float = 0.95) -> PairedComparison | PairedDifference:
+    """Compare two per-image series of the same images: per-image verdicts (booleans) as accuracies with the
+    exact McNemar test (:func:`paired_comparison`), per-image numbers as a mean difference with a t interval
+    and the Wilcoxon test (:func:`paired_mean_difference`).
+
+    >>> type(paired([True, False, True], [False, False, True])).__name__
+    'PairedComparison'
+    >>> c = paired([3.0, 5.0, 4.0], [1.0, 2.0, 4.0])
+    >>> type(c).__name__, round(c.difference, 4), sorted(c.row("A", "B", higher="A higher"))[:3]
+    ('PairedDifference', 1.6667, ['A', 'A higher', 'B'])
+    """
+    if all(isinstance(v, (bool, np.bool_)) for v in (*a, *b)):
+        return paired_comparison(a, b, confidence)
+    return paired_mean_difference(a, b, confidence)
+
+
 def compare_with_baseline(ours: pd.DataFrame, group: str, baseline: str, confidence: float = 0.95) -> pd.DataFrame:
     """Each group's accuracy minus the ``baseline`` group's, compared image by image (:func:`paired_comparison`).
 
@@ -221,7 +265,6 @@ def compare_with_baseline(ours: pd.DataFrame, group: str, baseline: str, confide
     reference = base["robust"].iloc[0]
     rows = []
     for _, row in ours.loc[ours[group] != baseline].iterrows():
-        c = paired_comparison(row["robust"], reference, confidence)
-        rows.append({group: row[group], "accuracy": c.accuracy_a, baseline: c.accuracy_b, "difference": c.difference,
-                     "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "better": c.ci_low > 0})
+        compared = paired_comparison(row["robust"], reference, confidence)
+        rows.append({group: row[group], **compared.row("accuracy", baseline, higher="better")})
     return pd.DataFrame(rows)

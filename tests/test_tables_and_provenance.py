@@ -453,3 +453,16 @@ def test_compare_with_baseline_is_paired_and_flags_only_intervals_above_zero():
     assert table.loc["Same", "p_value"] == 1.0
     with pytest.raises(ValueError, match="exactly one row"):
         statistics.compare_with_baseline(ours, "objective", "Missing")
+
+
+def test_paired_dispatches_on_the_kind_of_per_image_series_and_rows_flag_only_intervals_above_zero():
+    verdicts = statistics.paired(*_verdicts(600, 30, 10, 360))
+    assert isinstance(verdicts, statistics.PairedComparison)
+    row = verdicts.row("A", "B", higher="A higher")
+    assert list(row) == ["A", "B", "difference", "ci_low", "ci_high", "p_value", "A higher"]
+    assert (row["A"], row["B"]) == pytest.approx((63.0, 61.0)) and row["A higher"]
+    counts = statistics.paired([3.0, 5.0, 4.0, 6.0], [1.0, 2.0, 4.0, 7.0])
+    assert isinstance(counts, statistics.PairedDifference)
+    assert counts.difference == pytest.approx(1.0)
+    assert not counts.row("A", "B", higher="A higher")["A higher"]  # the t interval straddles zero
+    assert "A higher" not in counts.row("A", "B")
