@@ -31,7 +31,6 @@ from typing import Any
 from snnconv import pages
 from snnconv.parameters import ParameterError
 from snnconv.plan import planning
-from snnconv.revision import is_stale
 from snnconv.store import ARTIFACT_SUFFIXES, ArtifactStore
 
 
@@ -59,8 +58,8 @@ def plan_page(page: str, given: dict[str, Any], store: ArtifactStore) -> Artifac
 def _status(store: ArtifactStore, kind: str, key: str, stored: bool) -> str:
     if not stored:
         return "missing"
-    record = json.loads((store.root / kind / f"{key}.json").read_text())
-    return {False: "stored", True: "stale", None: "stored (code unknown)"}[is_stale(record)]
+    why = store.why_stale(json.loads((store.root / kind / f"{key}.json").read_text()))
+    return "stored" if why is None else "stored (code unknown)" if "unknown code" in why else "stale"
 
 
 def needs(args: argparse.Namespace, store: ArtifactStore) -> int:
@@ -94,10 +93,9 @@ def show_store(args: argparse.Namespace, store: ArtifactStore) -> int:
         print(f"  {kind:<12} {count}")
     if args.stale:
         for kind, key in artifacts:
-            record = json.loads((store.root / kind / f"{key}.json").read_text())
-            stale = is_stale(record)
-            if stale is not False:
-                print(f"{'stale' if stale else 'code unknown':<13} {kind}/{key} (commit {record.get('commit', '?')})")
+            why = store.why_stale(json.loads((store.root / kind / f"{key}.json").read_text()))
+            if why is not None:
+                print(f"{'code unknown' if 'unknown code' in why else 'stale':<13} {kind}/{key} ({why})")
     if args.manifest:
         for kind, key in artifacts:
             for name, digest in (store.manifest_entry(kind, key) or {}).items():

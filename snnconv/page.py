@@ -240,12 +240,12 @@ class Page:
                                f"each artifact's record names the machine that computed it."))
             self.glue("cold_minutes", cold / 60)
         if self.store.stale:
-            commits = ", ".join(sorted({c[:12] for c in self.store.stale.values()}))
+            reasons = "; ".join(sorted(set(self.store.stale.values())))
             _display(_markdown(
                 f"**{len(self.store.stale)} of the {len(self.store.ledger)} stored artifacts behind this page were not "
-                f"computed by the code that is running** (their code revision differs or cannot be read: commits "
-                f"{commits}); their numbers may differ from what this code would compute. `python -m snnconv store "
-                f"--stale` lists them; delete them to recompute."))
+                f"computed by the code that is running from the models now stored** ({reasons}); their "
+                f"numbers may differ from what this code would compute. `python -m snnconv store --stale` lists them; "
+                f"delete them to recompute."))
         command = papermill_command(self.notebook, self.parameters)
         _display(_markdown(f"Reproduce this page from the repository root (after `make setup`):\n\n```bash\n"
                            f"{command}\n```"))

@@ -99,16 +99,16 @@ def ensure_snn(config: SNNConfig, store: ArtifactStore, progress: bool = True) -
         neuron.threshold.requires_grad_(config.trainable_threshold)  # fixed after calibration (Table B5)
     state = store.load_weights("snn", key)
     if state is None:
-        started = time.time()
         ann = ensure_ann(config.ann, store, progress)
+        started = time.time()  # the baseline ANN's cost is in its own record, named in this one's inputs
         thresholds = convert(model, ann.state_dict(), calibration_batches(config), config.calibration, progress)
         objective = config.objective()
         images, labels = training_data(config.ann.dataset, config.train_subset, config.seed)
         history = fit(model, objective, images, labels, config.schedule, DATASETS[config.ann.dataset],
                       config.seed, store.checkpoint("snn", key),
                       f"SNN from {OBJECTIVE_LABELS[config.ann.objective]}", progress)
-        record = _record(config, started, history=history, calibrated_thresholds=thresholds,
-                         final_thresholds=[n.threshold.item() for n in model.neurons])
+        record = _record(config, started, inputs=store.inputs(artifact_key("ann", config.ann)), history=history,
+                         calibrated_thresholds=thresholds, final_thresholds=[n.threshold.item() for n in model.neurons])
         store.save_weights("snn", key, model.state_dict(), record)
         state = model.state_dict()
     model.load_state_dict(state)
@@ -219,7 +219,8 @@ def ensure_evaluation(
                                      seed=config.seed, batch_size=batch_size, progress=progress,
                                      per_member=config.per_member, eot=config.eot)
     extra = {} if result.fooled_at is None else {"fooled_at": result.fooled_at.tolist()}
-    record = _record(config, started, correct=result.correct, clean_correct=int(result.clean_correct.sum()),
+    record = _record(config, started, inputs=store.inputs(*filter(None, (config.model_key, config.source_key))),
+                     correct=result.correct, clean_correct=int(result.clean_correct.sum()),
                      n=result.n, robust=result.robust.tolist(), fooled_by=list(result.fooled_by),
                      member_correct={k: int(v.sum()) for k, v in result.member_robust.items()},
                      member_robust={k: v.tolist() for k, v in result.member_robust.items()}, **extra)

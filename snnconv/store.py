@@ -16,8 +16,10 @@ Guarantees, for many processes on one store (a cluster's jobs, two notebooks):
 * **Computed once.** A miss *claims* the artifact for this process (an exclusive ``flock`` on
   ``<root>/locks/<kind>/<key>.lock``) until the process saves it: another process asking for the same
   artifact waits, then loads what the first one stored. The kernel drops the claim of a killed process.
-* **Stale results are named.** Each load checks the record's code revision (:mod:`snnconv.revision`); the
-  artifacts computed by other code are listed in :attr:`ArtifactStore.stale`, and the result pages say so.
+* **Stale results are named.** Each load checks the record's code revision (:mod:`snnconv.revision`) and the
+  artifacts it was computed from (its ``inputs``: an SNN's baseline ANN, an evaluation's model, by the SHA-256
+  of their weights); the artifacts computed by other code, or from another version of an input, are listed in
+  :attr:`ArtifactStore.stale`, and the result pages say so.
 
 Example:
     >>> import tempfile
@@ -97,6 +99,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: The kinds of artifact that hold a model's weights (the inputs of the records computed from them).
+MODEL_KINDS = ("ann", "snn", "end_to_end")
+
 #: The files an artifact consists of, by suffix; the manifest entry lists those present.
 ARTIFACT_SUFFIXES = (".safetensors", ".json")
 
@@ -109,10 +114,10 @@ class ArtifactCorrupt(RuntimeError):
 class ArtifactStore:
     """Content-addressed artifacts: ``<root>/<kind>/<key>.{safetensors,json,sha256}``.
 
-    ``ledger`` records every artifact this instance loaded or saved, with the seconds its record says it took
-    to compute: summed, that is what the work behind a result page costs from an empty store (its *cold cost*),
-    whether this run computed it or loaded it. ``stale`` maps each loaded artifact that other code computed to
-    its record's commit (:func:`snnconv.revision.is_stale`; ``None``: the code is unknown).
+    ``ledger`` records every artifact this instance loaded or saved, and the inputs it was computed from, with
+    the seconds its record says it took to compute: summed, that is what the work behind a result page costs
+    from an empty store (its *cold cost*), whether this run computed it or loaded it. ``stale`` maps each of
+    them that the running code would not compute as stored to the reason (:meth:`why_stale`).
 
     With a :class:`~snnconv.plan.Plan` attached (``plan``), the store only plans: a miss claims nothing.
     """
@@ -129,11 +134,41 @@ class ArtifactStore:
         return self.plan is not None and self.plan.active
 
     def _note(self, kind: str, key: str, record: dict | None) -> None:
-        if record is not None:
-            self.ledger[(kind, key)] = float(record.get("seconds", 0.0))
-            stale = revision.is_stale(record)
-            if stale is not False:
-                self.stale[(kind, key)] = str(record.get("commit", "not recorded"))
+        if record is None or (kind, key) in self.ledger:
+            return
+        self.ledger[(kind, key)] = float(record.get("seconds", 0.0))
+        why = self.why_stale(record)
+        if why is not None:
+            self.stale[(kind, key)] = why
+        for name in record.get("inputs", {}):  # what it was computed from is part of what it cost
+            input_kind, input_key = name.split("/")
+            if self.has(input_kind, input_key):
+                self._note(input_kind, input_key, json.loads(self._path(input_kind, input_key, ".json").read_text()))
+
+    def weights_digest(self, kind: str, key: str) -> str | None:
+        """The SHA-256 of a stored artifact's weights (from its manifest entry); None when it has none."""
+        return (self.manifest_entry(kind, key) or {}).get(f"{key}.safetensors")
+
+    def inputs(self, *keys: str) -> dict[str, str]:
+        """``{"kind/key": SHA-256 of its weights}`` of the stored models among ``keys`` (looked up in every kind of
+        :data:`MODEL_KINDS`): the ``inputs`` of a record computed from them, so that a later version of one makes
+        the record stale. A key that no kind stores is left out."""
+        return {f"{kind}/{key}": digest for key in keys for kind in MODEL_KINDS
+                if (digest := self.weights_digest(kind, key)) is not None}
+
+    def why_stale(self, record: dict) -> str | None:
+        """None when the running code computed ``record`` from the inputs that the store holds now; otherwise
+        why not: other code computed it (:func:`snnconv.revision.is_stale`), the code is unknown, or an input
+        named in its ``inputs`` is stored in another version (an input that is not stored is not checked)."""
+        stale, commit = revision.is_stale(record), str(record.get("commit", "not recorded"))[:12]
+        if stale is not False:
+            return f"computed by {'other' if stale else 'unknown'} code (commit {commit})"
+        changed = []
+        for name, digest in record.get("inputs", {}).items():
+            stored = self.weights_digest(*name.split("/"))
+            if stored is not None and stored != digest:
+                changed.append(name)
+        return f"computed from another version of {', '.join(changed)}" if changed else None
 
     def cold_seconds(self, kind: str | None = None) -> float:
         """Seconds that the artifacts in the ledger (of ``kind``, or all) took to compute."""

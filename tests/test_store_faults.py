@@ -176,6 +176,27 @@ def test_stale_artifacts_are_named(tmp_path):
     assert set(store.stale) == {("evaluation", "old"), ("evaluation", "unknown")}
 
 
+def test_a_record_computed_from_another_version_of_its_model_is_stale_and_its_models_cost_counts(tmp_path):
+    import torch
+
+    store = ArtifactStore(tmp_path)
+    store.save_weights("ann", "a", {"w": torch.zeros(2)}, {"commit": "abc", "seconds": 100.0})
+    store.save_weights("snn", "s", {"w": torch.ones(2)}, {"commit": "abc", "seconds": 20.0,
+                                                         "inputs": store.inputs("a", "not-stored")})
+    store.save_json("evaluation", "e", {"commit": "abc", "seconds": 3.0, "inputs": store.inputs("s")})
+    assert list(store.inputs("a")) == ["ann/a"]  # found by key alone; a key that is not stored is left out
+
+    reader = ArtifactStore(tmp_path)
+    reader.load_json("evaluation", "e")  # noting the verdict notes the models it was computed from
+    assert reader.cold_seconds() == 123.0 and not reader.stale
+
+    store.save_weights("ann", "a", {"w": torch.full((2,), 2.0)}, {"commit": "abc", "seconds": 90.0})  # recomputed
+    reader = ArtifactStore(tmp_path)
+    reader.load_json("evaluation", "e")
+    assert reader.stale == {("snn", "s"): "computed from another version of ann/a"}
+    assert reader.cold_seconds() == 113.0
+
+
 def test_manifest_is_sha256sum_compatible(tmp_path):
     store = ArtifactStore(tmp_path)
     store.save_json("evaluation", "k", {"correct": 3})
