@@ -76,6 +76,14 @@ def _network(arch: str, threshold: float = 0.5) -> torch.nn.Module:
     return model
 
 
+def input_gradient(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor,
+                   simulation: Simulation) -> tuple[torch.Tensor, torch.Tensor]:
+    """One attack step's work: the logits of ``x`` and the cross-entropy's gradient with respect to ``x``."""
+    inputs = x.clone().requires_grad_(True)
+    logits = model(inputs, simulation)
+    return logits.detach(), torch.autograd.grad(F.cross_entropy(logits, labels), inputs)[0]
+
+
 def p1(arch: str, mode: str, repeats: int) -> dict:
     """SNN (T = 8) forward+backward over the ANN on the merged T·B batch; ``mode``: "train" or "attack"."""
     _, shape, batch = SHAPES[arch]
@@ -86,13 +94,12 @@ def p1(arch: str, mode: str, repeats: int) -> dict:
     merged_x, merged_y = x.repeat(TIME_STEPS, 1, 1, 1), y.repeat(TIME_STEPS)
 
     def run(inputs: torch.Tensor, labels: torch.Tensor, time_steps: int) -> None:
-        inputs = inputs.clone().requires_grad_(mode == "attack")
-        loss = F.cross_entropy(model(inputs, Simulation(time_steps, TRAINING_GRADIENT)), labels)
-        if mode == "train":
-            model.zero_grad(set_to_none=True)
-            loss.backward()
-        else:
-            torch.autograd.grad(loss, inputs)
+        simulation = Simulation(time_steps, TRAINING_GRADIENT)
+        if mode == "attack":
+            input_gradient(model, inputs, labels, simulation)
+            return
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(inputs, simulation), labels).backward()
 
     result = interleaved(lambda: run(x, y, TIME_STEPS), lambda: run(merged_x, merged_y, 0), repeats)
     return {"arch": arch, "mode": mode, "batch": batch, "time_steps": TIME_STEPS, **result}
@@ -125,8 +132,7 @@ def p2(attack: str, steps: int, images: int, repeats: int) -> dict:
     result = interleaved(one_after_another, ensemble, repeats)
 
     def forward_backward() -> None:
-        inputs = x.clone().requires_grad_(True)
-        torch.autograd.grad(F.cross_entropy(model(inputs, Simulation(TIME_STEPS)), labels), inputs)
+        input_gradient(model, x, labels, Simulation(TIME_STEPS))
 
     unit = interleaved(forward_backward, forward_backward, repeats)["first_s"]
     return {"attack": spec.label, "epsilon_255": P2_EPSILON * 255, "members": len(PAPER_ENSEMBLE), "images": images,
@@ -149,9 +155,7 @@ def pooling(repeats: int) -> dict:
     y = torch.randint(0, 10, (batch,))
 
     def run(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs = x.clone().requires_grad_(True)
-        logits = model(inputs, Simulation(TIME_STEPS))
-        return logits.detach(), torch.autograd.grad(F.cross_entropy(logits, y), inputs)[0]
+        return input_gradient(model, x, y, Simulation(TIME_STEPS))
 
     identical = all(torch.equal(a, b) for a, b in zip(run(ours), run(theirs), strict=True))
     result = interleaved(lambda: run(theirs), lambda: run(ours), repeats)
@@ -172,8 +176,7 @@ def steps_in_window(threads: int, start: float, seconds: float) -> dict:
     x, y = torch.rand(JOB_BATCH, 1, 28, 28), torch.randint(0, 10, (JOB_BATCH,))
 
     def step() -> None:
-        inputs = x.clone().requires_grad_(True)
-        torch.autograd.grad(F.cross_entropy(model(inputs, Simulation(TIME_STEPS)), y), inputs)
+        input_gradient(model, x, y, Simulation(TIME_STEPS))
 
     for _ in range(3):  # compile and warm up before the window opens
         step()
