@@ -59,13 +59,19 @@ def _cell(value: Any, digits: int) -> str:
     return str(value)
 
 
+def _p_value(value: Any) -> str:
+    # p-values span orders of magnitude: two significant digits instead of two decimals; one below the
+    # smallest double (a large sample's tests underflow to 0) is a bound, not zero.
+    if isinstance(value, float) and value == 0.0:
+        return "< 1e-300"
+    return f"{value:.2g}" if isinstance(value, float) else _cell(value, 2)
+
+
 def html_table(frame: pd.DataFrame, digits: int = 2) -> str:
     """``frame`` as a plain HTML table: no row numbers, booleans as ✓/✗, floats with ``digits`` decimals."""
     flat = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in flat.columns)
-    # p-values span orders of magnitude: two significant digits instead of two decimals.
-    formats = [(lambda v: f"{v:.2g}") if column == "p_value" else (lambda v: _cell(v, digits))
-               for column in flat.columns]
+    formats = [_p_value if column == "p_value" else (lambda v: _cell(v, digits)) for column in flat.columns]
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for fmt, v in zip(formats, row, strict=True)) + "</tr>"
         for row in flat.itertuples(index=False)

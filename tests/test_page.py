@@ -24,6 +24,12 @@ def test_html_table_has_no_row_numbers_and_marks_booleans():
     assert "True" not in text and "<th></th>" not in text and "<td>0</td>" not in text
 
 
+def test_html_table_writes_p_values_with_two_significant_digits_and_an_underflow_as_a_bound():
+    text = page.html_table(pd.DataFrame({"p_value": [0.012345, 3.1e-23, 0.0]}))
+    assert "<td>0.012</td>" in text and "<td>3.1e-23</td>" in text
+    assert "<td>&lt; 1e-300</td>" in text and "<td>0</td>" not in text
+
+
 def test_html_table_keeps_named_index_levels_as_columns():
     grid = pd.DataFrame({"check": ["a"], "AT": [True]}).set_index("check")
     assert "<th>check</th><th>AT</th>" in page.html_table(grid)
