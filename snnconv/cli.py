@@ -31,6 +31,7 @@ from typing import Any
 from snnconv import pages
 from snnconv.parameters import ParameterError
 from snnconv.plan import planning
+from snnconv.revision import is_stale
 from snnconv.store import ARTIFACT_SUFFIXES, ArtifactStore
 
 
@@ -55,11 +56,21 @@ def plan_page(page: str, given: dict[str, Any], store: ArtifactStore) -> Artifac
     return planned
 
 
+def _staleness(store: ArtifactStore, kind: str, key: str) -> tuple[str, str] | None:
+    """None for a stored artifact that the running code computed from the models now stored; otherwise
+    ("stale" or "code unknown", why)."""
+    record = json.loads((store.root / kind / f"{key}.json").read_text())
+    why = store.why_stale(record)
+    if why is None:
+        return None
+    return ("code unknown" if is_stale(record) is None else "stale"), why
+
+
 def _status(store: ArtifactStore, kind: str, key: str, stored: bool) -> str:
     if not stored:
         return "missing"
-    why = store.why_stale(json.loads((store.root / kind / f"{key}.json").read_text()))
-    return "stored" if why is None else "stored (code unknown)" if "unknown code" in why else "stale"
+    staleness = _staleness(store, kind, key)
+    return "stored" if staleness is None else "stored (code unknown)" if staleness[0] == "code unknown" else "stale"
 
 
 def needs(args: argparse.Namespace, store: ArtifactStore) -> int:
@@ -93,9 +104,9 @@ def show_store(args: argparse.Namespace, store: ArtifactStore) -> int:
         print(f"  {kind:<12} {count}")
     if args.stale:
         for kind, key in artifacts:
-            why = store.why_stale(json.loads((store.root / kind / f"{key}.json").read_text()))
-            if why is not None:
-                print(f"{'code unknown' if 'unknown code' in why else 'stale':<13} {kind}/{key} ({why})")
+            staleness = _staleness(store, kind, key)
+            if staleness is not None:
+                print(f"{staleness[0]:<13} {kind}/{key} ({staleness[1]})")
     if args.manifest:
         for kind, key in artifacts:
             for name, digest in (store.manifest_entry(kind, key) or {}).items():
