@@ -4,9 +4,11 @@ and the store's state.
 Commands::
 
     snnconv pages                                  the result pages
-    snnconv needs PAGE [-p NAME VALUE ...] [--json]
-                                                   every artifact the page needs for these parameters: stored or
-                                                   missing, stale or not, and what it is computed from
+    snnconv needs PAGE [PAGE ...] [-p NAME VALUE ...] [--json] [--estimate]
+                                                   every artifact the pages need for these parameters (each once):
+                                                   stored or missing, stale or not, what it is computed from, and
+                                                   with --estimate how long the missing ones will take, estimated
+                                                   from the stored artifacts that did the same work (snnconv.cost)
     snnconv compute PAGE [-p NAME VALUE ...] [--only KIND/KEY]
                                                    compute everything the page needs (or one artifact of it) into
                                                    the store, with progress bars, without rendering the page
@@ -29,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from snnconv import pages
+from snnconv.cost import CostModel
 from snnconv.parameters import ParameterError
-from snnconv.plan import planning
+from snnconv.plan import Need, planning
 from snnconv.revision import is_stale
 from snnconv.store import ARTIFACT_SUFFIXES, ArtifactStore
 
@@ -49,10 +52,11 @@ def _given(pairs: list[list[str]] | None) -> dict[str, Any]:
     return {name: parameter_value(value) for name, value in pairs or []}
 
 
-def plan_page(page: str, given: dict[str, Any], store: ArtifactStore) -> ArtifactStore:
-    """A planning copy of ``store`` after planning ``page``: its ``plan.needs`` are the page's artifacts."""
+def plan_page(page: str, given: dict[str, Any], store: ArtifactStore, progress: bool = False) -> ArtifactStore:
+    """A planning copy of ``store`` after planning ``page``: its ``plan.needs`` are the page's artifacts, each
+    computed with progress bars when ``progress``."""
     planned = planning(store)
-    pages.work(page, given, planned, progress=False)
+    pages.work(page, given, planned, progress=progress)
     return planned
 
 
@@ -73,24 +77,46 @@ def _status(store: ArtifactStore, kind: str, key: str, stored: bool) -> str:
     return "stored" if staleness is None else "stored (code unknown)" if staleness[0] == "code unknown" else "stale"
 
 
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
+
+
 def needs(args: argparse.Namespace, store: ArtifactStore) -> int:
-    planned = plan_page(args.page, _given(args.p), store)
+    planned: dict[str, Need] = {}
+    for page in args.page:
+        planned.update(plan_page(page, _given(args.p), store).plan.needs)
     rows = [{"id": n.id, "kind": n.kind, "label": n.label, "status": _status(store, n.kind, n.key, n.stored),
-             "after": list(n.after)} for n in planned.plan.needs.values()]
+             "after": list(n.after)} for n in planned.values()]
+    if args.estimate:
+        costs = CostModel.from_store(store)
+        for row, need in zip(rows, planned.values(), strict=True):
+            if row["status"] != "stored":
+                model_kind = need.after[0].split("/")[0] if need.after else ""
+                estimate = costs.estimate(need.kind, need.config, model_kind)
+                row["estimate_s"], row["basis"] = estimate.seconds, estimate.basis
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
     for row in rows:
-        print(f"{row['status']:<22} {row['id']:<32} {row['label']}")
+        cost = "" if "estimate_s" not in row else \
+            f"  ~{row['estimate_s']:.0f} s ({row['basis']})" if row["estimate_s"] is not None else f"  ({row['basis']})"
+        print(f"{row['status']:<22} {row['id']:<32} {row['label']}{cost}")
     counts = Counter(row["status"] for row in rows)
-    print(f"{args.page}: {len(rows)} artifacts — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    print(f"{' + '.join(args.page)}: {len(rows)} artifacts — " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    if args.estimate:
+        known = [row["estimate_s"] for row in rows if row.get("estimate_s") is not None]
+        unknown = sum(1 for row in rows if "estimate_s" in row and row["estimate_s"] is None)
+        by_basis = Counter(row["basis"] for row in rows if "basis" in row)
+        print(f"to compute: about {_hours(sum(known))} on the machine(s) that computed the stored artifacts, for "
+              f"{len(known)} of {len(known) + unknown} artifacts (" + ", ".join(f"{n} {b}" for b, n in by_basis.items())
+              + "); an estimate from similar artifacts, not a measurement")
     return 0
 
 
 def compute(args: argparse.Namespace, store: ArtifactStore) -> int:
     given = _given(args.p)
     if args.only:
-        planned = plan_page(args.page, given, store)
+        planned = plan_page(args.page, given, store, progress=True)
         planned.plan.run(args.only)
     else:
         pages.work(args.page, given, store, progress=True)
@@ -151,11 +177,13 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("pages", help="the result pages")
     for name, function, text in (("needs", needs, "what a page needs"), ("compute", compute, "compute a page's work")):
         command = commands.add_parser(name, help=text)
-        command.add_argument("page", choices=list(pages.PAGES))
+        command.add_argument("page", choices=list(pages.PAGES), nargs="+" if name == "needs" else None)
         command.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a notebook parameter")
         command.set_defaults(run=function)
         if name == "needs":
             command.add_argument("--json", action="store_true", help="as JSON (the workflow reads this)")
+            command.add_argument("--estimate", action="store_true",
+                                 help="estimate the missing artifacts' seconds from the stored ones alike")
         else:
             command.add_argument("--only", metavar="KIND/KEY", help="compute one artifact of the page's plan")
     command = commands.add_parser("store", help="what the store holds")

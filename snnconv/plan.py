@@ -31,7 +31,8 @@ from snnconv.store import ArtifactStore
 
 @dataclass(frozen=True)
 class Need:
-    """One artifact a page needs: ``kind``/``key`` in the store, a label, the artifacts it is computed from."""
+    """One artifact a page needs: ``kind``/``key`` in the store, a label, the artifacts it is computed from, and
+    its config (what :mod:`snnconv.cost` estimates its cost from)."""
 
     kind: str
     key: str
@@ -39,6 +40,7 @@ class Need:
     after: tuple[str, ...]
     stored: bool
     compute: Callable[[], Any] = field(repr=False, compare=False)
+    config: Any = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -53,10 +55,10 @@ class Plan:
     active: bool = True
 
     def need(self, kind: str, key: str, label: str, after: tuple[str, ...], compute: Callable[[], Any],
-             store: ArtifactStore) -> Need:
+             store: ArtifactStore, config: Any = None) -> Need:
         known = self.needs.get(f"{kind}/{key}")
         if known is None:
-            known = Need(kind, key, label, after, store.has(kind, key), compute)
+            known = Need(kind, key, label, after, store.has(kind, key), compute, config)
             self.needs[known.id] = known
         return known
 

@@ -91,7 +91,8 @@ def _subject(label: str, kind: str, config: Any, time_steps: int, ensure: Callab
              progress: bool, after: tuple[str, ...] = ()) -> Subject:
     key = artifact_key(kind, config)
     if store.planning:
-        store.plan.need(kind, key, f"{kind} {label}", after, lambda: ensure(config, store, progress), store)
+        store.plan.need(kind, key, f"{kind} {label}", after, lambda: ensure(config, store, progress), store,
+                        config)
     return Subject(label, kind, key, time_steps, lambda: ensure(config, store, progress))
 
 
@@ -175,7 +176,8 @@ def evaluate(
         after = tuple(s.id for s in (subject, source) if s is not None)
         need = store.plan.need("evaluation", key, f"{corruption or attack} on {subject.label}", after,
                                lambda: ensure_evaluation(subject.model, config, store, profile.attack_batch,
-                                                         progress, source.model if source else None), store)
+                                                         progress, source.model if source else None), store,
+                               config)
         if not need.stored:
             return planned_record(config)
     return ensure_evaluation(subject.model, config, store, profile.attack_batch, progress,
