@@ -23,6 +23,9 @@
 #                              jobs are never re-run (see the Reproduce page for the cluster profile)
 #   make bench                 the Performance page's measurements (benchmarks/bench.py -> book/measurements/bench.json;
 #                              about ten minutes; run it on an otherwise idle machine)
+#   make book-cost [PROFILE=...] what the whole book costs from an empty store (benchmarks/book_cost.py ->
+#                              book/measurements/book_cost.json): the recorded seconds of every stored artifact it
+#                              uses and an estimate for each missing one (snnconv needs --estimate); seconds
 #   make lint                  ruff check on the package, tests, tools, benchmarks and notebooks
 #   make clean                 remove _build/ and book/results/ (never .venv/, data/ or .snnconv-store/)
 #
@@ -63,7 +66,7 @@ ORIG_LD_PRELOAD := $(LD_PRELOAD)
 # `setup` installed libtcmalloc-minimal4 within the same make run. Without the file the caller's value stays.
 export LD_PRELOAD = $(if $(shell test -e $(TCMALLOC) && echo yes),$(TCMALLOC),$(ORIG_LD_PRELOAD))
 
-.PHONY: help setup system-packages data book smoke-book test lint clean bench workflow
+.PHONY: help setup system-packages data book smoke-book test lint clean bench book-cost workflow
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -151,6 +154,11 @@ workflow: setup
 # The Performance page's figures (book/measurements/bench.json): run it on an otherwise idle machine.
 bench: setup
 	$(PY) -m benchmarks.bench --out book/measurements/bench.json
+
+# What the whole book costs cold at PROFILE: recorded seconds of the stored artifacts, estimates for the missing
+# (book/measurements/book_cost.json; seconds, no compute). Run it where the store holds the profile's artifacts.
+book-cost: setup
+	$(PY) -m benchmarks.book_cost --profile $(PROFILE) --out book/measurements/book_cost.json
 
 # ---- lint / clean -----------------------------------------------------------------------------------------
 lint: $(STAMP)

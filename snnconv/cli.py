@@ -81,18 +81,23 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def needs(args: argparse.Namespace, store: ArtifactStore) -> int:
+def book_needs(page_names: list[str], given: dict[str, Any], store: ArtifactStore) -> dict[str, Need]:
+    """What the pages need together, each artifact once, in the order the pages first ask for it."""
     planned: dict[str, Need] = {}
-    for page in args.page:
-        planned.update(plan_page(page, _given(args.p), store).plan.needs)
+    for page in page_names:
+        planned.update(plan_page(page, given, store).plan.needs)
+    return planned
+
+
+def needs(args: argparse.Namespace, store: ArtifactStore) -> int:
+    planned = book_needs(args.page, _given(args.p), store)
     rows = [{"id": n.id, "kind": n.kind, "label": n.label, "status": _status(store, n.kind, n.key, n.stored),
              "after": list(n.after)} for n in planned.values()]
     if args.estimate:
         costs = CostModel.from_store(store)
         for row, need in zip(rows, planned.values(), strict=True):
             if row["status"] != "stored":
-                model_kind = need.after[0].split("/")[0] if need.after else ""
-                estimate = costs.estimate(need.kind, need.config, model_kind)
+                estimate = costs.estimate_need(need)
                 row["estimate_s"], row["basis"] = estimate.seconds, estimate.basis
     if args.json:
         print(json.dumps(rows, indent=1))

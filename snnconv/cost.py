@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
+from snnconv.plan import Need
 from snnconv.store import ArtifactStore, plain
 
 #: Config fields that name *which* model, data or randomness an evaluation uses, not how much work it does.
@@ -111,3 +112,7 @@ class CostModel:
             if rates.get(signature):
                 return Estimate(median(rates[signature]) * amount, basis)
         return Estimate(None, "no stored artifact alike")
+
+    def estimate_need(self, need: Need) -> Estimate:
+        """The estimate of a page's need (:mod:`snnconv.plan`); a verdict's model is the first thing it is after."""
+        return self.estimate(need.kind, need.config, need.after[0].split("/")[0] if need.after else "")

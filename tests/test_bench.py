@@ -5,6 +5,8 @@ Nothing here asserts a duration: timings belong to ``make bench`` and the Perfor
 
 from __future__ import annotations
 
+import json
+
 import torch
 
 from benchmarks import bench
@@ -41,3 +43,27 @@ def test_a_side_by_side_window_counts_completed_passes():
 
     report = bench.steps_in_window(1, time.time(), 0.2)
     assert report["threads"] == 1 and report["steps"] >= 1 and report["seconds"] >= 0.2
+
+
+def test_book_cost_adds_recorded_seconds_once_and_reads_where_the_ensembles_passes_go(tmp_path, monkeypatch):
+    from benchmarks import book_cost
+    from snnconv.store import ArtifactStore
+    from snnconv.surrogates import PAPER_ENSEMBLE
+
+    first, third = PAPER_ENSEMBLE[0].label, PAPER_ENSEMBLE[2].label
+    store = ArtifactStore(tmp_path / "store")
+    store.save_json("evaluation", "e", {"config": {"attack": "PGD", "members": [], "n_test": 5}, "seconds": 9.0,
+                                        "fooled_by": ["", "", first, third, "clean"]})
+    # Two resisting images run all 19 members, the others 1 and 3: 38 of 42 runs; fooling members first: 40.
+    passes = book_cost.ensemble_passes(store)
+    assert passes["verdicts"] == 1 and passes["resisted_share_min"] == 38 / 42
+    assert passes["order_saving_max"] == 42 / 40
+
+    monkeypatch.setenv("SNNCONV_STORE", str(tmp_path / "store"))
+    out = tmp_path / "book_cost.json"
+    assert book_cost.main(["--profile", "smoke", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    book, pages = report["book"], report["pages"]
+    assert book["stored"] == 0 and book["missing"] == book["artifacts"] > 0, "the record is not one of the book's"
+    assert book["artifacts"] <= sum(page["artifacts"] for page in pages.values()), "shared artifacts count once"
+    assert report["paper_pages"]["artifacts"] < book["artifacts"] and report["budget_s"] == 7200

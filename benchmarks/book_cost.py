@@ -1,0 +1,101 @@
+"""What the whole book costs at a profile, from an empty store: recorded where the store holds it, else estimated.
+
+For every result page, and for the book as a whole (each artifact once, however many pages use it), this plans
+the page (:mod:`snnconv.plan`: nothing is computed), adds up the seconds that the store's records say their
+artifacts took, and estimates the missing ones from the stored artifacts alike (:mod:`snnconv.cost`). The
+budget the project set is the whole default book in two hours on two cores. Run ``make book-cost`` (``python -m
+benchmarks.book_cost --profile default --out book/measurements/book_cost.json``) on the machine whose store holds
+the profile's artifacts; the Performance page reads the file. Stale artifacts count as stored: their seconds are
+what such an artifact costs, and so is the estimate.
+
+It also reads, from the stored ensemble PGD verdicts, where an ensemble attack's passes go: a sample that resists
+every member is attacked by all 19 (20 steps each), a sample that the k-th member fools by k. The share of member
+runs spent on samples that resist all of them bounds what any member order can save: with the fooling member
+always first, the cost would fall to one run per fooled sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from snnconv import pages
+from snnconv.cli import book_needs
+from snnconv.cost import CostModel
+from snnconv.plan import Need
+from snnconv.revision import code_revision
+from snnconv.store import ArtifactStore
+from snnconv.surrogates import PAPER_ENSEMBLE
+
+#: The project's budget for the whole default book (issue "Performance"): two hours on two cores.
+BUDGET_S = 2 * 3600
+#: Pages that extend the paper (not one of its tables or figures): the book is also costed without them.
+EXTENSIONS = ("claims", "robustness_audit")
+
+
+def cost(needs: dict[str, Need], store: ArtifactStore, costs: CostModel) -> dict:
+    """Artifacts, stored and missing, recorded seconds of the stored, estimated seconds of the missing."""
+    recorded = estimated = 0.0
+    stored = without_basis = 0
+    for need in needs.values():
+        if need.stored:
+            stored += 1
+            recorded += float(json.loads((store.root / need.kind / f"{need.key}.json").read_text())["seconds"])
+        else:
+            seconds = costs.estimate_need(need).seconds
+            without_basis += seconds is None
+            estimated += seconds or 0.0
+    return {"artifacts": len(needs), "stored": stored, "missing": len(needs) - stored, "recorded_s": recorded,
+            "estimated_s": estimated, "without_basis": without_basis, "cold_s": recorded + estimated}
+
+
+def ensemble_passes(store: ArtifactStore) -> dict:
+    """Over the stored paper-ensemble PGD verdicts: the share of member runs spent on samples that resist every
+    member, and the largest saving any member order could make (runs now / runs with the fooling member first)."""
+    labels = [member.label for member in PAPER_ENSEMBLE]
+    shares, savings = [], []
+    for kind, key in store.artifacts():
+        if kind != "evaluation":
+            continue
+        record = json.loads((store.root / kind / f"{key}.json").read_text())
+        config, fooled_by = record.get("config", {}), record.get("fooled_by", [])
+        if config.get("attack") != "PGD" or config.get("members") or not set(fooled_by) & set(labels):
+            continue
+        attacked = [who for who in fooled_by if who != "clean"]
+        runs = sum(len(labels) if who == "" else labels.index(who) + 1 for who in attacked)
+        resisted = len(labels) * attacked.count("")
+        shares.append(resisted / runs)
+        savings.append(runs / (resisted + len(attacked) - attacked.count("")))
+    if not shares:
+        return {"verdicts": 0}
+    return {"verdicts": len(shares), "resisted_share_min": min(shares), "resisted_share_max": max(shares),
+            "order_saving_max": max(savings)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--out", type=Path, required=True, help="the JSON report (book/measurements/book_cost.json)")
+    args = parser.parse_args(argv)
+    store = ArtifactStore()
+    costs = CostModel.from_store(store)
+    given = {"profile": args.profile}
+    report: dict = {"profile": args.profile, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+                    "code": code_revision(), "store_artifacts": sum(1 for _ in store.artifacts()),
+                    "budget_s": BUDGET_S}
+    report["pages"] = {page: cost(book_needs([page], given, store), store, costs) for page in pages.PAGES}
+    report["book"] = cost(book_needs(list(pages.PAGES), given, store), store, costs)
+    paper_pages = [page for page in pages.PAGES if page not in EXTENSIONS]
+    report["paper_pages"] = cost(book_needs(paper_pages, given, store), store, costs)
+    report["extensions"] = list(EXTENSIONS)
+    report["ensemble_pgd"] = ensemble_passes(store)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k != "pages"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
