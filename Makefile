@@ -9,7 +9,9 @@
 #   make book [PROFILE=...]    setup, then execute every notebooks/*.ipynb with papermill into book/results/
 #                              (-p profile $(PROFILE); default: default), then build the Jupyter Book into
 #                              _build/html/ (open _build/html/index.html). The kernels' progress bars (training,
-#                              calibration, attacks) stream to the terminal. Prints the total wall time.
+#                              calibration, attacks) stream to the terminal. Prints the total wall time and logs
+#                              it with each notebook's (book/measurements/book_run.json, written when the run
+#                              finishes; the Performance page shows it, cold or not).
 #   make test                  setup, then ruff; one pytest run of the unit tests, the docstring examples
 #                              (--doctest-modules snnconv) and every notebook at the smoke profile under nbval;
 #                              then the smoke book: every notebook executed into a copy of the book under
@@ -50,6 +52,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 DATA_ROOT := data
+BOOK_LOG  := _build/book_run.json
 PROFILE   ?= default
 JB_FLAGS  ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
@@ -104,16 +107,19 @@ data: $(STAMP)
 book: setup
 	@start=$$(date +%s); \
 	mkdir -p book/results; \
+	$(PY) -m benchmarks.book_run start --log $(BOOK_LOG) --profile $(PROFILE); \
 	for nb in $(NOTEBOOKS); do \
 	  name=$$(basename "$$nb" .ipynb); \
 	  echo "book: papermill $$nb -> book/results/$$name.ipynb (profile=$(PROFILE))"; \
 	  t0=$$(date +%s); \
 	  $(VENV)/bin/papermill -k python3 --log-output "$$nb" "book/results/$$name.ipynb" -p profile $(PROFILE); \
 	  echo "book: $$name done in $$(( $$(date +%s) - t0 )) s"; \
+	  $(PY) -m benchmarks.book_run page --log $(BOOK_LOG) --name "$$name" --seconds $$(( $$(date +%s) - t0 )); \
 	done; \
 	$(VENV)/bin/jupyter-book build . --path-output . $(JB_FLAGS); \
 	$(PY) tools/check_glue.py . _build/html; \
 	s=$$(( $$(date +%s) - start )); \
+	$(PY) -m benchmarks.book_run finish --log $(BOOK_LOG) --seconds $$s --out book/measurements/book_run.json; \
 	printf 'book: total wall time %dh%02dm%02ds (profile=%s); open _build/html/index.html\n' \
 	  $$((s / 3600)) $$((s % 3600 / 60)) $$((s % 60)) "$(PROFILE)"
 

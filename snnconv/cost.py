@@ -7,7 +7,8 @@ artifact is estimated from the stored ones that did the same *work* on another m
   (an evaluation, on a model of the same kind: ANN, converted SNN or end-to-end SNN), or the same config but
   for every seed (a model): the median seconds per test image (evaluation) or per model, times the need's;
 * **same attack** — the same attack on the same kind of model at another budget, scaled by test images ×
-  steps × time steps (an evaluation); the same kind of model by the same method, scaled by epochs × time steps;
+  steps × time steps × input draws (EOT) (an evaluation); the same kind of model by the same method, scaled
+  by epochs × time steps;
 * **same kind** — the same attack on any kind of model (an ANN counts as one time step), or any model of the
   same kind, scaled the same way;
 * otherwise no estimate: the need is counted as *without a basis*.
@@ -66,7 +67,8 @@ def _work(kind: str, config: dict, model_kind: str) -> tuple[tuple[str, float], 
     if kind == "evaluation":
         exact = {k: v for k, v in config.items() if k not in _IDENTITY}
         images = float(config.get("n_test", 1))
-        amount = images * max(config.get("steps", 1), 1) * max(config.get("time_steps", 1), 1)
+        amount = (images * max(config.get("steps", 1), 1) * max(config.get("time_steps", 1), 1)
+                  * max(config.get("eot", 1), 1))
         return ((json.dumps([kind, model_kind, exact], sort_keys=True), images),
                 (json.dumps([kind, model_kind, config.get("attack")]), amount),
                 (json.dumps([kind, config.get("attack")]), amount))

@@ -67,3 +67,21 @@ def test_book_cost_adds_recorded_seconds_once_and_reads_where_the_ensembles_pass
     assert book["stored"] == 0 and book["missing"] == book["artifacts"] > 0, "the record is not one of the book's"
     assert book["artifacts"] <= sum(page["artifacts"] for page in pages.values()), "shared artifacts count once"
     assert report["paper_pages"]["artifacts"] < book["artifacts"] and report["budget_s"] == 7200
+
+
+def test_make_books_log_counts_each_page_and_says_whether_the_run_was_cold(tmp_path, monkeypatch):
+    from benchmarks import book_run
+    from snnconv.store import ArtifactStore
+
+    monkeypatch.setenv("SNNCONV_STORE", str(tmp_path / "store"))
+    log, out = tmp_path / "_build" / "book_run.json", tmp_path / "book_run.json"
+    assert book_run.main(["start", "--log", str(log), "--profile", "smoke"]) == 0
+    ArtifactStore().save_json("evaluation", "k", {"seconds": 1.0})  # what the first page computed
+    book_run.main(["page", "--log", str(log), "--name", "table1_conversion", "--seconds", "30"])
+    assert not out.exists(), "an unfinished run is no measurement"
+    book_run.main(["finish", "--log", str(log), "--seconds", "41", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["cold"] is True and report["stored_at_start"] == 0 and report["stored_at_end"] == 1
+    assert report["pages"] == {"table1_conversion": 30.0} and report["wall_s"] == 41.0 and not log.exists()
+    book_run.main(["start", "--log", str(log), "--profile", "smoke"])
+    assert json.loads(log.read_text())["cold"] is False, "a store that holds something makes a warm run"
