@@ -113,8 +113,9 @@ book: setup
 	  echo "book: papermill $$nb -> book/results/$$name.ipynb (profile=$(PROFILE))"; \
 	  t0=$$(date +%s); \
 	  $(VENV)/bin/papermill -k python3 --log-output "$$nb" "book/results/$$name.ipynb" -p profile $(PROFILE); \
-	  echo "book: $$name done in $$(( $$(date +%s) - t0 )) s"; \
-	  $(PY) -m benchmarks.book_run page --log $(BOOK_LOG) --name "$$name" --seconds $$(( $$(date +%s) - t0 )); \
+	  seconds=$$(( $$(date +%s) - t0 )); \
+	  echo "book: $$name done in $$seconds s"; \
+	  $(PY) -m benchmarks.book_run page --log $(BOOK_LOG) --name "$$name" --seconds $$seconds; \
 	done; \
 	$(VENV)/bin/jupyter-book build . --path-output . $(JB_FLAGS); \
 	$(PY) tools/check_glue.py . _build/html; \

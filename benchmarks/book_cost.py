@@ -36,14 +36,15 @@ BUDGET_S = 2 * 3600
 EXTENSIONS = ("claims", "robustness_audit")
 
 
-def cost(needs: dict[str, Need], store: ArtifactStore, costs: CostModel) -> dict:
-    """Artifacts, stored and missing, recorded seconds of the stored, estimated seconds of the missing."""
+def cost(needs: dict[str, Need], records: dict[str, dict], costs: CostModel) -> dict:
+    """Artifacts, stored and missing, recorded seconds of the stored (``records`` by ``kind/key``), estimated
+    seconds of the missing."""
     recorded = estimated = 0.0
     stored = without_basis = 0
     for need in needs.values():
         if need.stored:
             stored += 1
-            recorded += float(json.loads((store.root / need.kind / f"{need.key}.json").read_text())["seconds"])
+            recorded += float(records[need.id]["seconds"])
         else:
             seconds = costs.estimate_need(need).seconds
             without_basis += seconds is None
@@ -52,15 +53,13 @@ def cost(needs: dict[str, Need], store: ArtifactStore, costs: CostModel) -> dict
             "estimated_s": estimated, "without_basis": without_basis, "cold_s": recorded + estimated}
 
 
-def ensemble_passes(store: ArtifactStore) -> dict:
-    """Over the stored paper-ensemble PGD verdicts: the share of member runs spent on samples that resist every
-    member, and the largest saving any member order could make (runs now / runs with the fooling member first)."""
+def ensemble_passes(records: dict[str, dict]) -> dict:
+    """Over the stored paper-ensemble PGD verdicts among ``records``: the share of member runs spent on samples that
+    resist every member, and the largest saving any member order could make (runs now / runs with the fooling
+    member first)."""
     labels = [member.label for member in PAPER_ENSEMBLE]
     shares, savings = [], []
-    for kind, key in store.artifacts():
-        if kind != "evaluation":
-            continue
-        record = json.loads((store.root / kind / f"{key}.json").read_text())
+    for record in records.values():
         config, fooled_by = record.get("config", {}), record.get("fooled_by", [])
         if config.get("attack") != "PGD" or config.get("members") or not set(fooled_by) & set(labels):
             continue
@@ -81,17 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the JSON report (book/measurements/book_cost.json)")
     args = parser.parse_args(argv)
     store = ArtifactStore()
+    records = {f"{kind}/{key}": store.record(kind, key) for kind, key in store.artifacts()}
     costs = CostModel.from_store(store)
     given = {"profile": args.profile}
     report: dict = {"profile": args.profile, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
-                    "code": code_revision(), "store_artifacts": sum(1 for _ in store.artifacts()),
-                    "budget_s": BUDGET_S}
-    report["pages"] = {page: cost(book_needs([page], given, store), store, costs) for page in pages.PAGES}
-    report["book"] = cost(book_needs(list(pages.PAGES), given, store), store, costs)
+                    "code": code_revision(), "store_artifacts": len(records), "budget_s": BUDGET_S}
+    report["pages"] = {page: cost(book_needs([page], given, store), records, costs) for page in pages.PAGES}
+    report["book"] = cost(book_needs(list(pages.PAGES), given, store), records, costs)
     paper_pages = [page for page in pages.PAGES if page not in EXTENSIONS]
-    report["paper_pages"] = cost(book_needs(paper_pages, given, store), store, costs)
+    report["paper_pages"] = cost(book_needs(paper_pages, given, store), records, costs)
     report["extensions"] = list(EXTENSIONS)
-    report["ensemble_pgd"] = ensemble_passes(store)
+    report["ensemble_pgd"] = ensemble_passes(records)
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps({k: v for k, v in report.items() if k != "pages"}, indent=1))
     return 0

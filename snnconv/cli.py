@@ -63,7 +63,7 @@ def plan_page(page: str, given: dict[str, Any], store: ArtifactStore, progress: 
 def _staleness(store: ArtifactStore, kind: str, key: str) -> tuple[str, str] | None:
     """None for a stored artifact that the running code computed from the models now stored; otherwise
     ("stale" or "code unknown", why)."""
-    record = json.loads((store.root / kind / f"{key}.json").read_text())
+    record = store.record(kind, key)
     why = store.why_stale(record)
     if why is None:
         return None

@@ -99,7 +99,7 @@ class CostModel:
         """From every record in ``store`` (any code revision: speed changes less often than numbers)."""
         records = []
         for kind, key in store.artifacts():
-            record = json.loads((store.root / kind / f"{key}.json").read_text())
+            record = store.record(kind, key)
             config = record.get("config", {})
             model = next((name.split("/")[0] for name in record.get("inputs", {})
                           if name.endswith("/" + str(config.get("model_key")))), "")

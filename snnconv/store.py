@@ -143,7 +143,7 @@ class ArtifactStore:
         for name in record.get("inputs", {}):  # what it was computed from is part of what it cost
             input_kind, input_key = name.split("/")
             if self.has(input_kind, input_key):
-                self._note(input_kind, input_key, json.loads(self._path(input_kind, input_key, ".json").read_text()))
+                self._note(input_kind, input_key, self.record(input_kind, input_key))
 
     def weights_digest(self, kind: str, key: str) -> str | None:
         """The SHA-256 of a stored artifact's weights (from its manifest entry); None when it has none."""
@@ -278,10 +278,15 @@ class ArtifactStore:
 
     # ------------------------------------------------------------------------------ load and save
 
+    def record(self, kind: str, key: str) -> dict:
+        """A stored artifact's record as it is on disk: nothing verified, claimed or noted in the ledger (for
+        reading the store, not for using an artifact: that is :meth:`load_json`)."""
+        return json.loads(self._path(kind, key, ".json").read_text())
+
     def load_json(self, kind: str, key: str) -> dict | None:
         if not self._lookup(kind, key):
             return None
-        record = json.loads(self._path(kind, key, ".json").read_text())
+        record = self.record(kind, key)
         self.release(kind, key)
         self._note(kind, key, record)
         return record
@@ -296,7 +301,7 @@ class ArtifactStore:
     def load_weights(self, kind: str, key: str) -> dict[str, torch.Tensor] | None:
         if not self._lookup(kind, key) or not self._path(kind, key, ".safetensors").exists():
             return None
-        record = json.loads(self._path(kind, key, ".json").read_text())
+        record = self.record(kind, key)
         self.release(kind, key)
         self._note(kind, key, record)
         return load_file(str(self._path(kind, key, ".safetensors")))

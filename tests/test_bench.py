@@ -55,7 +55,7 @@ def test_book_cost_adds_recorded_seconds_once_and_reads_where_the_ensembles_pass
     store.save_json("evaluation", "e", {"config": {"attack": "PGD", "members": [], "n_test": 5}, "seconds": 9.0,
                                         "fooled_by": ["", "", first, third, "clean"]})
     # Two resisting images run all 19 members, the others 1 and 3: 38 of 42 runs; fooling members first: 40.
-    passes = book_cost.ensemble_passes(store)
+    passes = book_cost.ensemble_passes({"evaluation/e": store.record("evaluation", "e")})
     assert passes["verdicts"] == 1 and passes["resisted_share_min"] == 38 / 42
     assert passes["order_saving_max"] == 42 / 40
 
