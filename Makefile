@@ -6,7 +6,9 @@
 #                              root, a failure is reported and ignored), the venv .venv/ from requirements.lock plus an
 #                              editable install of snnconv (stamp .venv/.installed: instant when nothing changed),
 #                              and Fashion-MNIST unpacked under data/ (python -m snnconv.data --root data).
-#   make book [PROFILE=...]    setup, then execute every notebooks/*.ipynb with papermill into book/results/
+#   make book [PROFILE=...]    setup, import the profile's published store (store/$(PROFILE)/: the models and
+#                              verdicts computed so far, in git; COLD=1 skips it), then execute every
+#                              notebooks/*.ipynb with papermill into book/results/
 #                              (-p profile $(PROFILE); default: default), then build the Jupyter Book into
 #                              _build/html/ (open _build/html/index.html). The kernels' progress bars (training,
 #                              calibration, attacks) stream to the terminal. Prints the total wall time and logs
@@ -28,6 +30,9 @@
 #   make book-cost [PROFILE=...] what the whole book costs from an empty store (benchmarks/book_cost.py ->
 #                              book/measurements/book_cost.json): the recorded seconds of every stored artifact it
 #                              uses and an estimate for each missing one (snnconv needs --estimate); seconds
+#   make store-publish [PROFILE=...] copy the stored artifacts that the book uses at PROFILE from .snnconv-store/
+#                              into its published store store/$(PROFILE)/ (commit it: the next clone renders them
+#                              instead of recomputing; never the smoke profile, which CI computes every time)
 #   make lint                  ruff check on the package, tests, tools, benchmarks and notebooks
 #   make clean                 remove _build/ and book/results/ (never .venv/, data/ or .snnconv-store/)
 #
@@ -53,6 +58,8 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 DATA_ROOT := data
 BOOK_LOG  := _build/book_run.json
+PUBLISHED  = store/$(PROFILE)
+COLD      ?=
 PROFILE   ?= default
 JB_FLAGS  ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
@@ -69,7 +76,7 @@ ORIG_LD_PRELOAD := $(LD_PRELOAD)
 # `setup` installed libtcmalloc-minimal4 within the same make run. Without the file the caller's value stays.
 export LD_PRELOAD = $(if $(shell test -e $(TCMALLOC) && echo yes),$(TCMALLOC),$(ORIG_LD_PRELOAD))
 
-.PHONY: help setup system-packages data book smoke-book test lint clean bench book-cost workflow
+.PHONY: help setup system-packages data book smoke-book test lint clean bench book-cost workflow store-publish
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -105,7 +112,11 @@ data: $(STAMP)
 
 # ---- book -------------------------------------------------------------------------------------------------
 book: setup
-	@start=$$(date +%s); \
+	@if [ -z "$(COLD)" ] && [ -d $(PUBLISHED) ]; then \
+	  echo "book: importing the published store $(PUBLISHED)/ (COLD=1 starts from the store as it is)"; \
+	  $(PY) -m snnconv import $(PUBLISHED); \
+	fi; \
+	start=$$(date +%s); \
 	mkdir -p book/results; \
 	$(PY) -m benchmarks.book_run start --log $(BOOK_LOG) --profile $(PROFILE); \
 	for nb in $(NOTEBOOKS); do \
@@ -166,6 +177,12 @@ bench: setup
 # (book/measurements/book_cost.json; seconds, no compute). Run it where the store holds the profile's artifacts.
 book-cost: setup
 	$(PY) -m benchmarks.book_cost --profile $(PROFILE) --out book/measurements/book_cost.json
+
+# The published store of PROFILE: what the book uses of .snnconv-store/, for git (make book imports it).
+store-publish: setup
+	@if [ "$(PROFILE)" = smoke ]; then \
+	  echo "store-publish: the smoke profile is not published: CI computes it from nothing on every run." >&2; exit 2; fi
+	$(PY) -m snnconv export $(PUBLISHED) $$($(PY) -m snnconv pages) -p profile $(PROFILE)
 
 # ---- lint / clean -----------------------------------------------------------------------------------------
 lint: $(STAMP)

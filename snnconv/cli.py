@@ -15,6 +15,10 @@ Commands::
     snnconv store [--stale] [--manifest]           what the store holds by kind; stale artifacts; the manifest
     snnconv verify                                 check every artifact against its SHA-256 manifest entry
     snnconv import OTHER_STORE                     copy the verified artifacts of another store that this one lacks
+    snnconv export FOLDER PAGE [PAGE ...] [-p NAME VALUE ...]
+                                                   copy the stored artifacts that the pages use at these parameters
+                                                   into the store at FOLDER (the published store of a profile,
+                                                   store/<profile>/, that make book imports)
 
 ``-p NAME VALUE`` is papermill's: the value is read as a number when it looks like one, else as text, and a
 name that the page's notebook does not declare is an error. ``SNNCONV_STORE`` picks the store.
@@ -151,28 +155,43 @@ def verify(args: argparse.Namespace, store: ArtifactStore) -> int:
     return 1 if verdicts.get("corrupt") else 0
 
 
+def copy_artifact(source: ArtifactStore, target: ArtifactStore, kind: str, key: str) -> str:
+    """Copy one artifact from ``source`` to ``target`` if ``target`` lacks it: ``"already here"``, ``"refused (no
+    manifest entry or failed its check)"``, ``"copied"`` or ``"failed after copying"``. Each file is written under
+    a temporary name and renamed, the manifest entry last: an interrupted copy leaves nothing that looks complete."""
+    if target.has(kind, key):
+        return "already here"
+    if source.manifest_entry(kind, key) is None or source.verify(kind, key) != "ok":
+        return "refused (no manifest entry or failed its check)"
+    (target.root / kind).mkdir(parents=True, exist_ok=True)
+    for suffix in (*ARTIFACT_SUFFIXES, ".sha256"):
+        path = source.root / kind / f"{key}{suffix}"
+        if path.exists():
+            partial = target.root / kind / f"{key}{suffix}.copy.partial"
+            shutil.copyfile(path, partial)
+            partial.replace(target.root / kind / f"{key}{suffix}")
+    return "copied" if target.verify(kind, key) == "ok" else "failed after copying"
+
+
+def _report(outcome: Counter[str], verb: str) -> int:
+    """Print what :func:`copy_artifact` did, with ``verb`` (import, export) for "copied"; 1 if a copy failed."""
+    print(", ".join(f"{n} {f'{verb}ed' if what == 'copied' else what}" for what, n in outcome.items())
+          or f"nothing to {verb}")
+    return 1 if outcome.get("failed after copying") else 0
+
+
 def import_store(args: argparse.Namespace, store: ArtifactStore) -> int:
     other = ArtifactStore(Path(args.other))
     if not other.root.is_dir():
         raise ParameterError(f"Store {args.other!r} is not a folder: give the root of another artifact store.")
-    outcome: Counter[str] = Counter()
-    for kind, key in list(other.artifacts()):
-        if store.has(kind, key):
-            outcome["already here"] += 1
-            continue
-        if other.manifest_entry(kind, key) is None or other.verify(kind, key) != "ok":
-            outcome["refused (no manifest entry or failed its check)"] += 1
-            continue
-        (store.root / kind).mkdir(parents=True, exist_ok=True)
-        for suffix in (*ARTIFACT_SUFFIXES, ".sha256"):  # the manifest entry last: it marks the copy complete
-            source = other.root / kind / f"{key}{suffix}"
-            if source.exists():
-                partial = store.root / kind / f"{key}{suffix}.import.partial"
-                shutil.copyfile(source, partial)
-                partial.replace(store.root / kind / f"{key}{suffix}")
-        outcome["imported" if store.verify(kind, key) == "ok" else "failed after copying"] += 1
-    print(", ".join(f"{n} {what}" for what, n in outcome.items()) or "nothing to import")
-    return 1 if outcome.get("failed after copying") else 0
+    return _report(Counter(copy_artifact(other, store, kind, key) for kind, key in list(other.artifacts())), "import")
+
+
+def export_store(args: argparse.Namespace, store: ArtifactStore) -> int:
+    target = ArtifactStore(Path(args.folder))
+    planned = book_needs(args.page, _given(args.p), store)  # every parameter is checked before anything is copied
+    return _report(Counter(copy_artifact(store, target, need.kind, need.key)
+                           for need in planned.values() if need.stored), "export")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -199,6 +218,11 @@ def parser() -> argparse.ArgumentParser:
     command = commands.add_parser("import", help="copy verified artifacts from another store")
     command.add_argument("other")
     command.set_defaults(run=import_store)
+    command = commands.add_parser("export", help="copy the stored artifacts that pages use into another store")
+    command.add_argument("folder")
+    command.add_argument("page", choices=list(pages.PAGES), nargs="+")
+    command.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a notebook parameter")
+    command.set_defaults(run=export_store)
     return main
 
 

@@ -72,8 +72,8 @@ def _cli(*args: str, store: Path) -> subprocess.CompletedProcess:
                           cwd=ROOT, timeout=600)
 
 
-def test_command_line_plans_computes_one_stage_verifies_and_imports(tmp_path):
-    store, other = tmp_path / "store", tmp_path / "other"
+def test_command_line_plans_computes_one_stage_verifies_imports_and_exports(tmp_path):
+    store, other, published = tmp_path / "store", tmp_path / "other", tmp_path / "published"
     listed = _cli("needs", "fig3_spike_counts", "-p", "profile", "smoke", "--json", store=store)
     assert listed.returncode == 0, listed.stderr
     needs = json.loads(listed.stdout)
@@ -92,6 +92,16 @@ def test_command_line_plans_computes_one_stage_verifies_and_imports(tmp_path):
     assert "1 already here" in again.stdout
     typo = _cli("needs", "fig3_spike_counts", "-p", "eps", "8", store=store)
     assert typo.returncode == 2 and "eps" in typo.stderr
+    # Export copies what the page uses at these parameters and is stored (the ANN), nothing else and nothing twice.
+    (store / "evaluation").mkdir()
+    (store / "evaluation" / "unused.json").write_text("{}")
+    exported = _cli("export", str(published), "fig3_spike_counts", "-p", "profile", "smoke", store=store)
+    assert exported.returncode == 0 and "1 exported" in exported.stdout, exported.stderr
+    assert [p.relative_to(published) for p in published.rglob("*.sha256")] == [Path(f"{ann['id']}.sha256")]
+    assert "1 already here" in _cli("export", str(published), "fig3_spike_counts", "-p", "profile", "smoke",
+                                    store=store).stdout
+    wrong = _cli("export", str(tmp_path / "elsewhere"), "fig3_spike_counts", "-p", "eps", "8", store=store)
+    assert wrong.returncode == 2 and "eps" in wrong.stderr and not (tmp_path / "elsewhere").exists()
 
 
 def test_import_refuses_an_artifact_that_fails_its_check(tmp_path):
