@@ -15,7 +15,7 @@ import pytest
 from snnconv import claims, cli, pages, pipeline, results
 from snnconv.parameters import ParameterError
 from snnconv.plan import planning
-from snnconv.store import ArtifactStore
+from snnconv.store import ArtifactStore, file_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -148,3 +148,19 @@ def test_smoke_workflow_stores_exactly_the_keys_the_notebook_uses(tmp_path):
     stored = {f"{kind}/{key}" for kind, key in ArtifactStore(store).artifacts()}
     assert stored == planned
     assert re.search(r"artifact\s+\d+", run.stdout + run.stderr)
+
+
+def test_the_published_store_is_intact_and_holds_only_what_the_default_book_uses():
+    # store/default/ is in git (make store-publish, make book imports it): a file changed or cut short in a
+    # commit, or an artifact of another profile or of no page (a smoke run's model), fails here.
+    published = ArtifactStore(ROOT / "store" / "default")
+    artifacts = set(published.artifacts())
+    assert artifacts, "store/default/ holds the default book's published artifacts"
+    for kind, key in artifacts:
+        entry = published.manifest_entry(kind, key)
+        assert entry and f"{key}.json" in entry, f"{kind}/{key} has no manifest entry listing its record"
+        for name, digest in entry.items():
+            assert file_sha256(published.root / kind / name) == digest, f"{kind}/{name} does not match its SHA-256"
+    used = {(need.kind, need.key)
+            for need in cli.book_needs(list(pages.PAGES), {"profile": "default"}, published).values()}
+    assert artifacts <= used, f"not used by the default book: {sorted(artifacts - used)[:5]}"
