@@ -22,9 +22,11 @@
 #                              executed notebooks (tools/check_glue.py). This is the project's test command
 #                              (.ci/run calls it).
 #   make smoke-book            only the smoke book and its browser check (part of make test).
-#   make workflow [PROFILE=...] the same book as make book, through the Snakemake workflow (workflow/Snakefile):
-#                              one job per stored model and verdict, then the notebooks and the book; finished
-#                              jobs are never re-run (see the Reproduce page for the cluster profile)
+#   make workflow [PROFILE=...] the same book as make book (the published store imported first), through the
+#                              Snakemake workflow (workflow/Snakefile): one job per stored model and verdict, then
+#                              the notebooks and the book; finished jobs are never re-run (see the Reproduce page
+#                              for the cluster profile)
+#   make published [COLD=1]    only the import of store/$(PROFILE)/ that make book and make workflow start with
 #   make bench                 the Performance page's measurements (benchmarks/bench.py -> book/measurements/bench.json;
 #                              about ten minutes; run it on an otherwise idle machine)
 #   make book-cost [PROFILE=...] what the whole book costs from an empty store (benchmarks/book_cost.py ->
@@ -76,7 +78,7 @@ ORIG_LD_PRELOAD := $(LD_PRELOAD)
 # `setup` installed libtcmalloc-minimal4 within the same make run. Without the file the caller's value stays.
 export LD_PRELOAD = $(if $(shell test -e $(TCMALLOC) && echo yes),$(TCMALLOC),$(ORIG_LD_PRELOAD))
 
-.PHONY: help setup system-packages data book smoke-book test lint clean bench book-cost workflow store-publish
+.PHONY: help setup system-packages data published book smoke-book test lint clean bench book-cost workflow store-publish
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -111,12 +113,16 @@ data: $(STAMP)
 	$(PY) -m snnconv.data --root $(DATA_ROOT)
 
 # ---- book -------------------------------------------------------------------------------------------------
-book: setup
+# The published store of PROFILE into .snnconv-store/ (what is missing there, each artifact checked): make book and
+# make workflow then compute only what nobody has published yet. COLD=1 leaves the store as it is.
+published: setup
 	@if [ -z "$(COLD)" ] && [ -d $(PUBLISHED) ]; then \
-	  echo "book: importing the published store $(PUBLISHED)/ (COLD=1 starts from the store as it is)"; \
+	  echo "published: importing $(PUBLISHED)/ into the artifact store (COLD=1 skips this)"; \
 	  $(PY) -m snnconv import $(PUBLISHED); \
-	fi; \
-	start=$$(date +%s); \
+	fi
+
+book: published
+	@start=$$(date +%s); \
 	mkdir -p book/results; \
 	$(PY) -m benchmarks.book_run start --log $(BOOK_LOG) --profile $(PROFILE); \
 	for nb in $(NOTEBOOKS); do \
@@ -164,7 +170,7 @@ smoke-book: setup
 # ---- workflow ---------------------------------------------------------------------------------------------
 # Artifact jobs use one torch thread each (two jobs on two cores); the rerun triggers leave out file times, so a
 # stored artifact is never recomputed because another one was stored after it.
-workflow: setup
+workflow: published
 	$(VENV)/bin/snakemake -s workflow/Snakefile -c$(OMP_NUM_THREADS) --config profile=$(PROFILE) \
 	  --rerun-triggers input params software-env code
 
