@@ -60,8 +60,10 @@ def training_data(name: str, subset: int | None, seed: int) -> tuple[torch.Tenso
 
 
 def _record(config: Any, started: float, **extra: Any) -> dict:
+    # The thread count is provenance, not a key: on a CPU, 1 and 2 torch threads sum a layer's gradient in another
+    # order, so a model trained with either differs in the last bits and then, epoch by epoch, in its accuracy.
     return {"config": plain(config), "seconds": round(time.time() - started, 1), "device": str(device()),
-            "commit": source_commit(), **extra}
+            "threads": torch.get_num_threads(), "commit": source_commit(), **extra}
 
 
 def ensure_ann(config: ANNConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:

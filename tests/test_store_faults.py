@@ -202,3 +202,11 @@ def test_manifest_is_sha256sum_compatible(tmp_path):
     store.save_json("evaluation", "k", {"correct": 3})
     line = (tmp_path / "evaluation" / "k.sha256").read_text().split()
     assert line == [hashlib.sha256((tmp_path / "evaluation" / "k.json").read_bytes()).hexdigest(), "k.json"]
+
+
+def test_a_record_names_the_thread_count_that_computed_it(tmp_path):
+    # 1 and 2 CPU threads give models that differ in the last bits and then in accuracy: the record says which.
+    _finish("ann", tmp_path)
+    store = ArtifactStore(tmp_path)
+    (kind, key), = store.artifacts()
+    assert store.record(kind, key)["threads"] == 1
