@@ -215,11 +215,18 @@ class ArtifactStore:
                 return self._quarantine(kind, key, "its record is not valid JSON")
             self._list(kind, key)
             return "adopted"
-        for name, digest in entry.items():
-            path = record.parent / name
+        mismatch = self.mismatch(kind, key)
+        return "ok" if mismatch is None else self._quarantine(kind, key, f"{mismatch} does not match its SHA-256 in "
+                                                                        "the manifest")
+
+    def mismatch(self, kind: str, key: str) -> str | None:
+        """The first file of an artifact with a manifest entry that is missing or does not match its SHA-256 there,
+        or None when all match. Only reads: :meth:`verify` is the check that also quarantines."""
+        for name, digest in (self.manifest_entry(kind, key) or {}).items():
+            path = self.root / kind / name
             if not path.exists() or file_sha256(path) != digest:
-                return self._quarantine(kind, key, f"{name} does not match its SHA-256 in the manifest")
-        return "ok"
+                return name
+        return None
 
     def _quarantine(self, kind: str, key: str, why: str) -> str:
         print(f"snnconv store: artifact {kind}/{key} failed its check ({why}); moved to "
