@@ -195,6 +195,27 @@ def test_the_strongest_known_attack_is_the_per_image_worst_case():
     assert checks["no image is fooled by Square alone"]["value"].startswith("25.00 %")
 
 
+def test_masking_remains_only_where_square_beats_every_white_box_attack_by_a_paired_interval():
+    from snnconv.results import masking_gap_rows, worst_cases
+
+    def rows_at(budget, white, square):
+        rows = [{"model": "m", "attack": "PGD", "kind": "white-box", "robust": white, "correct": sum(white),
+                 "n": len(white), "seconds": 1.0, "budget": budget},
+                {"model": "m", "attack": "Square", "kind": "black-box", "robust": square, "correct": sum(square),
+                 "n": len(square), "seconds": 1.0, "budget": budget}]
+        return rows + [{**row, "budget": budget} for row in worst_cases(rows)]
+
+    # ε1: Square alone fools 30 of 100 images, white-box alone none: 30 points, McNemar exact.
+    # ε2: 2 images each way: no difference.
+    rows = [*rows_at("ε1", [True] * 60 + [False] * 40, [False] * 30 + [True] * 30 + [False] * 40),
+            *rows_at("ε2", [True, True, False, False] + [True] * 96, [False, False, True, True] + [True] * 96)]
+    gaps = {row["budget"]: row for row in masking_gap_rows(rows)}
+    assert gaps["ε1"]["Square stronger by"] == 30.0 and gaps["ε1"]["Square-only images"] == 30
+    assert gaps["ε1"]["masking remains"] and gaps["ε1"]["ci_low"] > 20 and gaps["ε1"]["p_value"] < 1e-8
+    assert gaps["ε2"]["Square stronger by"] == 0.0 and gaps["ε2"]["Square-only images"] == 2
+    assert not gaps["ε2"]["masking remains"] and gaps["ε2"]["ci_low"] < 0 < gaps["ε2"]["ci_high"]
+
+
 def test_hart_at_any_searched_width_is_named_by_its_label():
     assert members_by_label(("HART(γ=0.5)", "HART(γ=2.5)")) == (HybridRateTemporal(0.5), HybridRateTemporal(2.5))
     with pytest.raises(ValueError, match="members"):
