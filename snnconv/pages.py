@@ -2,9 +2,9 @@
 computes, so that the command line (:mod:`snnconv.cli`) and the cluster workflow (``workflow/Snakefile``) compute
 exactly what the notebook would, without rendering it.
 
-A page's *work* calls the same :mod:`snnconv.results` and :mod:`snnconv.claims` functions with the same
-arguments as its notebook (``tests/test_workflow.py`` checks that every compute call of a notebook appears in its
-work); rendering stays in the notebook.
+A page's *work* calls the same :mod:`snnconv.results`, :mod:`snnconv.audit` and :mod:`snnconv.claims` functions
+with the same arguments as its notebook (``tests/test_workflow.py`` checks that every compute call of a notebook
+appears in its work); rendering stays in the notebook.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from snnconv import claims, results
+from snnconv import audit, claims, results
 from snnconv.parameters import ParameterError, Settings, resolve
 from snnconv.paths import PACKAGE
 from snnconv.store import ArtifactStore
@@ -29,13 +29,13 @@ Work = Callable[[Settings, ArtifactStore, bool, Mapping[str, Any]], None]
 
 def _table1(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
     results.table1_rows(s, store, progress)
-    results.strongest_known_rows(s, "table1", store, progress)
+    audit.strongest_known_rows(s, "table1", store, progress)
     results.converted_snn_diagnostics(s, store, progress)
 
 
 def _table2(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
     results.table2_rows(s, store, progress)
-    results.strongest_known_rows(s, "table2", store, progress)
+    audit.strongest_known_rows(s, "table2", store, progress)
     results.table2_diagnostics(s, store, progress)
 
 
@@ -81,15 +81,15 @@ def _table_b5(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[
 
 def _fig4(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
     results.square_rows(s, store, progress)
-    results.strongest_known_rows(s, "fig4", store, progress)
+    audit.strongest_known_rows(s, "fig4", store, progress)
     results.square_diagnostics(s, store, progress)
 
 
 def _audit(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.robustness_audit_rows(s, store, progress)
-    results.hart_width_rows(s, store, progress)
-    results.layer_statistics_rows(s, store, progress)
-    results.member_gradient_rows(s, store, progress)
+    audit.robustness_audit_rows(s, store, progress)
+    audit.hart_width_rows(s, store, progress)
+    audit.layer_statistics_rows(s, store, progress)
+    audit.member_gradient_rows(s, store, progress)
 
 
 def _claims(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:

@@ -24,11 +24,9 @@ from snnconv.attacks import RESISTED_IMAGES
 from snnconv.config import (
     ABLATIONS,
     END_TO_END,
-    MAIN_BASELINES,
     Ablation,
     EndToEndConfig,
     EvaluationConfig,
-    Profile,
     ablation_config,
     ann_config,
     end_to_end_config,
@@ -37,7 +35,7 @@ from snnconv.config import (
     snn_config,
 )
 from snnconv.data import CORRUPTIONS, SEVERITIES
-from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, layer_statistics, random_noise_accuracy
+from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
 from snnconv.models import Simulation, SpikingNetwork
 from snnconv.parameters import Settings, fail
 from snnconv.pipeline import (
@@ -49,17 +47,12 @@ from snnconv.pipeline import (
     ensure_snn,
     members_by_label,
 )
-from snnconv.statistics import paired_comparison
 from snnconv.store import ArtifactStore, artifact_key
 from snnconv.surrogates import (
     BPTR,
     BPTT,
     PAPER_ENSEMBLE,
-    STRONGER_MEMBERS,
-    THRESHOLD_SCALED,
-    AdaptiveSharpness,
     GradientMode,
-    HybridRateTemporal,
     ReLUApproximation,
 )
 
@@ -186,11 +179,13 @@ def evaluate(
 
 
 
-def _accuracy(record: dict) -> float:
+def accuracy_of(record: dict) -> float:
+    """A stored verdict's accuracy in %."""
     return 100.0 * record["correct"] / record["n"]
 
 
-def _row(subject: Subject, attack: str, epsilon: float, record: dict, **extra: Any) -> dict:
+def verdict_row(subject: Subject, attack: str, epsilon: float, record: dict, **extra: Any) -> dict:
+    """One stored verdict of ``subject`` as a table row (model, attack, ε, correct, n, per-image ``robust``)."""
     # ``robust``: the per-image verdicts, so two rows measured on the same images can be compared pairedly.
     return dict(model=subject.label, attack=attack, epsilon=epsilon_label(epsilon) if epsilon else "",
                 correct=record["correct"], n=record["n"], robust=record["robust"], seconds=record["seconds"],
@@ -308,7 +303,7 @@ def beta_sweep_rows(settings: Settings, betas: Any = None, store: ArtifactStore 
             clean = attack == "clean"
             record = evaluate(settings, store, subject, attack, 0.0 if clean else epsilon, 1 if clean else steps,
                               n_test=profile.n_test, progress=progress)
-            rows.append(_row(subject, "" if clean else f"PGD{steps}", 0.0 if clean else epsilon, record,
+            rows.append(verdict_row(subject, "" if clean else f"PGD{steps}", 0.0 if clean else epsilon, record,
                              metric="clean" if clean else "robust", budget="" if clean else budget, **extra))
 
     for objective in BETA_SWEEP_OBJECTIVES:
@@ -341,8 +336,8 @@ def ann_robustness_rows(
             record = evaluate(settings, store, ann, attack, 0.0 if clean else epsilon, steps, n_test=profile.n_test,
                               progress=progress)
             label = {"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack)
-            rows.append(_row(ann, label, 0.0 if clean else epsilon, record, metric="clean" if clean else "robust",
-                             budget="" if clean else budget))
+            rows.append(verdict_row(ann, label, 0.0 if clean else epsilon, record,
+                                    metric="clean" if clean else "robust", budget="" if clean else budget))
     return [{"ann_objective": row.pop("model"), **row} for row in rows]
 
 
@@ -424,12 +419,12 @@ def table2_rows(settings: Settings, store: ArtifactStore | None = None, progress
     epsilon = profile.epsilons[-1]
     rows = []
     for subject in table2_subjects(settings, store, progress):
-        rows.append(_row(subject, "", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
+        rows.append(verdict_row(subject, "", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
                          metric="clean"))
         for label, attack, steps, step_size in TABLE2_ATTACKS:
             record = evaluate(settings, store, subject, attack, epsilon, steps or profile.apgd_steps, step_size,
                               progress=progress)
-            rows.append(_row(subject, label, epsilon, record, metric="robust"))
+            rows.append(verdict_row(subject, label, epsilon, record, metric="robust"))
     return rows
 
 
@@ -460,13 +455,14 @@ def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progre
     for objective in settings.objectives:
         ann, snn = converted(settings, objective, store, progress)
         twin = twin_snn(settings, objective, store, progress)
-        rows.append(_row(snn, "clean", 0.0, evaluate(settings, store, snn, "clean", progress=progress),
+        rows.append(verdict_row(snn, "clean", 0.0, evaluate(settings, store, snn, "clean", progress=progress),
                          setting="clean", budget=""))
         for epsilon, budget in ((profile.epsilons[0], "ε1"), (profile.epsilons[-1], f"ε{len(profile.epsilons)}")):
             for setting, source in (("WB", None), ("BB_SNN", twin), ("BB_ANN", ann)):
                 record = evaluate(settings, store, snn, "PGD", epsilon, profile.pgd_steps, source=source,
                                   progress=progress, transfer_resisted=resisted)
-                rows.append(_row(snn, f"PGD{profile.pgd_steps}", epsilon, record, setting=setting, budget=budget))
+                rows.append(verdict_row(snn, f"PGD{profile.pgd_steps}", epsilon, record, setting=setting,
+                                        budget=budget))
     return rows
 
 
@@ -526,7 +522,7 @@ def corruption_rows(settings: Settings, store: ArtifactStore | None = None, prog
             else:
                 record = evaluate(settings, store, subject, "corruption", n_test=n_test, progress=progress,
                                   corruption=corruption, severity=severity)
-            rows.append(_row(subject, "", 0.0, record, corruption=corruption, severity=severity))
+            rows.append(verdict_row(subject, "", 0.0, record, corruption=corruption, severity=severity))
     return rows
 
 
@@ -575,12 +571,13 @@ def ablation_rows(settings: Settings, store: ArtifactStore | None = None, progre
     for ablation, subject in ablation_subjects(settings, store, progress, ablations):
         cells = ablation.paper_row
         record = evaluate(settings, store, subject, "clean", n_test=profile.n_test, progress=progress)
-        rows.append(_row(subject, "", 0.0, record, metric="clean", **cells))
+        rows.append(verdict_row(subject, "", 0.0, record, metric="clean", **cells))
         for attack in ABLATION_ATTACKS:
             steps = {"FGSM": 1, "PGD": profile.pgd_steps}.get(attack, profile.apgd_steps)
             record = evaluate(settings, store, subject, attack, epsilon, steps, n_test=profile.n_test,
                               progress=progress)
-            rows.append(_row(subject, paper_attack_name(attack, steps), epsilon, record, metric="robust", **cells))
+            rows.append(verdict_row(subject, paper_attack_name(attack, steps), epsilon, record, metric="robust",
+                                    **cells))
     return rows
 
 
@@ -645,12 +642,13 @@ def lif_latency_rows(settings: Settings, store: ArtifactStore | None = None, pro
         bntt = cells["method"] == "BNTT"
         options = {"members": BNTT_MEMBERS, "eot": profile.eot_draws} if bntt else {}
         record = evaluate(settings, store, subject, "clean", progress=progress)
-        rows.append(_row(subject, "", 0.0, record, metric="clean", **cells))
+        rows.append(verdict_row(subject, "", 0.0, record, metric="clean", **cells))
         attacks = [("FGSM", middle), *(("PGD", e) for e in profile.epsilons if cells["neuron"] == "LIF" or e == middle)]
         for attack, epsilon in attacks:
             steps = profile.pgd_steps if attack == "PGD" else 1
             record = evaluate(settings, store, subject, attack, epsilon, steps, progress=progress, **options)
-            rows.append(_row(subject, paper_attack_name(attack, steps), epsilon, record, metric="robust", **cells))
+            rows.append(verdict_row(subject, paper_attack_name(attack, steps), epsilon, record, metric="robust",
+                                    **cells))
     return rows
 
 
@@ -665,7 +663,7 @@ def square_rows(settings: Settings, store: ArtifactStore | None = None, progress
         fooled_at = torch.tensor(record["fooled_at"])
         for queries in profile.square_queries:
             robust = (fooled_at < 0) | (fooled_at > queries)  # not yet fooled after this many queries
-            rows.append(_row(subject, "Square", profile.epsilons[-1],
+            rows.append(verdict_row(subject, "Square", profile.epsilons[-1],
                              {**record, "correct": int(robust.sum()), "robust": robust.tolist()}, queries=queries))
     return rows
 
@@ -680,7 +678,7 @@ def diagnostic_rows(
     epsilon, steps = profile.epsilons[-1], profile.pgd_steps
 
     def accuracy(attack: str, budget: float = epsilon, count: int = steps, source: Subject | None = None) -> float:
-        return _accuracy(evaluate(settings, store, subject, attack, budget, count, source=source, progress=progress))
+        return accuracy_of(evaluate(settings, store, subject, attack, budget, count, source=source, progress=progress))
 
     # Computed on the spot from the model, never stored: a plan only needs the model to exist.
     zero_fraction, noise = (0.0, 0.0) if store.planning else _without_attack(settings, subject,
@@ -748,204 +746,8 @@ def ann_table_checks(rows: list[dict]) -> list[dict]:
     is at least as strong as every other white-box attack, and the black-box Square attack does not beat it."""
     checks = []
     for label in dict.fromkeys(row["ann_objective"] for row in rows):
-        accuracy = {row["attack"] or "clean": _accuracy(row) for row in rows if row["ann_objective"] == label}
+        accuracy = {row["attack"] or "clean": accuracy_of(row) for row in rows if row["ann_objective"] == label}
         evidence = Evidence(clean=accuracy.pop("clean"), attacked=accuracy.pop("AutoAttack"),
                             square=accuracy.pop("Square", None), weaker=accuracy, attacked_name="AutoAttack")
         checks += [{"model": label, **row} for row in diagnose(evidence)]
     return checks
-
-
-# ---------------------------------------------------------------------- the strongest known attack
-
-
-def hart_search_rows(settings: Settings, store: ArtifactStore, subject: Subject, progress: bool = True) -> list[dict]:
-    """HART's width γ for ``subject``, chosen as its authors do by a search (Hao et al. 2024): PGD²⁰ at ε3 through
-    HART(γ) alone for every γ of the profile's grid, on the first ``hart_search_images`` test images; the γ with
-    the lowest accuracy is ``chosen`` (the first in the grid on a tie). Every run is a stored verdict."""
-    profile = settings.profile
-    rows = []
-    for width in profile.hart_widths:
-        member = HybridRateTemporal(width)
-        record = evaluate(settings, store, subject, "PGD", profile.epsilons[-1], profile.pgd_steps,
-                          members=(member.label,), n_test=min(profile.hart_search_images, profile.n_test_extended),
-                          progress=progress)
-        rows.append(_row(subject, f"{member.label} PGD{profile.pgd_steps}", profile.epsilons[-1], record,
-                         width=width, member=member.label))
-    best = min(range(len(rows)), key=lambda i: rows[i]["correct"])
-    return [{**row, "chosen": i == best} for i, row in enumerate(rows)]
-
-
-def audit_attacks(profile: Profile, spiking: bool) -> tuple[tuple[str, str, int, tuple[str, ...]], ...]:
-    """The attacks behind "the strongest known attack", as data: ``(label, attack, steps, member labels)``.
-
-    The paper's ensemble PGD²⁰; for an SNN also its surrogates with threshold-scaled widths, each member
-    published after the paper alone (ASSG with its own optimizer, SA-PGD), and the ensemble APGD-CE, APGD-DLR
-    and targeted APGD; the black-box Square attack last. An ANN has one gradient, so it gets PGD²⁰, APGD and
-    Square (Carlini et al. 2019: report the worst case over attacks).
-    """
-    pgd = profile.pgd_steps
-    # An ANN has a single gradient: its PGD²⁰ is no ensemble.
-    attacks: list[tuple[str, str, int, tuple[str, ...]]] = [
-        (f"ensemble PGD{pgd}" if spiking else f"PGD{pgd}", "PGD", pgd, ())]
-    if spiking:
-        attacks.append((f"threshold-scaled PGD{pgd}", "PGD", pgd, tuple(m.label for m in THRESHOLD_SCALED)))
-        for member in STRONGER_MEMBERS:
-            if isinstance(member, AdaptiveSharpness):
-                attacks.append((f"{member.label} SA-PGD{profile.sapgd_steps}", "SA-PGD", profile.sapgd_steps,
-                                (member.label,)))
-            else:  # HART's row keeps one name; its width is the per-model search's (hart_search_rows)
-                name = "HART" if isinstance(member, HybridRateTemporal) else member.label
-                attacks.append((f"{name} PGD{pgd}", "PGD", pgd, (member.label,)))
-    attacks += [(name, name, profile.apgd_steps, ()) for name in ("APGD-CE", "APGD-DLR", "APGD-T")]
-    attacks.append(("Square", "Square", max(profile.square_queries), ()))
-    return tuple(attacks)
-
-
-def audit_rows(settings: Settings, store: ArtifactStore, subject: Subject, epsilon: float,
-               progress: bool = True) -> list[dict]:
-    """Every attack of :func:`audit_attacks` on ``subject`` at ``epsilon`` (the adaptive evaluation's images),
-    then the per-image worst cases: *strongest white-box* (all but Square) and *strongest known* (all)."""
-    rows = [_row(subject, "clean", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
-                 kind="clean")]
-    attacks = audit_attacks(settings.profile, subject.time_steps > 0)
-    if subject.time_steps > 0:  # HART at the width its search chose for this model
-        chosen = next(r for r in hart_search_rows(settings, store, subject, progress) if r["chosen"])
-        default = HybridRateTemporal().label
-        attacks = tuple((label, attack, steps, (chosen["member"],) if members == (default,) else members)
-                        for label, attack, steps, members in attacks)
-    for label, attack, steps, members in attacks:
-        record = evaluate(settings, store, subject, attack, epsilon, steps, members=members, progress=progress)
-        rows.append(_row(subject, label, epsilon, record, kind="black-box" if attack == "Square" else "white-box"))
-    return rows + worst_cases(rows)
-
-
-def worst_cases(rows: list[dict]) -> list[dict]:
-    """Per-image worst cases of one model's attack rows: an image is robust only if every attack failed on it
-    (as in AutoAttack, Croce & Hein 2020): *strongest white-box* over the white-box rows, *strongest known* over
-    all of them."""
-    out = []
-    for label, kinds in (("strongest white-box", {"white-box"}), ("strongest known", {"white-box", "black-box"})):
-        chosen = [row for row in rows if row.get("kind") in kinds]
-        robust = torch.tensor([row["robust"] for row in chosen]).all(0)
-        out.append({**chosen[0], "attack": label, "kind": label, "correct": int(robust.sum()),
-                    "robust": robust.tolist(), "seconds": sum(row["seconds"] for row in chosen)})
-    return out
-
-
-def converted_snn_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
-    """The SNNs converted from the baseline ANNs of ``objectives`` (Table 1's SNNs)."""
-    return [converted(settings, objective, store, progress)[1] for objective in settings.objectives]
-
-
-#: The pages that show the strongest known attack beside their own, and the models each evaluates.
-STRONGEST_KNOWN_PAGES = {"table1": converted_snn_subjects, "table2": table2_subjects, "fig4": square_subjects}
-
-
-def strongest_known_rows(settings: Settings, page: str, store: ArtifactStore | None = None,
-                         progress: bool = True) -> list[dict]:
-    """The strongest known attack at ε3 for each model of ``page`` (a key of :data:`STRONGEST_KNOWN_PAGES`), one
-    row each, on the adaptive evaluation's images."""
-    store = prepare(settings, store)
-    epsilon = settings.profile.epsilons[-1]
-    subjects = STRONGEST_KNOWN_PAGES[page](settings, store, progress)
-    return [audit_rows(settings, store, subject, epsilon, progress)[-1] for subject in subjects]
-
-
-def audit_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
-    """The audit's models: the converted SNNs of ``objectives``, the vanilla SNN, SNN-RAT and the baseline ANNs."""
-    pairs = [converted(settings, o, store, progress) for o in settings.objectives]
-    return [*(snn for _, snn in pairs), *(end_to_end_subject(settings, m, store, progress) for m in MAIN_BASELINES),
-            *(replace(ann, label=f"ANN {ann.label}") for ann, _ in pairs)]
-
-
-def robustness_audit_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
-    """Every model of :func:`audit_subjects` under every attack of :func:`audit_attacks` at each ε of the profile,
-    with the per-image worst cases (one row per model, attack and ε, on the adaptive evaluation's images)."""
-    store = prepare(settings, store)
-    rows = []
-    for subject in audit_subjects(settings, store, progress):
-        for budget, epsilon in enumerate(settings.profile.epsilons, start=1):
-            rows += [{**row, "budget": f"ε{budget}"} for row in audit_rows(settings, store, subject, epsilon, progress)
-                     if row["kind"] != "clean" or budget == 1]
-    return rows
-
-
-def audit_diagnostics(rows: list[dict]) -> list[dict]:
-    """The masking checks of :func:`snnconv.diagnostics.diagnose` against the strongest white-box attack instead of
-    PGD²⁰: accuracy falls with ε, and the Square attack beats it neither in accuracy nor image by image."""
-    checks = []
-    for model in dict.fromkeys(row["model"] for row in rows):
-        own = [row for row in rows if row["model"] == model]
-        by = {(row["kind"], row["budget"]): row for row in own}
-        last = own[-1]["budget"]
-        white, square = by[("strongest white-box", last)], next(r for r in own if r["attack"] == "Square"
-                                                                  and r["budget"] == last)
-        square_only = sum(w and not q for w, q in zip(white["robust"], square["robust"], strict=True))
-        budgets = list(dict.fromkeys(row["budget"] for row in own if row["kind"] != "clean"))
-        evidence = Evidence(clean=_accuracy(by[("clean", "ε1")]), attacked=_accuracy(white),
-                            by_epsilon=tuple(_accuracy(by[("strongest white-box", b)]) for b in budgets),
-                            square=_accuracy(square), square_only=100.0 * square_only / white["n"],
-                            attacked_name="the strongest white-box attack")
-        checks += [{"model": model, **row} for row in diagnose(evidence)]
-    return checks
-
-
-def masking_gap_rows(rows: list[dict]) -> list[dict]:
-    """The strongest white-box attack against the Square attack for every model and budget of ``rows``, image by
-    image (:func:`snnconv.statistics.paired_comparison`).
-
-    ``Square stronger by`` is the white-box accuracy minus Square's, in points, with its 95 % paired interval:
-    positive where the gradient-free attack finds more than every white-box attack together. *Masking remains*
-    where that interval lies above 0; ``Square-only images`` counts the images that Square alone fools.
-    """
-    by = {(row["model"], row["budget"], row["kind"]): row for row in rows if row["kind"] != "black-box"}
-    out = []
-    for square in (row for row in rows if row["attack"] == "Square"):
-        white = by[(square["model"], square["budget"], "strongest white-box")]
-        compared = paired_comparison(white["robust"], square["robust"])
-        out.append({"model": square["model"], "budget": square["budget"], "strongest white-box": compared.accuracy_a,
-                    "Square": compared.accuracy_b, "Square stronger by": compared.difference,
-                    "ci_low": compared.ci_low, "ci_high": compared.ci_high, "p_value": compared.p_value,
-                    "Square-only images": compared.only_a, "masking remains": compared.ci_low > 0})
-    return out
-
-
-def layer_statistics_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
-    """:func:`snnconv.diagnostics.layer_statistics` of every converted SNN and end-to-end SNN of the audit, on the
-    adaptive evaluation's images."""
-    store = prepare(settings, store)
-    subjects = audit_subjects(settings, store, progress)
-    if store.planning:  # measured on the spot from the models, never stored
-        return []
-    images, _ = evaluation_images(settings, settings.profile.n_test_extended)
-    return [{"model": subject.label, **row}
-            for subject in subjects if subject.time_steps > 0
-            for row in layer_statistics(subject.model, images, subject.time_steps)]
-
-
-def member_gradient_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
-    """Mean input-gradient norm :math:`\\|\\nabla_x \\mathcal{L}_{CE}\\|_1` of every converted and end-to-end SNN
-    under each member (the paper's and the later ones): a member whose gradient is about zero cannot attack."""
-    store = prepare(settings, store)
-    profile = settings.profile
-    subjects = audit_subjects(settings, store, progress)
-    if store.planning:  # measured on the spot from the models, never stored
-        return []
-    images, labels = evaluation_images(settings, profile.n_test_extended)
-    rows = []
-    for subject in subjects:
-        if subject.time_steps == 0:
-            continue
-        for member in (*PAPER_ENSEMBLE, *STRONGER_MEMBERS):
-            norms = input_gradient_norms(subject.model, images, labels, Simulation(subject.time_steps, member),
-                                         profile.attack_batch)
-            rows.append({"model": subject.label, "member": member.label, "gradient norm": float(norms.mean()),
-                         "zero gradients (%)": 100.0 * float((norms == 0).float().mean())})
-    return rows
-
-
-def hart_width_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
-    """:func:`hart_search_rows` for every spiking model of the audit: the search behind each HART row, shown."""
-    store = prepare(settings, store)
-    return [row for subject in audit_subjects(settings, store, progress) if subject.time_steps > 0
-            for row in hart_search_rows(settings, store, subject, progress)]

@@ -179,7 +179,7 @@ def test_sa_pgd_halves_its_step_on_the_apgd_schedule():
 
 
 def test_the_strongest_known_attack_is_the_per_image_worst_case():
-    from snnconv.results import audit_diagnostics, worst_cases
+    from snnconv.audit import audit_diagnostics, worst_cases
 
     def row(attack, kind, robust, budget="ε1"):
         return {"model": "m", "attack": attack, "kind": kind, "robust": robust, "correct": sum(robust),
@@ -196,7 +196,7 @@ def test_the_strongest_known_attack_is_the_per_image_worst_case():
 
 
 def test_masking_remains_only_where_square_beats_every_white_box_attack_by_a_paired_interval():
-    from snnconv.results import masking_gap_rows, worst_cases
+    from snnconv.audit import masking_gap_rows, worst_cases
 
     def rows_at(budget, white, square):
         rows = [{"model": "m", "attack": "PGD", "kind": "white-box", "robust": white, "correct": sum(white),

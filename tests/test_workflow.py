@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from snnconv import claims, cli, pages, pipeline, results
+from snnconv import audit, claims, cli, pages, pipeline, results
 from snnconv.parameters import ParameterError
 from snnconv.plan import planning
 from snnconv.store import ArtifactStore
@@ -22,11 +22,11 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
 def _compute_calls(page: str) -> set[str]:
-    """The results/claims functions that a notebook calls with the store (its compute calls)."""
+    """The results/audit/claims functions that a notebook calls with the store (its compute calls)."""
     notebook = json.loads((ROOT / "notebooks" / f"{page}.ipynb").read_text())
     source = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
-    modules = {"results": results, "claims": claims}
-    return {f"{module}.{name}" for module, name in re.findall(r"\b(results|claims)\.(\w+)\(", source)
+    modules = {"results": results, "audit": audit, "claims": claims}
+    return {f"{module}.{name}" for module, name in re.findall(r"\b(results|audit|claims)\.(\w+)\(", source)
             if "store" in inspect.signature(getattr(modules[module], name)).parameters}
 
 
