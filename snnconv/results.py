@@ -7,6 +7,8 @@ model share its artifacts; rendering is :mod:`snnconv.page`'s job.
 * Table 1 and its masking checks, Tables A1, B2, B3/B4 — on the profile's ``n_test`` images;
 * Table 2, Table B1, Fig. 4 and their gradient-masking diagnostics — the adaptive evaluation, on the
   profile's ``n_test_extended`` images.
+
+The robustness audit, which reads every model of these pages under stronger attacks, is :mod:`snnconv.audit`.
 """
 
 from __future__ import annotations
