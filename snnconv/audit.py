@@ -16,7 +16,7 @@ from dataclasses import replace
 import torch
 
 from snnconv.config import MAIN_BASELINES, Profile
-from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, layer_statistics
+from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, layer_statistics, logit_margins
 from snnconv.models import Simulation
 from snnconv.parameters import Settings
 from snnconv.results import (
@@ -220,6 +220,41 @@ def member_gradient_rows(settings: Settings, store: ArtifactStore | None = None,
                                          profile.attack_batch)
             rows.append({"model": subject.label, "member": member.label, "gradient norm": float(norms.mean()),
                          "zero gradients (%)": 100.0 * float((norms == 0).float().mean())})
+    return rows
+
+
+def _median(values: torch.Tensor, chosen: torch.Tensor) -> float:
+    return float(values[chosen].median()) if chosen.any() else float("nan")
+
+
+def square_only_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+    """Where the images that only Square fools lie: for every model and budget, the images that Square alone
+    fools and those that resist every attack (*resist all*), each group's median clean margin
+    (:func:`snnconv.diagnostics.logit_margins`) and the median input-gradient norm through the training gradient
+    (the SNNs' training surrogate; the ANNs' exact gradient). A vanishing gradient would show as a norm near 0; a
+    misleading one, as images near the boundary (small margin) that a non-zero gradient does not push across."""
+    store = prepare(settings, store)
+    profile = settings.profile
+    subjects = audit_subjects(settings, store, progress)
+    if store.planning:  # measured on the spot from the models, never stored
+        return []
+    images, labels = evaluation_images(settings, profile.n_test_extended)
+    rows = []
+    for subject in subjects:
+        simulation = Simulation(subject.time_steps)
+        margins = logit_margins(subject.model, images, labels, simulation, profile.attack_batch)
+        norms = input_gradient_norms(subject.model, images, labels, simulation, profile.attack_batch)
+        for budget, epsilon in enumerate(profile.epsilons, start=1):
+            by = {row["attack"]: row for row in audit_rows(settings, store, subject, epsilon, progress)}
+            white = torch.tensor(by["strongest white-box"]["robust"])
+            square = torch.tensor(by["Square"]["robust"])
+            groups = {"Square alone": white & ~square, "resist all": white & square}
+            row = {"model": subject.label, "budget": f"ε{budget}"}
+            for name, chosen in groups.items():
+                row[f"images ({name})"] = int(chosen.sum())
+                row[f"margin ({name})"] = _median(margins, chosen)
+                row[f"gradient norm ({name})"] = _median(norms, chosen)
+            rows.append(row)
     return rows
 
 

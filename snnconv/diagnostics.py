@@ -59,6 +59,22 @@ def input_gradient_norms(
 
 
 @torch.no_grad()
+def logit_margins(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, simulation: Simulation, batch_size: int = 256
+) -> torch.Tensor:
+    """The clean margin :math:`m(x) = f_y(x) - \\max_{k \\neq y} f_k(x)` per image, in logits: how far the image
+    lies from the decision boundary (negative where it is misclassified)."""
+    model.eval()
+    margins = []
+    for i in range(0, len(images), batch_size):
+        logits = model(images[i : i + batch_size], simulation)
+        y = labels[i : i + batch_size, None]
+        true = logits.gather(1, y).squeeze(1)
+        margins.append(true - logits.scatter(1, y, float("-inf")).max(1).values)
+    return torch.cat(margins)
+
+
+@torch.no_grad()
 def random_noise_accuracy(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float, simulation: Simulation,
     seed: int = 0,

@@ -90,6 +90,7 @@ def _audit(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str
     audit.hart_width_rows(s, store, progress)
     audit.layer_statistics_rows(s, store, progress)
     audit.member_gradient_rows(s, store, progress)
+    audit.square_only_rows(s, store, progress)
 
 
 def _claims(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:

@@ -2,7 +2,7 @@ import torch
 from torch import nn
 
 from snnconv.attacks import AttackSpec, ensemble_robustness, predict
-from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
+from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, logit_margins, random_noise_accuracy
 from snnconv.models import ANN, Simulation, build
 
 
@@ -82,3 +82,19 @@ def test_square_alone_fooling_images_fails_the_per_image_check():
                                                                     square_only=3.0))}
     assert rows["the Square attack does not beat the white-box attack"]  # in accuracy the white box wins …
     assert not rows["no image is fooled by Square alone"]  # … but Square finds 3 % of images it misses
+
+
+class FixedLogits(nn.Module):
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x, simulation=ANN):
+        return self.logits[x[:, 0].long()]
+
+
+def test_the_margin_is_the_true_logit_minus_the_largest_other_in_every_batch():
+    logits = torch.tensor([[3.0, 1.0, 2.5], [0.0, 4.0, 4.0], [1.0, -2.0, 0.5], [2.0, 2.0, -1.0]])
+    images, labels = torch.arange(4.0)[:, None], torch.tensor([0, 1, 2, 0])
+    margins = logit_margins(FixedLogits(logits), images, labels, ANN, batch_size=3)
+    torch.testing.assert_close(margins, torch.tensor([0.5, 0.0, -0.5, 0.0]))
