@@ -63,7 +63,8 @@ def logit_margins(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, simulation: Simulation, batch_size: int = 256
 ) -> torch.Tensor:
     """The clean margin :math:`m(x) = f_y(x) - \\max_{k \\neq y} f_k(x)` per image, in logits: how far the image
-    lies from the decision boundary (negative where it is misclassified)."""
+    lies from the decision boundary (negative where it is misclassified); the margin that the CW loss drives below
+    zero (Carlini & Wagner 2017)."""
     model.eval()
     margins = []
     for i in range(0, len(images), batch_size):
