@@ -189,14 +189,25 @@ def masking_gap_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _measured_on_the_spot(settings: Settings, store: ArtifactStore | None,
+                          progress: bool) -> tuple[ArtifactStore, list[Subject], torch.Tensor, torch.Tensor] | None:
+    """For rows measured on the spot from the audit's models, never stored: the store, the models and the adaptive
+    evaluation's images and labels; None while planning (the models are planned all the same)."""
+    store = prepare(settings, store)
+    subjects = audit_subjects(settings, store, progress)
+    if store.planning:
+        return None
+    images, labels = evaluation_images(settings, settings.profile.n_test_extended)
+    return store, subjects, images, labels
+
+
 def layer_statistics_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
     """:func:`snnconv.diagnostics.layer_statistics` of every converted SNN and end-to-end SNN of the audit, on the
     adaptive evaluation's images."""
-    store = prepare(settings, store)
-    subjects = audit_subjects(settings, store, progress)
-    if store.planning:  # measured on the spot from the models, never stored
+    spot = _measured_on_the_spot(settings, store, progress)
+    if spot is None:
         return []
-    images, _ = evaluation_images(settings, settings.profile.n_test_extended)
+    _, subjects, images, _ = spot
     return [{"model": subject.label, **row}
             for subject in subjects if subject.time_steps > 0
             for row in layer_statistics(subject.model, images, subject.time_steps)]
@@ -205,12 +216,11 @@ def layer_statistics_rows(settings: Settings, store: ArtifactStore | None = None
 def member_gradient_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
     """Mean input-gradient norm :math:`\\|\\nabla_x \\mathcal{L}_{CE}\\|_1` of every converted and end-to-end SNN
     under each member (the paper's and the later ones): a member whose gradient is about zero cannot attack."""
-    store = prepare(settings, store)
-    profile = settings.profile
-    subjects = audit_subjects(settings, store, progress)
-    if store.planning:  # measured on the spot from the models, never stored
+    spot = _measured_on_the_spot(settings, store, progress)
+    if spot is None:
         return []
-    images, labels = evaluation_images(settings, profile.n_test_extended)
+    _, subjects, images, labels = spot
+    profile = settings.profile
     rows = []
     for subject in subjects:
         if subject.time_steps == 0:
@@ -233,12 +243,11 @@ def square_only_rows(settings: Settings, store: ArtifactStore | None = None, pro
     (:func:`snnconv.diagnostics.logit_margins`) and the median input-gradient norm through the training gradient
     (the SNNs' training surrogate; the ANNs' exact gradient). A vanishing gradient would show as a norm near 0; a
     misleading one, as images near the boundary (small margin) that a non-zero gradient does not push across."""
-    store = prepare(settings, store)
-    profile = settings.profile
-    subjects = audit_subjects(settings, store, progress)
-    if store.planning:  # measured on the spot from the models, never stored
+    spot = _measured_on_the_spot(settings, store, progress)
+    if spot is None:
         return []
-    images, labels = evaluation_images(settings, profile.n_test_extended)
+    store, subjects, images, labels = spot
+    profile = settings.profile
     rows = []
     for subject in subjects:
         simulation = Simulation(subject.time_steps)
