@@ -182,10 +182,9 @@ def masking_gap_rows(rows: list[dict]) -> list[dict]:
     for square in (row for row in rows if row["attack"] == "Square"):
         white = by[(square["model"], square["budget"], "strongest white-box")]
         compared = paired_comparison(white["robust"], square["robust"])
-        out.append({"model": square["model"], "budget": square["budget"], "strongest white-box": compared.accuracy_a,
-                    "Square": compared.accuracy_b, "Square stronger by": compared.difference,
-                    "ci_low": compared.ci_low, "ci_high": compared.ci_high, "p_value": compared.p_value,
-                    "Square-only images": compared.only_a, "masking remains": compared.ci_low > 0})
+        row = compared.row("strongest white-box", "Square", higher="masking remains")
+        row["Square stronger by"] = row.pop("difference")
+        out.append({"model": square["model"], "budget": square["budget"], **row, "Square-only images": compared.only_a})
     return out
 
 

@@ -51,11 +51,18 @@ from snnconv.tables import RESULT_COLUMNS, format_table
 MARKS = {True: "✓", False: "✗"}
 
 
+#: From this magnitude on, a table cell is written in scientific notation with three significant digits.
+LARGE = 1e6
+
+
 def _cell(value: Any, digits: int) -> str:
     if isinstance(value, bool):
         return MARKS[value]
     if isinstance(value, float):
-        return "—" if pd.isna(value) else f"{value:.{digits}f}"
+        if pd.isna(value):
+            return "—"
+        # A fixed number of decimals turns 1e26 (an exploding surrogate gradient) into 27 digits of noise.
+        return f"{value:.3g}" if abs(value) >= LARGE else f"{value:.{digits}f}"
     return str(value)
 
 

@@ -30,6 +30,11 @@ def test_html_table_writes_p_values_with_two_significant_digits_and_an_underflow
     assert "<td>&lt; 1e-300</td>" in text and "<td>0</td>" not in text
 
 
+def test_html_table_writes_huge_values_in_scientific_notation():
+    text = page.html_table(pd.DataFrame({"gradient norm": [3.4567e26, 999999.0, 1.5]}), digits=4)
+    assert "<td>3.46e+26</td>" in text and "<td>999999.0000</td>" in text and "<td>1.5000</td>" in text
+
+
 def test_html_table_keeps_named_index_levels_as_columns():
     grid = pd.DataFrame({"check": ["a"], "AT": [True]}).set_index("check")
     assert "<th>check</th><th>AT</th>" in page.html_table(grid)
