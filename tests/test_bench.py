@@ -58,6 +58,7 @@ def test_book_cost_adds_recorded_seconds_once_and_reads_where_the_ensembles_pass
     passes = book_cost.ensemble_passes({"evaluation/e": store.record("evaluation", "e")})
     assert passes["verdicts"] == 1 and passes["resisted_share_min"] == 38 / 42
     assert passes["order_saving_max"] == 42 / 40
+    assert passes["resisted_share_all"] == 38 / 42 and passes["order_saving_all"] == 42 / 40
 
     monkeypatch.setenv("SNNCONV_STORE", str(tmp_path / "store"))
     out = tmp_path / "book_cost.json"
