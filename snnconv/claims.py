@@ -321,6 +321,45 @@ def verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
     return out
 
 
+def schedule_verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
+    """One row per claim in :func:`schedule_rows` output: its verdict under each schedule, by this module's rule
+    applied to the one seed the rows come from (a column per schedule, in the order of the rows)."""
+    schedules = list(dict.fromkeys((row["ANN epochs"], row["SNN epochs"]) for row in rows))
+    out = []
+    for claim in claims:
+        own = [row for row in rows if row["claim"] == claim.key]
+        if not own:
+            continue
+        verdicts_by_schedule = {}
+        for ann_epochs, snn_epochs in schedules:
+            statuses = {row["comparison"]: [row["status"]] for row in own
+                        if (row["ANN epochs"], row["SNN epochs"]) == (ann_epochs, snn_epochs)}
+            verdicts_by_schedule[f"ANN {ann_epochs} / SNN {snn_epochs} epochs"] = verdict(statuses)
+        out.append({"claim": claim.statement, **verdicts_by_schedule})
+    return out
+
+
+def budget_sentence(table: list[dict]) -> str:
+    """Which verdicts of :func:`schedule_verdicts` move away from the first schedule's (the profile's).
+
+    >>> budget_sentence([{"claim": "A beats B", "ANN 5 / SNN 1 epochs": "does not hold",
+    ...                   "ANN 5 / SNN 3 epochs": "does not hold", "ANN 10 / SNN 1 epochs": "inconclusive"}])
+    '1 of 1 verdicts change with the longer schedules. “A beats B”: *does not hold* with ANN 5 / SNN 1 epochs, \
+*inconclusive* with ANN 10 / SNN 1 epochs.'
+    """
+    moves = []
+    for row in table:
+        columns = [c for c in row if c != "claim"]
+        base = row[columns[0]]
+        changed = [c for c in columns[1:] if row[c] != base]
+        if changed:
+            moves.append(f"“{row['claim']}”: *{base}* with {columns[0]}, "
+                         + ", ".join(f"*{row[c]}* with {c}" for c in changed))
+    if not moves:
+        return f"No verdict changes with the longer schedules (claims tested: {len(table)})."
+    return f"{len(moves)} of {len(table)} verdicts change with the longer schedules. " + ". ".join(moves) + "."
+
+
 def sensitivity_schedules(profile: Any, longer_ann_epochs: Any = None,
                           longer_snn_epochs: Any = None) -> list[tuple[int, int]]:
     """The profile's schedule, a longer finetuning and longer baselines, as ``(ann_epochs, snn_epochs)``.

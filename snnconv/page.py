@@ -106,8 +106,17 @@ def verdict_sentence(frame: pd.DataFrame, holds: str, statement: str, unit: str,
 
 def verdict_html(frame: pd.DataFrame, holds: str, statement: str, unit: str, measurably: str | None = None) -> str:
     """:func:`verdict_sentence` as inline HTML, for quoting in the book's prose."""
-    sentence = html.escape(verdict_sentence(frame, holds, statement, unit, measurably))
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", sentence)
+    return inline_html(verdict_sentence(frame, holds, statement, unit, measurably))
+
+
+def inline_html(sentence: str) -> str:
+    """A Markdown sentence as inline HTML for the book's prose: escaped, ``**bold**`` and ``*italic*`` kept.
+
+    >>> inline_html("**The claim holds** (*a* < b)")
+    '<strong>The claim holds</strong> (<em>a</em> &lt; b)'
+    """
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(sentence))
+    return re.sub(r"\*(.+?)\*", r"<em>\1</em>", escaped)
 
 
 def key_name(label: str) -> str:
@@ -207,6 +216,12 @@ class Page:
         for _, row in rows.iterrows():
             key = "_".join(key_name(str(row[c]).replace("ε", "eps") or "clean") for c in columns)
             self.glue(key, 100.0 * row["correct"] / row["n"])
+
+    def say(self, sentence: str, key: str | None = None) -> None:
+        """Show a sentence the page computed (Markdown, ``**bold**`` and ``*italic*``); glue it as ``key`` if given."""
+        _display(_markdown(sentence))
+        if key is not None:
+            self.glue(key, inline_html(sentence))
 
     def claim(self, frame: pd.DataFrame, holds: str, statement: str, unit: str = "comparisons",
               measurably: str | None = None, key: str | None = None) -> None:

@@ -96,6 +96,24 @@ def test_schedule_rows_rerun_a_claim_under_each_schedule(settings):
                                                                           (3, pytest.approx(100 * 30 / 130))]
 
 
+def test_schedule_verdicts_say_which_claim_a_longer_schedule_changes(settings):
+    def reversed_unless_long(settings, store, progress):  # B wins at 1 epoch; a tie at 3
+        epochs = settings.profile.snn_schedule.epochs
+        return [("A vs B", *_verdicts(0, 30 if epochs == 1 else 0))]
+    def always(settings, store, progress):
+        return [("C vs D", *_verdicts(30, 0))]
+    moving = claims.Claim("moving", "A beats B", "nowhere", comparisons=reversed_unless_long)
+    steady = claims.Claim("steady", "C beats D", "nowhere", comparisons=always)
+    rows = claims.schedule_rows(settings, [(1, 1), (1, 3)], [moving, steady], progress=False)
+    table = claims.schedule_verdicts(rows, [moving, steady])
+    assert table == [{"claim": "A beats B", "ANN 1 / SNN 1 epochs": "does not hold",
+                      "ANN 1 / SNN 3 epochs": "inconclusive"},
+                     {"claim": "C beats D", "ANN 1 / SNN 1 epochs": "holds", "ANN 1 / SNN 3 epochs": "holds"}]
+    sentence = claims.budget_sentence(table)
+    assert sentence.startswith("1 of 2 verdicts change") and "A beats B" in sentence and "C beats D" not in sentence
+    assert claims.budget_sentence(table[1:]) == "No verdict changes with the longer schedules (claims tested: 1)."
+
+
 def test_a_longer_schedule_is_another_model_in_the_store(settings):
     from snnconv.config import ann_config, snn_config
     from snnconv.store import artifact_key
