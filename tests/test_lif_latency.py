@@ -66,3 +66,20 @@ def test_bntt_members_leave_out_only_the_conversion_based_approximation():
     result = ensemble_robustness(net, images, labels, AttackSpec("FGSM", 8 / 255), 2,
                                  members=members_by_label(BNTT_MEMBERS[:2]), progress=False, eot=2)
     assert result.n == 4 and TRAINING_GRADIENT.label in BNTT_MEMBERS
+
+
+def test_the_if_models_of_fig2_are_planned_without_training_the_lif_models(tmp_path):
+    # The claims page tests only Fig. 2's IF comparison; a BNTT model at the longer T costs most of an hour.
+    from snnconv.parameters import resolve
+    from snnconv.plan import planning
+    from snnconv.results import lif_latency_rows
+    from snnconv.store import ArtifactStore
+
+    def planned_models(neurons: tuple[str, ...]) -> set[str]:
+        store = planning(ArtifactStore(tmp_path))
+        lif_latency_rows(resolve("smoke"), store, progress=False, neurons=neurons)
+        return {need.label for need in store.plan.needs.values() if need.kind != "evaluation"}
+
+    if_only, both = planned_models(("IF",)), planned_models(("IF", "LIF"))
+    assert not any("LIF" in label for label in if_only)
+    assert {label for label in both if "BNTT" in label} and if_only < both
