@@ -131,3 +131,15 @@ def test_a_sensitivity_schedule_must_be_longer(bad):
 
     with pytest.raises(ParameterError, match="^Parameter longer_snn_epochs="):
         claims.sensitivity_schedules(PROFILES["default"], longer_snn_epochs=bad)
+
+
+def test_the_table1_claim_plans_only_the_attack_it_compares(settings, tmp_path):
+    # Table 1's other cells (the ANNs' AutoAttack, the SNNs' FGSM, PGD at the smaller budgets) are not compared.
+    from snnconv.plan import planning
+    from snnconv.store import ArtifactStore
+
+    store = planning(ArtifactStore(tmp_path))
+    (claim,) = [c for c in claims.CLAIMS if c.key == "robust_init"]
+    claims.claim_rows(settings, [0], [claim], store=store, progress=False)
+    attacks = {need.label.split(" on ")[0] for need in store.plan.needs.values() if need.kind == "evaluation"}
+    assert attacks == {"PGD"}
