@@ -346,24 +346,27 @@ def schedule_verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> lis
 
 
 def budget_sentence(table: list[dict]) -> str:
-    """Which verdicts of :func:`schedule_verdicts` move away from the first schedule's (the profile's).
+    """Which verdicts of :func:`schedule_verdicts` move away from the first schedule's (the profile's), and
+    every claim's verdicts, in one paragraph.
 
     >>> budget_sentence([{"claim": "A beats B", "ANN 5 / SNN 1 epochs": "does not hold",
-    ...                   "ANN 5 / SNN 3 epochs": "does not hold", "ANN 10 / SNN 1 epochs": "inconclusive"}])
-    '1 of 1 verdicts change with the longer schedules. “A beats B”: *does not hold* with ANN 5 / SNN 1 epochs, \
-*inconclusive* with ANN 10 / SNN 1 epochs.'
+    ...                   "ANN 5 / SNN 3 epochs": "does not hold", "ANN 10 / SNN 1 epochs": "inconclusive"},
+    ...                  {"claim": "C beats D", "ANN 5 / SNN 1 epochs": "holds", "ANN 5 / SNN 3 epochs": "holds",
+    ...                   "ANN 10 / SNN 1 epochs": "holds"}])
+    '1 of 2 verdicts change with the longer schedules. “A beats B”: *does not hold* with ANN 5 / SNN 1 epochs, \
+*inconclusive* with ANN 10 / SNN 1 epochs. “C beats D”: *holds* with every schedule.'
     """
-    moves = []
+    parts, moved = [], 0
     for row in table:
         columns = [c for c in row if c != "claim"]
         base = row[columns[0]]
         changed = [c for c in columns[1:] if row[c] != base]
-        if changed:
-            moves.append(f"“{row['claim']}”: *{base}* with {columns[0]}, "
-                         + ", ".join(f"*{row[c]}* with {c}" for c in changed))
-    if not moves:
-        return f"No verdict changes with the longer schedules (claims tested: {len(table)})."
-    return f"{len(moves)} of {len(table)} verdicts change with the longer schedules. " + ". ".join(moves) + "."
+        moved += bool(changed)
+        parts.append(f"“{row['claim']}”: *{base}* with "
+                     + (", ".join([columns[0], *(f"*{row[c]}* with {c}" for c in changed)]) if changed
+                        else "every schedule"))
+    head = f"{moved} of {len(table)} verdicts change" if moved else "No verdict changes"
+    return f"{head} with the longer schedules. " + ". ".join(parts) + "."
 
 
 def sensitivity_schedules(profile: Any, longer_ann_epochs: Any = None,
