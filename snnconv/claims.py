@@ -36,6 +36,7 @@ from snnconv import results
 from snnconv.config import ABLATIONS
 from snnconv.data import CORRUPTIONS
 from snnconv.parameters import Settings, fail
+from snnconv.plan import planning
 from snnconv.statistics import paired, t_half_width
 from snnconv.store import ArtifactStore
 
@@ -281,6 +282,30 @@ def schedule_rows(settings: Settings, schedules: Sequence[tuple[int, int]], clai
         rows += [{"ANN epochs": ann_epochs, "SNN epochs": snn_epochs, **row}
                  for row in _tested(run, chosen, store, progress)]
     return rows
+
+
+def schedule_costs(settings: Settings, schedules: Sequence[tuple[int, int]], store: ArtifactStore,
+                   claims: Sequence[Claim] | None = None) -> list[dict]:
+    """What each schedule of :func:`schedule_rows` cost: the compute time that the stored records of its models
+    (training) and attack verdicts report, in minutes, with the torch threads they were computed with; artifacts
+    a schedule shares with another (the profile's ANN under a longer finetuning) count under both."""
+    chosen = claims if claims is not None else [c for c in CLAIMS if c.key in BUDGET_CLAIMS]
+    out = []
+    for ann_epochs, snn_epochs in schedules:
+        planned = planning(store)
+        _tested(with_schedule(settings, ann_epochs, snn_epochs), chosen, planned, progress=False)
+        minutes, threads, missing = {"training": 0.0, "attacks": 0.0}, set(), 0
+        for need in planned.plan.needs.values():
+            if not need.stored:
+                missing += 1
+                continue
+            record = store.record(need.kind, need.key)
+            minutes["attacks" if need.kind == "evaluation" else "training"] += record.get("seconds", 0.0) / 60
+            threads.add(str(record.get("threads", "not recorded")))
+        out.append({"ANN epochs": ann_epochs, "SNN epochs": snn_epochs, "training minutes": minutes["training"],
+                    "attack minutes": minutes["attacks"], "threads": ", ".join(sorted(threads)),
+                    "not stored": missing})
+    return out
 
 
 def pooled(rows: list[dict], confidence: float = 0.95) -> list[dict]:

@@ -146,3 +146,24 @@ def test_the_table1_claim_plans_only_the_attack_it_compares(settings, tmp_path):
     claims.claim_rows(settings, [0], [claim], store=store, progress=False)
     attacks = {need.label.split(" on ")[0] for need in store.plan.needs.values() if need.kind == "evaluation"}
     assert attacks == {"PGD"}
+
+
+def test_schedule_costs_add_up_the_recorded_seconds_of_each_schedule(settings, tmp_path):
+    from snnconv.store import ArtifactStore
+
+    def comparisons(settings, store, progress):  # one model per finetuning length, and one attack verdict
+        epochs = settings.profile.snn_schedule.epochs
+        if store.planning:
+            store.plan.need("snn", f"model{epochs}", "a model", (), lambda: None, store)
+            store.plan.need("evaluation", f"attack{epochs}", "an attack", (), lambda: None, store)
+        return [("A vs B", *_verdicts(10, 0))]
+    claim = claims.Claim("toy", "A beats B", "nowhere", comparisons=comparisons)
+    store = ArtifactStore(tmp_path)
+    store.save_json("snn", "model1", {"seconds": 120.0, "threads": 1})
+    store.save_json("evaluation", "attack1", {"seconds": 30.0, "threads": 1})
+    store.save_json("snn", "model3", {"seconds": 360.0, "threads": 2})
+    costs = claims.schedule_costs(settings, [(1, 1), (1, 3)], store, [claim])
+    assert costs == [{"ANN epochs": 1, "SNN epochs": 1, "training minutes": 2.0, "attack minutes": 0.5,
+                      "threads": "1", "not stored": 0},
+                     {"ANN epochs": 1, "SNN epochs": 3, "training minutes": 6.0, "attack minutes": 0.0,
+                      "threads": "2", "not stored": 1}]
