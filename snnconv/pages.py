@@ -97,8 +97,9 @@ def _claims(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[st
     chosen = claims.parse_seeds(extra["seeds"] if extra["seeds"] is not None else s.profile.claim_seeds)
     claims.claim_rows(s, chosen, store=store, progress=progress)
     schedules = claims.sensitivity_schedules(s.profile, extra["longer_ann_epochs"], extra["longer_snn_epochs"])
-    claims.schedule_rows(dataclasses.replace(s, seed=chosen[0], objectives=("at",)), schedules, store=store,
-                         progress=progress)
+    budget = dataclasses.replace(s, seed=chosen[0], objectives=("at",))
+    claims.schedule_rows(budget, schedules, store=store, progress=progress)
+    claims.schedule_costs(budget, schedules, store)  # reads records only; called so the work mirrors the notebook
 
 
 #: Every result notebook (its file name without ``.ipynb``) and its work.
