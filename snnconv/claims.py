@@ -20,7 +20,8 @@ of comparisons: a passed check counts as *for*, a failed one as *against*.
 Across seeds, :func:`pooled` gives each comparison's mean difference with a t interval over the seeds (the
 spread between independently trained models, which one seed cannot show). :func:`schedule_rows` re-runs the
 claims that compare training methods (Table 2, Fig. 4) with longer schedules, to show how each effect moves
-with the training budget.
+with the training budget, and :func:`attack_rows` re-runs the claims whose models the robustness audit attacks
+(Tables 1 and 2) under its strongest known attack, to show whether the paper's attack decided them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from snnconv import results
+from snnconv import audit, results
 from snnconv.config import ABLATIONS
 from snnconv.data import CORRUPTIONS
 from snnconv.parameters import Settings, fail
@@ -53,6 +54,8 @@ class Claim:
     source: str  # where the paper makes it
     comparisons: Callable[[Settings, ArtifactStore, bool], list[Comparison]] | None = None
     checks: Callable[[Settings, ArtifactStore, bool], list[dict]] | None = None  # diagnose() rows with model
+    # the comparisons again under the robustness audit's strongest known attack, where the audit attacks the models
+    strongest: Callable[[Settings, ArtifactStore, bool], list[Comparison]] | None = None
 
 
 def _rows(rows: list[dict], **match: Any) -> list[dict]:
@@ -100,6 +103,18 @@ def _table2(metric: str) -> Callable[[Settings, ArtifactStore, bool], list[Compa
         rat = {row["attack"]: row for row in rows if row["model"] == "SNN-RAT"}
         return [(f"{row['model']} vs SNN-RAT" + (f", {row['attack']}" if row["attack"] else ""), row["robust"],
                  rat[row["attack"]]["robust"]) for row in rows if row["model"] != "SNN-RAT"]
+    return comparisons
+
+
+def _strongest(page: str, rival: str, robust_only: bool = False) -> Callable[[Settings, ArtifactStore, bool],
+                                                                              list[Comparison]]:
+    """Every model of ``page`` (a key of :data:`snnconv.audit.STRONGEST_KNOWN_PAGES`) against ``rival`` under the
+    strongest known attack at ε3: per image, robust only if every attack of the robustness audit failed."""
+    def comparisons(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+        chosen = _robust_only(settings) if robust_only else settings
+        robust = {row["model"]: row["robust"] for row in audit.strongest_known_rows(chosen, page, store, progress)}
+        against = robust.pop(rival)
+        return [(f"{model} vs {rival}, strongest known", verdicts, against) for model, verdicts in robust.items()]
     return comparisons
 
 
@@ -184,12 +199,14 @@ def _masking(settings: Settings, store: ArtifactStore, progress: bool) -> list[d
 #: Every qualitative claim of the paper that the book tests, in the paper's order.
 CLAIMS: tuple[Claim, ...] = (
     Claim("robust_init", "SNNs converted from adversarially trained ANNs are far more robust than the SNN converted "
-          "from a naturally trained ANN (ε3 ensemble PGD²⁰)", "Sec. 5.1, Table 1", comparisons=_table1),
+          "from a naturally trained ANN (ε3 ensemble PGD²⁰)", "Sec. 5.1, Table 1", comparisons=_table1,
+          strongest=_strongest("table1", "Natural")),
     Claim("ann_budget_transfers", "the baseline ANN's robustness transfers: the SNN converted from the AT-ε3 ANN is "
           "more robust (ε3 ensemble PGD²⁰) than the one from the AT-ε1 ANN, though both are finetuned at ε1",
           "Sec. 5.1, Fig. 1", comparisons=_fig1),
     Claim("vs_snn_rat_robust", "our converted SNNs are more robust than SNN-RAT under every ensemble attack",
-          "Sec. 5.2, Table 2", comparisons=_table2("robust")),
+          "Sec. 5.2, Table 2", comparisons=_table2("robust"),
+          strongest=_strongest("table2", "SNN-RAT", robust_only=True)),
     Claim("vs_snn_rat_clean", "our converted SNNs have a higher clean accuracy than SNN-RAT", "Sec. 5.2, Table 2",
           comparisons=_table2("clean")),
     Claim("square_vs_snn_rat", "under the Square attack ours is more robust than SNN-RAT at the largest query budget",
@@ -352,22 +369,46 @@ def verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
     return out
 
 
-def schedule_verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
-    """One row per claim in :func:`schedule_rows` output: its verdict under each schedule, by this module's rule
-    applied to the one seed the rows come from (a column per schedule, in the order of the rows)."""
-    schedules = list(dict.fromkeys((row["ANN epochs"], row["SNN epochs"]) for row in rows))
+def verdicts_by(rows: list[dict], condition: Callable[[dict], str], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
+    """One row per claim in ``rows`` (from one seed): its verdict under each condition that ``condition`` names for
+    a row (a schedule, an attack), by this module's rule; a column per condition, in the order of the rows."""
+    conditions = list(dict.fromkeys(map(condition, rows)))
     out = []
     for claim in claims:
         own = [row for row in rows if row["claim"] == claim.key]
-        if not own:
-            continue
-        verdicts_by_schedule = {}
-        for ann_epochs, snn_epochs in schedules:
-            statuses = {row["comparison"]: [row["status"]] for row in own
-                        if (row["ANN epochs"], row["SNN epochs"]) == (ann_epochs, snn_epochs)}
-            verdicts_by_schedule[f"ANN {ann_epochs} / SNN {snn_epochs} epochs"] = verdict(statuses)
-        out.append({"claim": claim.statement, **verdicts_by_schedule})
+        if own:
+            out.append({"claim": claim.statement, **{
+                name: verdict({row["comparison"]: [row["status"]] for row in own if condition(row) == name})
+                for name in conditions}})
     return out
+
+
+def schedule_verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
+    """:func:`verdicts_by` the schedules of :func:`schedule_rows` output."""
+    return verdicts_by(rows, lambda row: f"ANN {row['ANN epochs']} / SNN {row['SNN epochs']} epochs", claims)
+
+
+def attack_verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
+    """:func:`verdicts_by` the attacks of :func:`attack_rows` output."""
+    return verdicts_by(rows, lambda row: row["attack"], claims)
+
+
+#: The two attacks of :func:`attack_rows`, as its rows name them.
+PAPER_ATTACKS, STRONGEST_KNOWN = "the paper's attacks", "the strongest known attack"
+
+
+def _change_sentence(table: list[dict], change: str, preposition: str, every: str) -> str:
+    parts, moved = [], 0
+    for row in table:
+        columns = [c for c in row if c != "claim"]
+        base = row[columns[0]]
+        changed = [c for c in columns[1:] if row[c] != base]
+        moved += bool(changed)
+        parts.append(f"“{row['claim']}”: *{base}* {preposition} "
+                     + (", ".join([columns[0], *(f"*{row[c]}* {preposition} {c}" for c in changed)]) if changed
+                        else every))
+    head = f"{moved} of {len(table)} verdicts change" if moved else "No verdict changes"
+    return f"{head} {change}. " + ". ".join(parts) + "."
 
 
 def budget_sentence(table: list[dict]) -> str:
@@ -381,17 +422,27 @@ def budget_sentence(table: list[dict]) -> str:
     '1 of 2 verdicts change with the longer schedules. “A beats B”: *does not hold* with ANN 5 / SNN 1 epochs, \
 *inconclusive* with ANN 10 / SNN 1 epochs. “C beats D”: *holds* with every schedule.'
     """
-    parts, moved = [], 0
-    for row in table:
-        columns = [c for c in row if c != "claim"]
-        base = row[columns[0]]
-        changed = [c for c in columns[1:] if row[c] != base]
-        moved += bool(changed)
-        parts.append(f"“{row['claim']}”: *{base}* with "
-                     + (", ".join([columns[0], *(f"*{row[c]}* with {c}" for c in changed)]) if changed
-                        else "every schedule"))
-    head = f"{moved} of {len(table)} verdicts change" if moved else "No verdict changes"
-    return f"{head} with the longer schedules. " + ". ".join(parts) + "."
+    return _change_sentence(table, "with the longer schedules", "with", "every schedule")
+
+
+def attack_sentence(table: list[dict]) -> str:
+    """Which verdicts of :func:`attack_verdicts` the strongest known attack changes, and every claim's verdicts.
+
+    >>> attack_sentence([{"claim": "A beats B", PAPER_ATTACKS: "holds", STRONGEST_KNOWN: "does not hold"}])
+    "1 of 1 verdicts change under the strongest known attack. “A beats B”: *holds* under the paper's attacks, \
+*does not hold* under the strongest known attack."
+    """
+    return _change_sentence(table, "under the strongest known attack", "under", "both attacks")
+
+
+def attack_rows(settings: Settings, claims: Sequence[Claim] | None = None, store: ArtifactStore | None = None,
+                progress: bool = True) -> list[dict]:
+    """The claims that have a ``strongest`` test (by default), seed ``settings.seed``, under the paper's attacks and
+    under the strongest known attack of :mod:`snnconv.audit` (the same models); each row names its attack."""
+    chosen = claims if claims is not None else [c for c in CLAIMS if c.strongest is not None]
+    stronger = [dataclasses.replace(c, comparisons=c.strongest, checks=None) for c in chosen]
+    return [{"attack": name, **row} for name, group in ((PAPER_ATTACKS, chosen), (STRONGEST_KNOWN, stronger))
+            for row in _tested(settings, group, store, progress)]
 
 
 def sensitivity_schedules(profile: Any, longer_ann_epochs: Any = None,

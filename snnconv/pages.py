@@ -100,6 +100,7 @@ def _claims(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[st
     budget = dataclasses.replace(s, seed=chosen[0], objectives=("at",))
     claims.schedule_rows(budget, schedules, store=store, progress=progress)
     claims.schedule_costs(budget, schedules, store)  # reads records only; called so the work mirrors the notebook
+    claims.attack_rows(dataclasses.replace(s, seed=chosen[0]), store=store, progress=progress)
 
 
 #: Every result notebook (its file name without ``.ipynb``) and its work.

@@ -148,6 +148,35 @@ def test_the_table1_claim_plans_only_the_attack_it_compares(settings, tmp_path):
     assert attacks == {"PGD"}
 
 
+def test_attack_rows_retest_a_claim_under_the_strongest_known_attack(settings):
+    def paper(settings, store, progress):  # A looks more robust under the paper's attack ...
+        return [("A vs B", *_verdicts(30, 0))]
+    def strongest(settings, store, progress):  # ... but the stronger attack reverses it
+        return [("A vs B, strongest known", *_verdicts(0, 30))]
+    fragile = claims.Claim("fragile", "A beats B", "nowhere", comparisons=paper, strongest=strongest)
+    rows = claims.attack_rows(settings, [fragile], progress=False)
+    assert [(row["attack"], row["status"]) for row in rows] == [(claims.PAPER_ATTACKS, "for"),
+                                                                  (claims.STRONGEST_KNOWN, "against")]
+    table = claims.attack_verdicts(rows, [fragile])
+    assert table == [{"claim": "A beats B", claims.PAPER_ATTACKS: "holds", claims.STRONGEST_KNOWN: "does not hold"}]
+    assert claims.attack_sentence(table).startswith("1 of 1 verdicts change under the strongest known attack.")
+
+
+def test_the_strongest_known_attack_reuses_the_audits_verdicts_for_tables_1_and_2(settings, tmp_path):
+    # The audit's attacks (Square among them) on Table 1's and Table 2's models; no other claim is re-tested.
+    from snnconv.plan import planning
+    from snnconv.store import ArtifactStore
+
+    assert [c.key for c in claims.CLAIMS if c.strongest] == ["robust_init", "vs_snn_rat_robust"]
+    store = planning(ArtifactStore(tmp_path))
+    claims.attack_rows(settings, store=store, progress=False)
+    attacks = {need.label.split(" on ")[0] for need in store.plan.needs.values() if need.kind == "evaluation"}
+    assert {"Square", "APGD-DLR", "PGD"} <= attacks
+    models = {need.label.split(" on ")[1] for need in store.plan.needs.values()
+              if need.kind == "evaluation" and need.label.startswith("Square")}
+    assert models == {"Natural", "AT-eps1", "TRADES-eps1", "MART-eps1", "SNN-RAT"}
+
+
 def test_schedule_costs_add_up_the_recorded_seconds_of_each_schedule(settings, tmp_path):
     from snnconv.store import ArtifactStore
 
