@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from snnconv import audit, results
-from snnconv.config import ABLATIONS
+from snnconv.config import ABLATIONS, Ablation
 from snnconv.data import CORRUPTIONS
 from snnconv.parameters import Settings, fail
 from snnconv.plan import planning
@@ -83,13 +83,29 @@ def _table1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Co
     return [(f"{label} vs Natural", verdicts, natural) for label, verdicts in robust.items()]
 
 
-def _fig1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+def _table1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    subjects = audit.converted_snn_subjects(settings, store, progress)
+    return _strongest(settings, store, progress, subjects,
+                      [(s.label, "Natural") for s in subjects if s.label != "Natural"])
+
+
+def _fig1_betas(settings: Settings) -> tuple[float, ...]:
     # Two β of Fig. 1's grid per seed (our default and the largest), not all of it: the claim is tested at each.
-    profile = settings.profile
-    betas = tuple(dict.fromkeys((profile.finetune_trade_off, max(profile.beta_grid))))
+    return tuple(dict.fromkeys((settings.profile.finetune_trade_off, max(settings.profile.beta_grid))))
+
+
+def _fig1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    betas = _fig1_betas(settings)
     rows = _rows(results.beta_sweep_rows(settings, betas, store, progress), metric="robust")
     return [(f"AT-eps3 vs AT-eps1, β={beta:g}", _one(rows, ann_objective="AT-eps3", beta=beta)["robust"],
              _one(rows, ann_objective="AT-eps1", beta=beta)["robust"]) for beta in betas]
+
+
+def _fig1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    betas = _fig1_betas(settings)
+    found = {(label, beta): s for label, beta, s in results.beta_sweep_subjects(settings, betas, store, progress)}
+    return _strongest(settings, store, progress, list(found.values()),
+                      [(found["AT-eps3", beta].label, found["AT-eps1", beta].label) for beta in betas])
 
 
 def _robust_only(settings: Settings) -> Settings:
@@ -106,16 +122,20 @@ def _table2(metric: str) -> Callable[[Settings, ArtifactStore, bool], list[Compa
     return comparisons
 
 
-def _strongest(page: str, rival: str, robust_only: bool = False) -> Callable[[Settings, ArtifactStore, bool],
-                                                                              list[Comparison]]:
-    """Every model of ``page`` (a key of :data:`snnconv.audit.STRONGEST_KNOWN_PAGES`) against ``rival`` under the
-    strongest known attack at ε3: per image, robust only if every attack of the robustness audit failed."""
-    def comparisons(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-        chosen = _robust_only(settings) if robust_only else settings
-        robust = {row["model"]: row["robust"] for row in audit.strongest_known_rows(chosen, page, store, progress)}
-        against = robust.pop(rival)
-        return [(f"{model} vs {rival}, strongest known", verdicts, against) for model, verdicts in robust.items()]
-    return comparisons
+def _strongest(settings: Settings, store: ArtifactStore, progress: bool, subjects: Sequence[results.Subject],
+               pairs: Sequence[tuple[str, str]], budget: int = -1) -> list[Comparison]:
+    """Each ``(A, B)`` pair of subject labels under the strongest known attack at ``epsilons[budget]``: per image,
+    robust only if every attack of the robustness audit (:func:`snnconv.audit.audit_rows`) failed."""
+    epsilon, named = settings.profile.epsilons[budget], {label for pair in pairs for label in pair}
+    robust = {s.label: audit.audit_rows(settings, store, s, epsilon, progress)[-1]["robust"] for s in subjects
+              if s.label in named}
+    return [(f"{a} vs {b}, strongest known", robust[a], robust[b]) for a, b in pairs]
+
+
+def _table2_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    chosen = _robust_only(settings)
+    rat, *ours = results.table2_subjects(chosen, store, progress)
+    return _strongest(chosen, store, progress, [rat, *ours], [(s.label, rat.label) for s in ours])
 
 
 def _fig4_rat(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
@@ -168,14 +188,31 @@ def _fig2_if(settings: Settings, store: ArtifactStore, progress: bool) -> list[C
             if row["method"] in ("RFGSM", "SNN-RAT")]
 
 
-def _finetuning_design(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    # Only the rows this claim compares (Sec. 5.1): natural finetuning and fixed thresholds, both from the AT ANN.
+def _fig2_if_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    found = {cells["method"]: s for cells, s in results.lif_latency_subjects(settings, store, progress, ("IF",))}
+    ours = next(s for method, s in found.items() if method.startswith("Ours"))
+    return _strongest(settings, store, progress, list(found.values()),
+                      [(ours.label, found[method].label) for method in ("RFGSM", "SNN-RAT")],
+                      budget=len(settings.profile.epsilons) // 2)  # Fig. 2b's ε2, as lif_latency_rows attacks
+
+
+def _finetuning_ablations() -> tuple[Ablation, ...]:
+    """Only the rows the Table B5 claim compares (Sec. 5.1): natural finetuning and fixed thresholds, both from the
+    AT ANN, then ours."""
     ours = ABLATIONS[-1]
-    rivals = tuple(a for a in ABLATIONS[:-1] if a.init == ours.init and (a.outer == "natural"
-                                                                         or not a.trainable_threshold))
-    rows = _rows(results.ablation_rows(settings, store, progress, (*rivals, ours)),
+    return (*(a for a in ABLATIONS[:-1] if a.init == ours.init and (a.outer == "natural"
+                                                                    or not a.trainable_threshold)), ours)
+
+
+def _finetuning_design(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    rows = _rows(results.ablation_rows(settings, store, progress, _finetuning_ablations()),
                  attack=f"PGD{settings.profile.pgd_steps}")
     return [(f"ours vs {row['model']}", rows[-1]["robust"], row["robust"]) for row in rows[:-1]]
+
+
+def _finetuning_design_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+    *rivals, ours = (s for _, s in results.ablation_subjects(settings, store, progress, _finetuning_ablations()))
+    return _strongest(settings, store, progress, [*rivals, ours], [(ours.label, s.label) for s in rivals])
 
 
 def _corruptions(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
@@ -200,13 +237,13 @@ def _masking(settings: Settings, store: ArtifactStore, progress: bool) -> list[d
 CLAIMS: tuple[Claim, ...] = (
     Claim("robust_init", "SNNs converted from adversarially trained ANNs are far more robust than the SNN converted "
           "from a naturally trained ANN (ε3 ensemble PGD²⁰)", "Sec. 5.1, Table 1", comparisons=_table1,
-          strongest=_strongest("table1", "Natural")),
+          strongest=_table1_strongest),
     Claim("ann_budget_transfers", "the baseline ANN's robustness transfers: the SNN converted from the AT-ε3 ANN is "
           "more robust (ε3 ensemble PGD²⁰) than the one from the AT-ε1 ANN, though both are finetuned at ε1",
-          "Sec. 5.1, Fig. 1", comparisons=_fig1),
+          "Sec. 5.1, Fig. 1", comparisons=_fig1, strongest=_fig1_strongest),
     Claim("vs_snn_rat_robust", "our converted SNNs are more robust than SNN-RAT under every ensemble attack",
           "Sec. 5.2, Table 2", comparisons=_table2("robust"),
-          strongest=_strongest("table2", "SNN-RAT", robust_only=True)),
+          strongest=_table2_strongest),
     Claim("vs_snn_rat_clean", "our converted SNNs have a higher clean accuracy than SNN-RAT", "Sec. 5.2, Table 2",
           comparisons=_table2("clean")),
     Claim("square_vs_snn_rat", "under the Square attack ours is more robust than SNN-RAT at the largest query budget",
@@ -219,9 +256,11 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("ensemble", "the ensemble attack is stronger than the vanilla attack through the training surrogate",
           "Suppl. B.3, Tables B3/B4", comparisons=_table_b3),
     Claim("fig2_if", "with IF neurons at T = 8 ours is more robust than the RFGSM-trained SNN and SNN-RAT (ε2 "
-          "ensemble PGD²⁰)", "Sec. 5.2, Fig. 2", comparisons=_fig2_if),
+          "ensemble PGD²⁰)", "Sec. 5.2, Fig. 2", comparisons=_fig2_if,
+          strongest=_fig2_if_strongest),
     Claim("finetuning_design", "natural cross-entropy finetuning, or our objective with fixed thresholds, yields "
-          "worse robustness than ours (ε3 ensemble PGD²⁰)", "Sec. 5.1, Table B5", comparisons=_finetuning_design),
+          "worse robustness than ours (ε3 ensemble PGD²⁰)", "Sec. 5.1, Table B5",
+          comparisons=_finetuning_design, strongest=_finetuning_design_strongest),
     Claim("efficiency", "our SNNs emit fewer spikes per sample than SNN-RAT and the vanilla SNN (higher coding "
           "efficiency)", "Sec. 5.3, Fig. 3", comparisons=_efficiency),
     Claim("corruptions", "our SNN generalizes better out of distribution: its accuracy averaged over the common "

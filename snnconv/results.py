@@ -308,17 +308,27 @@ def beta_sweep_rows(settings: Settings, betas: Any = None, store: ArtifactStore 
             rows.append(verdict_row(subject, "" if clean else f"PGD{steps}", 0.0 if clean else epsilon, record,
                              metric="clean" if clean else "robust", budget="" if clean else budget, **extra))
 
+    for label, beta, snn in beta_sweep_subjects(settings, betas, store, progress):
+        attacked(snn, ann_objective=label, beta=beta)
+    attacked(end_to_end_subject(settings, "snn_rat", store, progress), ann_objective="SNN-RAT", beta=float("nan"))
+    return rows
+
+
+def beta_sweep_subjects(settings: Settings, betas: Any, store: ArtifactStore,
+                        progress: bool) -> list[tuple[str, float, Subject]]:
+    """Fig. 1's SNNs as ``(baseline ANN label, β, subject)``: converted from each AT ANN of
+    :data:`BETA_SWEEP_OBJECTIVES` and finetuned at ε1 with each β of :func:`beta_grid`."""
+    profile = settings.profile
+    out = []
     for objective in BETA_SWEEP_OBJECTIVES:
         ann_cfg = ann_config(profile, objective, settings.seed)
         label = objective_label(objective)
         ann = _subject(label, "ann", ann_cfg, 0, ensure_ann, store, progress)
         for beta in beta_grid(settings, betas):
             snn_cfg = snn_config(replace(profile, finetune_trade_off=beta), ann_cfg, settings.seed)
-            snn = _subject(f"{label}, β={beta:g}", "snn", snn_cfg, profile.time_steps, ensure_snn, store, progress,
-                           (ann.id,))
-            attacked(snn, ann_objective=label, beta=beta)
-    attacked(end_to_end_subject(settings, "snn_rat", store, progress), ann_objective="SNN-RAT", beta=float("nan"))
-    return rows
+            out.append((label, beta, _subject(f"{label}, β={beta:g}", "snn", snn_cfg, profile.time_steps, ensure_snn,
+                                              store, progress, (ann.id,))))
+    return out
 
 
 def ann_robustness_rows(

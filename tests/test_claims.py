@@ -162,19 +162,30 @@ def test_attack_rows_retest_a_claim_under_the_strongest_known_attack(settings):
     assert claims.attack_sentence(table).startswith("1 of 1 verdicts change under the strongest known attack.")
 
 
-def test_the_strongest_known_attack_reuses_the_audits_verdicts_for_tables_1_and_2(settings, tmp_path):
-    # The audit's attacks (Square among them) on Table 1's and Table 2's models; no other claim is re-tested.
+def test_the_strongest_known_attack_is_the_audits_on_the_models_each_claim_compares(settings, tmp_path):
+    # Only claims that compare models under the paper's attack are re-tested; each audits exactly its models, at the
+    # budget it compares (Fig. 2b: ε2), sharing the audit's verdicts (Square among them).
     from snnconv.plan import planning
     from snnconv.store import ArtifactStore
 
-    assert [c.key for c in claims.CLAIMS if c.strongest] == ["robust_init", "vs_snn_rat_robust"]
-    store = planning(ArtifactStore(tmp_path))
-    claims.attack_rows(settings, store=store, progress=False)
-    attacks = {need.label.split(" on ")[0] for need in store.plan.needs.values() if need.kind == "evaluation"}
-    assert {"Square", "APGD-DLR", "PGD"} <= attacks
-    models = {need.label.split(" on ")[1] for need in store.plan.needs.values()
-              if need.kind == "evaluation" and need.label.startswith("Square")}
-    assert models == {"Natural", "AT-eps1", "TRADES-eps1", "MART-eps1", "SNN-RAT"}
+    strongest = {c.key: c for c in claims.CLAIMS if c.strongest}
+    assert list(strongest) == ["robust_init", "ann_budget_transfers", "vs_snn_rat_robust", "fig2_if",
+                               "finetuning_design"]
+    epsilons = settings.profile.epsilons
+    expected = {"robust_init": ({"Natural", "AT-eps1", "TRADES-eps1", "MART-eps1"}, epsilons[-1]),
+                "vs_snn_rat_robust": ({"AT-eps1", "TRADES-eps1", "MART-eps1", "SNN-RAT"}, epsilons[-1]),
+                "fig2_if": ({"Ours (AT-eps1), IF, T=8", "RFGSM, IF, T=8", "SNN-RAT, IF, T=8"},
+                            epsilons[len(epsilons) // 2])}
+    for key, (models, epsilon) in expected.items():
+        store = planning(ArtifactStore(tmp_path))
+        rows = claims.attack_rows(settings, [strongest[key]], store=store, progress=False)
+        square = [need for need in store.plan.needs.values() if need.label.startswith("Square")]
+        assert sorted(need.label.split(" on ")[1] for need in square) == sorted(models), key  # one verdict each
+        assert {need.config.epsilon for need in square} == {epsilon}, key
+        assert all(row["comparison"].endswith("strongest known") for row in rows
+                   if row["attack"] == claims.STRONGEST_KNOWN)
+    assert {"Square", "APGD-DLR", "PGD"} <= {need.label.split(" on ")[0] for need in store.plan.needs.values()
+                                             if need.kind == "evaluation"}
 
 
 def test_schedule_costs_add_up_the_recorded_seconds_of_each_schedule(settings, tmp_path):
