@@ -20,8 +20,9 @@ of comparisons: a passed check counts as *for*, a failed one as *against*.
 Across seeds, :func:`pooled` gives each comparison's mean difference with a t interval over the seeds (the
 spread between independently trained models, which one seed cannot show). :func:`schedule_rows` re-runs the
 claims that compare training methods (Table 2, Fig. 4) with longer schedules, to show how each effect moves
-with the training budget, and :func:`attack_rows` re-runs the claims whose models the robustness audit attacks
-(Tables 1 and 2) under its strongest known attack, to show whether the paper's attack decided them.
+with the training budget, and :func:`attack_rows` re-runs the claims that compare models under the paper's attacks
+(Tables 1, 2, B5, Figs. 1, 2) under the robustness audit's strongest known attack (:mod:`snnconv.audit`), to show
+whether the paper's attack decided them.
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ def _one(rows: list[dict], **match: Any) -> dict:
     if len(found) != 1:
         raise LookupError(f"expected one row with {match}, found {len(found)}")
     return found[0]
+
+
+def _strongest(settings: Settings, store: ArtifactStore, progress: bool, subjects: Sequence[results.Subject],
+               pairs: Sequence[tuple[str, str]], budget: int = -1) -> list[Comparison]:
+    """Each ``(A, B)`` pair of subject labels under the strongest known attack at ``epsilons[budget]``: per image,
+    robust only if every attack of the robustness audit (:func:`snnconv.audit.audit_rows`) failed."""
+    epsilon, named = settings.profile.epsilons[budget], {label for pair in pairs for label in pair}
+    robust = {s.label: audit.audit_rows(settings, store, s, epsilon, progress)[-1]["robust"] for s in subjects
+              if s.label in named}
+    return [(f"{a} vs {b}, strongest known", robust[a], robust[b]) for a, b in pairs]
 
 
 def _table1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
@@ -120,16 +131,6 @@ def _table2(metric: str) -> Callable[[Settings, ArtifactStore, bool], list[Compa
         return [(f"{row['model']} vs SNN-RAT" + (f", {row['attack']}" if row["attack"] else ""), row["robust"],
                  rat[row["attack"]]["robust"]) for row in rows if row["model"] != "SNN-RAT"]
     return comparisons
-
-
-def _strongest(settings: Settings, store: ArtifactStore, progress: bool, subjects: Sequence[results.Subject],
-               pairs: Sequence[tuple[str, str]], budget: int = -1) -> list[Comparison]:
-    """Each ``(A, B)`` pair of subject labels under the strongest known attack at ``epsilons[budget]``: per image,
-    robust only if every attack of the robustness audit (:func:`snnconv.audit.audit_rows`) failed."""
-    epsilon, named = settings.profile.epsilons[budget], {label for pair in pairs for label in pair}
-    robust = {s.label: audit.audit_rows(settings, store, s, epsilon, progress)[-1]["robust"] for s in subjects
-              if s.label in named}
-    return [(f"{a} vs {b}, strongest known", robust[a], robust[b]) for a, b in pairs]
 
 
 def _table2_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
