@@ -70,14 +70,15 @@ def _one(rows: list[dict], **match: Any) -> dict:
     return found[0]
 
 
-def _strongest(settings: Settings, store: ArtifactStore, progress: bool, subjects: Sequence[results.Subject],
-               pairs: Sequence[tuple[str, str]], budget: int = -1) -> list[Comparison]:
-    """Each ``(A, B)`` pair of subject labels under the strongest known attack at ``epsilons[budget]``: per image,
-    robust only if every attack of the robustness audit (:func:`snnconv.audit.audit_rows`) failed."""
-    epsilon, named = settings.profile.epsilons[budget], {label for pair in pairs for label in pair}
-    robust = {s.label: audit.audit_rows(settings, store, s, epsilon, progress)[-1]["robust"] for s in subjects
-              if s.label in named}
-    return [(f"{a} vs {b}, strongest known", robust[a], robust[b]) for a, b in pairs]
+def _strongest(settings: Settings, store: ArtifactStore, progress: bool,
+               pairs: Sequence[tuple[str, results.Subject, results.Subject]], budget: int = -1) -> list[Comparison]:
+    """Each ``(name, A, B)`` under the strongest known attack at ``epsilons[budget]``: per image, robust only if
+    every attack of the robustness audit (:func:`snnconv.audit.audit_rows`) failed."""
+    epsilon, robust = settings.profile.epsilons[budget], {}
+    for subject in (s for _, a, b in pairs for s in (a, b)):
+        if subject.id not in robust:
+            robust[subject.id] = audit.audit_rows(settings, store, subject, epsilon, progress)[-1]["robust"]
+    return [(f"{name}, strongest known", robust[a.id], robust[b.id]) for name, a, b in pairs]
 
 
 def _table1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
@@ -95,9 +96,9 @@ def _table1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Co
 
 
 def _table1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    subjects = audit.converted_snn_subjects(settings, store, progress)
-    return _strongest(settings, store, progress, subjects,
-                      [(s.label, "Natural") for s in subjects if s.label != "Natural"])
+    subjects = {s.label: s for s in audit.converted_snn_subjects(settings, store, progress)}
+    natural = subjects.pop("Natural")
+    return _strongest(settings, store, progress, [(f"{label} vs Natural", s, natural) for label, s in subjects.items()])
 
 
 def _fig1_betas(settings: Settings) -> tuple[float, ...]:
@@ -115,8 +116,8 @@ def _fig1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comp
 def _fig1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
     betas = _fig1_betas(settings)
     found = {(label, beta): s for label, beta, s in results.beta_sweep_subjects(settings, betas, store, progress)}
-    return _strongest(settings, store, progress, list(found.values()),
-                      [(found["AT-eps3", beta].label, found["AT-eps1", beta].label) for beta in betas])
+    return _strongest(settings, store, progress, [(f"AT-eps3 vs AT-eps1, β={beta:g}", found["AT-eps3", beta],
+                                                   found["AT-eps1", beta]) for beta in betas])
 
 
 def _robust_only(settings: Settings) -> Settings:
@@ -136,7 +137,7 @@ def _table2(metric: str) -> Callable[[Settings, ArtifactStore, bool], list[Compa
 def _table2_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
     chosen = _robust_only(settings)
     rat, *ours = results.table2_subjects(chosen, store, progress)
-    return _strongest(chosen, store, progress, [rat, *ours], [(s.label, rat.label) for s in ours])
+    return _strongest(chosen, store, progress, [(f"{s.label} vs {rat.label}", s, rat) for s in ours])
 
 
 def _fig4_rat(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
@@ -192,8 +193,8 @@ def _fig2_if(settings: Settings, store: ArtifactStore, progress: bool) -> list[C
 def _fig2_if_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
     found = {cells["method"]: s for cells, s in results.lif_latency_subjects(settings, store, progress, ("IF",))}
     ours = next(s for method, s in found.items() if method.startswith("Ours"))
-    return _strongest(settings, store, progress, list(found.values()),
-                      [(ours.label, found[method].label) for method in ("RFGSM", "SNN-RAT")],
+    return _strongest(settings, store, progress, [(f"ours vs {method} (IF)", ours, found[method])
+                                                  for method in ("RFGSM", "SNN-RAT")],
                       budget=len(settings.profile.epsilons) // 2)  # Fig. 2b's ε2, as lif_latency_rows attacks
 
 
@@ -213,7 +214,7 @@ def _finetuning_design(settings: Settings, store: ArtifactStore, progress: bool)
 
 def _finetuning_design_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
     *rivals, ours = (s for _, s in results.ablation_subjects(settings, store, progress, _finetuning_ablations()))
-    return _strongest(settings, store, progress, [*rivals, ours], [(ours.label, s.label) for s in rivals])
+    return _strongest(settings, store, progress, [(f"ours vs {s.label}", ours, s) for s in rivals])
 
 
 def _corruptions(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
