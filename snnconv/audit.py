@@ -120,6 +120,12 @@ def converted_snn_subjects(settings: Settings, store: ArtifactStore, progress: b
 STRONGEST_KNOWN_PAGES = {"table1": converted_snn_subjects, "table2": table2_subjects, "fig4": square_subjects}
 
 
+def strongest_known_row(settings: Settings, store: ArtifactStore, subject: Subject, epsilon: float,
+                        progress: bool = True) -> dict:
+    """The last row of :func:`audit_rows`: ``subject`` under the strongest known attack at ``epsilon``."""
+    return audit_rows(settings, store, subject, epsilon, progress)[-1]
+
+
 def strongest_known_rows(settings: Settings, page: str, store: ArtifactStore | None = None,
                          progress: bool = True) -> list[dict]:
     """The strongest known attack at ε3 for each model of ``page`` (a key of :data:`STRONGEST_KNOWN_PAGES`), one
@@ -127,7 +133,7 @@ def strongest_known_rows(settings: Settings, page: str, store: ArtifactStore | N
     store = prepare(settings, store)
     epsilon = settings.profile.epsilons[-1]
     subjects = STRONGEST_KNOWN_PAGES[page](settings, store, progress)
-    return [audit_rows(settings, store, subject, epsilon, progress)[-1] for subject in subjects]
+    return [strongest_known_row(settings, store, subject, epsilon, progress) for subject in subjects]
 
 
 def audit_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:

@@ -71,13 +71,14 @@ def _one(rows: list[dict], **match: Any) -> dict:
 
 
 def _strongest(settings: Settings, store: ArtifactStore, progress: bool,
-               pairs: Sequence[tuple[str, results.Subject, results.Subject]], budget: int = -1) -> list[Comparison]:
-    """Each ``(name, A, B)`` under the strongest known attack at ``epsilons[budget]``: per image, robust only if
+               pairs: Sequence[tuple[str, results.Subject, results.Subject]],
+               epsilon: float | None = None) -> list[Comparison]:
+    """Each ``(name, A, B)`` under the strongest known attack at ``epsilon`` (None: ε3): per image, robust only if
     every attack of the robustness audit (:func:`snnconv.audit.audit_rows`) failed."""
-    epsilon, robust = settings.profile.epsilons[budget], {}
+    epsilon, robust = settings.profile.epsilons[-1] if epsilon is None else epsilon, {}
     for subject in (s for _, a, b in pairs for s in (a, b)):
         if subject.id not in robust:
-            robust[subject.id] = audit.audit_rows(settings, store, subject, epsilon, progress)[-1]["robust"]
+            robust[subject.id] = audit.strongest_known_row(settings, store, subject, epsilon, progress)["robust"]
     return [(f"{name}, strongest known", robust[a.id], robust[b.id]) for name, a, b in pairs]
 
 
@@ -195,7 +196,7 @@ def _fig2_if_strongest(settings: Settings, store: ArtifactStore, progress: bool)
     ours = next(s for method, s in found.items() if method.startswith("Ours"))
     return _strongest(settings, store, progress, [(f"ours vs {method} (IF)", ours, found[method])
                                                   for method in ("RFGSM", "SNN-RAT")],
-                      budget=len(settings.profile.epsilons) // 2)  # Fig. 2b's ε2, as lif_latency_rows attacks
+                      epsilon=results.fig2b_epsilon(settings.profile))
 
 
 def _finetuning_ablations() -> tuple[Ablation, ...]:

@@ -29,6 +29,7 @@ from snnconv.config import (
     Ablation,
     EndToEndConfig,
     EvaluationConfig,
+    Profile,
     ablation_config,
     ann_config,
     end_to_end_config,
@@ -642,6 +643,11 @@ def lif_latency_subjects(settings: Settings, store: ArtifactStore, progress: boo
     return [(model_cells, subject()) for model_cells, subject in models if model_cells["neuron"] in neurons]
 
 
+def fig2b_epsilon(profile: Profile) -> float:
+    """Fig. 2b's budget ε2: the middle of the profile's ``epsilons``."""
+    return profile.epsilons[len(profile.epsilons) // 2]
+
+
 def lif_latency_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True,
                      neurons: tuple[str, ...] = ("IF", "LIF")) -> list[dict]:
     """Fig. 2 (Sec. 5.2): each of :func:`lif_latency_subjects` with its neuron in ``neurons`` clean and under the
@@ -651,7 +657,7 @@ def lif_latency_rows(settings: Settings, store: ArtifactStore | None = None, pro
     (Suppl. A.4)."""
     store = prepare(settings, store)
     profile = settings.profile
-    middle = profile.epsilons[len(profile.epsilons) // 2]
+    middle = fig2b_epsilon(profile)
     rows = []
     for cells, subject in lif_latency_subjects(settings, store, progress, neurons):
         bntt = cells["method"] == "BNTT"
