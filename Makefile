@@ -33,8 +33,10 @@
 #                              book/measurements/book_cost.json): the recorded seconds of every stored artifact it
 #                              uses and an estimate for each missing one (snnconv needs --estimate); seconds
 #   make store-publish [PROFILE=...] copy the stored artifacts that the book uses at PROFILE from .snnconv-store/
-#                              into its published store store/$(PROFILE)/ (commit it: the next clone renders them
-#                              instead of recomputing; never the smoke profile, which CI computes every time)
+#                              into its published store store/$(PROFILE)/ and remove from it what the book no longer
+#                              uses (e.g. verdicts superseded by a new attack revision) (commit it: the next clone
+#                              renders them instead of recomputing; never the smoke profile, which CI computes every
+#                              time)
 #   make lint                  ruff check on the package, tests, tools, benchmarks and notebooks
 #   make clean                 remove _build/ and book/results/ (never .venv/, data/ or .snnconv-store/)
 #
@@ -188,7 +190,7 @@ book-cost: setup
 store-publish: setup
 	@if [ "$(PROFILE)" = smoke ]; then \
 	  echo "store-publish: the smoke profile is not published: CI computes it from nothing on every run." >&2; exit 2; fi
-	$(PY) -m snnconv export $(PUBLISHED) $$($(PY) -m snnconv pages) -p profile $(PROFILE)
+	$(PY) -m snnconv export $(PUBLISHED) $$($(PY) -m snnconv pages) -p profile $(PROFILE) --prune
 
 # ---- lint / clean -----------------------------------------------------------------------------------------
 lint: $(STAMP)

@@ -159,16 +159,55 @@ def dlr_loss(logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor |
     return -(true - target) / (ranked[:, 0] - 0.5 * (ranked[:, 2] + ranked[:, 3]) + 1e-12)
 
 
+def apgd_checkpoints(steps: int) -> list[int]:
+    """Iterations after which APGD checks whether to halve its step (Croce & Hein 2020, as their code does).
+
+    The first check comes after :math:`w_1 = \\max(\\lfloor 0.22N \\rfloor, 1)` iterations; the spacing then
+    shrinks by :math:`\\max(\\lfloor 0.03N \\rfloor, 1)` per check down to :math:`\\max(\\lfloor 0.06N \\rfloor, 1)`.
+    (SA-PGD's :func:`halving_checkpoints` rounds the same fractions of N otherwise; the two agree at N = 100.)
+
+    Example:
+        >>> apgd_checkpoints(100)
+        [22, 41, 57, 70, 80, 87, 93, 99]
+        >>> apgd_checkpoints(10)
+        [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    """
+    spacing, shrink, shortest = (max(int(fraction * steps), 1) for fraction in (0.22, 0.03, 0.06))
+    points, at = [], spacing
+    while at <= steps:
+        points.append(at)
+        spacing = max(spacing - shrink, shortest)
+        at += spacing
+    return points
+
+
+def halve_step(increases: torch.Tensor, window: int, halved_before: torch.Tensor, best_before: torch.Tensor,
+               best: torch.Tensor, rho: float = 0.75) -> torch.Tensor:
+    """Per sample, whether APGD halves its step at checkpoint :math:`w_j` (Croce & Hein 2020, conditions 1–2).
+
+    The step is halved when either
+
+    1. :math:`\\sum_{i=w_{j-1}}^{w_j-1} \\mathbb{1}[f(x^{(i+1)}) > f(x^{(i)})] \\le \\rho\\,(w_j - w_{j-1})`
+       (``increases`` ≤ ρ·``window``: too few iterations since the last checkpoint raised the loss), or
+    2. the step was not halved at :math:`w_{j-1}` (``~halved_before``) and
+       :math:`f_{\\max}^{(w_{j-1})} \\ge f_{\\max}^{(w_j)}` (``best_before >= best``: the best loss did not improve).
+
+    The paper writes condition 1 with ``<``; the reference implementation (auto-attack's and torchattacks'
+    ``check_oscillation``: ``t <= k * k3``), which the authors' APGD copies, uses ``≤``, as here.
+    """
+    return (increases <= rho * window) | (~halved_before & (best_before >= best))
+
+
 class APGD(Attack):
     """Auto-PGD (Croce & Hein 2020): momentum 0.75, step 2ε halved at checkpoints when progress stalls.
 
-    A step is halved at a checkpoint when fewer than ρ = 0.75 of the iterations since the last one raised
-    the loss, or when neither the step was halved nor the best loss improved at the last checkpoint; the
-    iterate then restarts from the best point. Checkpoint spacing starts at 0.22·steps and shrinks by
-    0.03·steps to at least 0.06·steps (the reference implementation's schedule). The random start is drawn
-    per sample. Returns, per sample, the first misclassified iterate if any, else the highest-loss one.
-    ``loss`` is ``"ce"`` or ``"dlr"``; ``targets`` (per sample) switches to the targeted DLR loss.
-    The paper's APGD-CE and APGD-DLR (Sec. 4.3, Table 2).
+    At each checkpoint of :func:`apgd_checkpoints` the step is halved by :func:`halve_step`, and a sample whose
+    step is halved restarts from its best point. As in the reference implementation: at the first checkpoint
+    the step counts as halved before (condition 2 cannot fire), and the first iteration's loss is compared
+    with 0 (the reference's loss history is zero-initialized and read one entry before the first iteration),
+    not with the random start's. The random start is drawn per sample. Returns, per sample, the first
+    misclassified iterate if any, else the highest-loss one. ``loss`` is ``"ce"`` or ``"dlr"``; ``targets``
+    (per sample) switches to the targeted DLR loss. The paper's APGD-CE and APGD-DLR (Sec. 4.3, Table 2).
 
     Attributes:
         targets: per-sample target classes for the targeted DLR loss, or ``None`` (untargeted).
@@ -204,11 +243,11 @@ class APGD(Attack):
         found = fooled.clone()
         best_x, best_loss, best_grad = x.clone(), loss.clone(), grad.clone()
         step = torch.full((len(images),), 2 * self.epsilon, device=images.device).view(shape)
-        previous, previous_loss = x.clone(), loss.clone()
-        interval = max(int(0.22 * self.steps), 1)
-        shrink, shortest = max(int(0.03 * self.steps), 1), max(int(0.06 * self.steps), 1)
-        since_check, increases = 0, torch.zeros_like(loss)
-        reduced_at_last, best_at_last = torch.zeros_like(found), best_loss.clone()
+        previous = x.clone()
+        # The reference's first comparison is f(x^(1)) > 0, and its step counts as halved before the first check.
+        previous_loss, increases = torch.zeros_like(loss), torch.zeros_like(loss)
+        halved_before, best_before = torch.ones_like(found), best_loss.clone()
+        checkpoints, last_check = set(apgd_checkpoints(self.steps)), 0
         for iteration in range(self.steps):
             momentum = 0.75 if iteration > 0 else 1.0
             z = project(x + step * grad.sign(), images, self.epsilon)
@@ -220,16 +259,12 @@ class APGD(Attack):
             previous_loss = loss
             better = loss > best_loss
             best_x[better], best_loss[better], best_grad[better] = x[better], loss[better], grad[better]
-            since_check += 1
-            if since_check == interval:
-                stalled = increases < 0.75 * interval
-                stuck = ~reduced_at_last & (best_at_last >= best_loss)
-                reduce = stalled | stuck
+            if iteration + 1 in checkpoints:
+                reduce = halve_step(increases, iteration + 1 - last_check, halved_before, best_before, best_loss)
                 step[reduce] /= 2
                 x[reduce], grad[reduce] = best_x[reduce], best_grad[reduce]
-                reduced_at_last, best_at_last = reduce, best_loss.clone()
-                since_check, increases = 0, torch.zeros_like(loss)
-                interval = max(interval - shrink, shortest)
+                halved_before, best_before = reduce, best_loss.clone()
+                increases, last_check = torch.zeros_like(loss), iteration + 1
         self.fooled = found
         return torch.where(found.view(shape), result, best_x).detach()
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import torch
 
-from snnconv.config import MAIN_BASELINES, Profile
+from snnconv.config import MAIN_BASELINES, Profile, budget_name
 from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, layer_statistics, logit_margins
 from snnconv.models import Simulation
 from snnconv.parameters import Settings
@@ -44,10 +44,10 @@ def hart_search_rows(settings: Settings, store: ArtifactStore, subject: Subject,
     rows = []
     for width in profile.hart_widths:
         member = HybridRateTemporal(width)
-        record = evaluate(settings, store, subject, "PGD", profile.epsilons[-1], profile.pgd_steps,
+        record = evaluate(settings, store, subject, "PGD", profile.budget("ε3"), profile.pgd_steps,
                           members=(member.label,), n_test=min(profile.hart_search_images, profile.n_test_extended),
                           progress=progress)
-        rows.append(verdict_row(subject, f"{member.label} PGD{profile.pgd_steps}", profile.epsilons[-1], record,
+        rows.append(verdict_row(subject, f"{member.label} PGD{profile.pgd_steps}", profile.budget("ε3"), record,
                          width=width, member=member.label))
     best = min(range(len(rows)), key=lambda i: rows[i]["correct"])
     return [{**row, "chosen": i == best} for i, row in enumerate(rows)]
@@ -131,7 +131,7 @@ def strongest_known_rows(settings: Settings, page: str, store: ArtifactStore | N
     """The strongest known attack at ε3 for each model of ``page`` (a key of :data:`STRONGEST_KNOWN_PAGES`), one
     row each, on the adaptive evaluation's images."""
     store = prepare(settings, store)
-    epsilon = settings.profile.epsilons[-1]
+    epsilon = settings.profile.budget("ε3")
     subjects = STRONGEST_KNOWN_PAGES[page](settings, store, progress)
     return [strongest_known_row(settings, store, subject, epsilon, progress) for subject in subjects]
 
@@ -144,30 +144,35 @@ def audit_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> 
 
 
 def robustness_audit_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
-    """Every model of :func:`audit_subjects` under every attack of :func:`audit_attacks` at each ε of the profile,
-    with the per-image worst cases (one row per model, attack and ε, on the adaptive evaluation's images)."""
+    """Every model of :func:`audit_subjects` under every attack of :func:`audit_attacks` at each evaluated ε of the
+    profile, in ascending order, with the per-image worst cases (one row per model, attack and ε, on the adaptive
+    evaluation's images; one clean row per model, with the first budget). Each row's ``budget`` is named by its value
+    (:func:`snnconv.config.budget_name`)."""
     store = prepare(settings, store)
     rows = []
     for subject in audit_subjects(settings, store, progress):
-        for budget, epsilon in enumerate(settings.profile.epsilons, start=1):
-            rows += [{**row, "budget": f"ε{budget}"} for row in audit_rows(settings, store, subject, epsilon, progress)
-                     if row["kind"] != "clean" or budget == 1]
+        for index, epsilon in enumerate(sorted(settings.profile.epsilons)):
+            rows += [{**row, "budget": budget_name(epsilon)}
+                     for row in audit_rows(settings, store, subject, epsilon, progress)
+                     if row["kind"] != "clean" or index == 0]
     return rows
 
 
 def audit_diagnostics(rows: list[dict]) -> list[dict]:
     """The masking checks of :func:`snnconv.diagnostics.diagnose` against the strongest white-box attack instead of
-    PGD²⁰: accuracy falls with ε, and the Square attack beats it neither in accuracy nor image by image."""
+    PGD²⁰: accuracy falls with ε, and, at the largest budget of ``rows`` (:func:`robustness_audit_rows`, budgets in
+    ascending order), the Square attack beats it neither in accuracy nor image by image."""
     checks = []
     for model in dict.fromkeys(row["model"] for row in rows):
         own = [row for row in rows if row["model"] == model]
         by = {(row["kind"], row["budget"]): row for row in own}
-        last = own[-1]["budget"]
-        white, square = by[("strongest white-box", last)], next(r for r in own if r["attack"] == "Square"
-                                                                  and r["budget"] == last)
-        square_only = sum(w and not q for w, q in zip(white["robust"], square["robust"], strict=True))
         budgets = list(dict.fromkeys(row["budget"] for row in own if row["kind"] != "clean"))
-        evidence = Evidence(clean=accuracy_of(by[("clean", "ε1")]), attacked=accuracy_of(white),
+        largest = budgets[-1]
+        white, square = by[("strongest white-box", largest)], next(r for r in own if r["attack"] == "Square"
+                                                                     and r["budget"] == largest)
+        square_only = sum(w and not q for w, q in zip(white["robust"], square["robust"], strict=True))
+        clean = next(row for row in own if row["kind"] == "clean")
+        evidence = Evidence(clean=accuracy_of(clean), attacked=accuracy_of(white),
                             by_epsilon=tuple(accuracy_of(by[("strongest white-box", b)]) for b in budgets),
                             square=accuracy_of(square), square_only=100.0 * square_only / white["n"],
                             attacked_name="the strongest white-box attack")
@@ -258,12 +263,12 @@ def square_only_rows(settings: Settings, store: ArtifactStore | None = None, pro
         simulation = Simulation(subject.time_steps)
         margins = logit_margins(subject.model, images, labels, simulation, profile.attack_batch)
         norms = input_gradient_norms(subject.model, images, labels, simulation, profile.attack_batch)
-        for budget, epsilon in enumerate(profile.epsilons, start=1):
+        for epsilon in sorted(profile.epsilons):
             by = {row["attack"]: row for row in audit_rows(settings, store, subject, epsilon, progress)}
             white = torch.tensor(by["strongest white-box"]["robust"])
             square = torch.tensor(by["Square"]["robust"])
             groups = {"Square alone": white & ~square, "resist all": white & square}
-            row = {"model": subject.label, "budget": f"ε{budget}"}
+            row = {"model": subject.label, "budget": budget_name(epsilon)}
             for name, chosen in groups.items():
                 row[f"images ({name})"] = int(chosen.sum())
                 row[f"margin ({name})"] = _median(margins, chosen)

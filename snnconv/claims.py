@@ -7,12 +7,23 @@ the one converted from a natural ANN, both under ε3 ensemble PGD²⁰) or per-i
 as the result pages, :mod:`snnconv.results`, with only the seed changed — and :func:`verdicts` applies one
 rule, stated before any number is seen:
 
-* in one seed, a comparison is **for** the claim when the 95 % paired interval of
-  :math:`\\mathrm{acc}(A) - \\mathrm{acc}(B)` (exact McNemar, :func:`snnconv.statistics.paired_comparison`;
-  for numbers the t interval of the mean paired difference, :func:`snnconv.statistics.paired_mean_difference`)
-  lies above zero, **against** it when the interval lies below zero, and **unclear** otherwise;
+* each comparison in each seed has a two-sided p-value of "A and B are equal" (McNemar's exact test for
+  verdicts, :func:`snnconv.statistics.paired_comparison`; the Wilcoxon signed-rank test for numbers,
+  :func:`snnconv.statistics.paired_mean_difference`);
+* the p-values of one claim — all its comparisons in all seeds (in a re-test: all its comparisons under one
+  schedule or one attack) — are one family, adjusted by Holm's step-down method
+  (:func:`snnconv.statistics.holm`), so that the chance of calling any of them for or against wrongly stays at
+  most 5 % per claim, for "for" and "against" alike;
+* a comparison is **for** the claim when its adjusted p-value is below 0.05 and A > B, **against** it when it is
+  below 0.05 and A < B, and **unclear** otherwise;
 * a claim **holds** when every comparison is *for* it in every seed; it **does not hold** when at least one
   comparison is *against* it in every seed; otherwise it is **inconclusive**.
+
+Each row also carries the 95 % paired interval of the effect (Tango's score interval; the exact interval of a
+nested comparison) for reading its size; the interval is not adjusted for multiplicity, so an interval that
+excludes zero can belong to an *unclear* comparison. All seeds are evaluated on the same test images: the seeds
+replicate the training (initialization, data order, attack starts), not the sampling of test images, which
+each seed's interval covers.
 
 The masking claim (each model passes every gradient-masking diagnostic, Carlini et al. 2019) has checks instead
 of comparisons: a passed check counts as *for*, a failed one as *against*.
@@ -39,7 +50,7 @@ from snnconv.config import ABLATIONS, Ablation
 from snnconv.data import CORRUPTIONS
 from snnconv.parameters import Settings, fail
 from snnconv.plan import planning
-from snnconv.statistics import paired, t_half_width
+from snnconv.statistics import holm, paired, t_half_width
 from snnconv.store import ArtifactStore
 
 #: One comparison inside one seed: a name, then A's and B's per-image verdicts (the paper says A > B).
@@ -57,6 +68,9 @@ class Claim:
     checks: Callable[[Settings, ArtifactStore, bool], list[dict]] | None = None  # diagnose() rows with model
     # the comparisons again under the robustness audit's strongest known attack, where the audit attacks the models
     strongest: Callable[[Settings, ArtifactStore, bool], list[Comparison]] | None = None
+    # B is right only where A is, by construction (an attack against a stronger one that includes it): the
+    # comparison can only come out for or unclear, and its interval is the exact one of a nested comparison
+    nested: bool = False
 
 
 def _rows(rows: list[dict], **match: Any) -> list[dict]:
@@ -257,7 +271,7 @@ CLAIMS: tuple[Claim, ...] = (
           "than transfer attacks from the ANN (WB < BB_SNN < BB_ANN)", "Suppl. B.1, Table B1",
           comparisons=_table_b1),
     Claim("ensemble", "the ensemble attack is stronger than the vanilla attack through the training surrogate",
-          "Suppl. B.3, Tables B3/B4", comparisons=_table_b3),
+          "Suppl. B.3, Tables B3/B4", comparisons=_table_b3, nested=True),
     Claim("fig2_if", "with IF neurons at T = 8 ours is more robust than the RFGSM-trained SNN and SNN-RAT (ε2 "
           "ensemble PGD²⁰)", "Sec. 5.2, Fig. 2", comparisons=_fig2_if,
           strongest=_fig2_if_strongest),
@@ -288,16 +302,46 @@ def parse_seeds(seeds: Any) -> tuple[int, ...]:
     return parsed
 
 
-def _tested(settings: Settings, claims: Sequence[Claim], store: ArtifactStore | None, progress: bool) -> list[dict]:
+ALPHA = 0.05
+
+
+def decide(rows: list[dict], family: Callable[[dict], Any] = lambda row: row["claim"]) -> list[dict]:
+    """``rows`` with each comparison's Holm-adjusted p-value (``p_holm``, within the family that ``family`` names for
+    a row) and its ``status`` by the module's rule; check rows (no p-value) keep theirs.
+
+    >>> rows = decide([{"claim": "c", "difference": 5.0, "p_value": 0.01}, {"claim": "c", "difference": -4.0,
+    ...                "p_value": 0.02}, {"claim": "c", "difference": 3.0, "p_value": 0.04}])
+    >>> [(round(r["p_holm"], 2), r["status"]) for r in rows]
+    [(0.03, 'for'), (0.04, 'against'), (0.04, 'for')]
+    """
+    groups: dict[Any, list[int]] = {}
+    for i, row in enumerate(rows):
+        if "p_value" in row:
+            groups.setdefault(family(row), []).append(i)
+    out = [dict(row) for row in rows]
+    for members in groups.values():
+        for i, adjusted in zip(members, holm([rows[i]["p_value"] for i in members]), strict=True):
+            difference = out[i]["difference"]
+            out[i]["p_holm"] = adjusted
+            out[i]["status"] = ("unclear" if adjusted >= ALPHA or difference == 0
+                                else "for" if difference > 0 else "against")
+    return out
+
+
+def _tested(settings: Settings, claims: Sequence[Claim], store: ArtifactStore | None, progress: bool,
+            images: int | None = None) -> list[dict]:
+    """Each comparison's paired effect (undecided: :func:`decide` gives the statuses) and each check; with
+    ``images``, every comparison on its first ``images`` test images only."""
     prepared = results.prepare(settings, store)
     rows = []
     for claim in claims:
         if claim.comparisons is not None:
             for name, a, b in claim.comparisons(settings, prepared, progress):
-                c = paired(a, b)  # verdicts: accuracies and McNemar; numbers (spike counts): t interval, Wilcoxon
-                status = "for" if c.ci_low > 0 else "against" if c.ci_high < 0 else "unclear"
-                rows.append({"claim": claim.key, "seed": settings.seed, "comparison": name, **c.row("A", "B"),
-                             "status": status})
+                a, b = (a, b) if images is None else (a[:images], b[:images])
+                # verdicts: accuracies and McNemar; numbers (spike counts): t interval, Wilcoxon
+                c = paired(a, b, nested=claim.nested)
+                rows.append({"claim": claim.key, "seed": settings.seed, "comparison": name, "images": len(a),
+                             **c.row("A", "B")})
         if claim.checks is not None:
             for check in claim.checks(settings, prepared, progress):
                 rows.append({"claim": claim.key, "seed": settings.seed, "comparison": f"{check['model']}: "
@@ -308,9 +352,10 @@ def _tested(settings: Settings, claims: Sequence[Claim], store: ArtifactStore | 
 
 def claim_rows(settings: Settings, seeds: Sequence[int], claims: Sequence[Claim] = CLAIMS,
                store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
-    """One row per claim, seed and comparison (or check), with the paired effect and its status in that seed."""
-    return [row for seed in seeds for row in _tested(dataclasses.replace(settings, seed=seed), claims, store,
-                                                     progress)]
+    """One row per claim, seed and comparison (or check), with the paired effect and its status in that seed
+    (Holm over each claim's comparisons and seeds)."""
+    return decide([row for seed in seeds for row in _tested(dataclasses.replace(settings, seed=seed), claims, store,
+                                                            progress)])
 
 
 #: The claims that compare training methods, whose effects can move with the training budget.
@@ -340,7 +385,7 @@ def schedule_rows(settings: Settings, schedules: Sequence[tuple[int, int]], clai
         run = with_schedule(settings, ann_epochs, snn_epochs)
         rows += [{"ANN epochs": ann_epochs, "SNN epochs": snn_epochs, **row}
                  for row in _tested(run, chosen, store, progress)]
-    return rows
+    return decide(rows, lambda row: (row["claim"], row["ANN epochs"], row["SNN epochs"]))
 
 
 def schedule_costs(settings: Settings, schedules: Sequence[tuple[int, int]], store: ArtifactStore,
@@ -480,11 +525,17 @@ def attack_sentence(table: list[dict]) -> str:
 def attack_rows(settings: Settings, claims: Sequence[Claim] | None = None, store: ArtifactStore | None = None,
                 progress: bool = True) -> list[dict]:
     """The claims that have a ``strongest`` test (by default), seed ``settings.seed``, under the paper's attacks and
-    under the strongest known attack of :mod:`snnconv.audit` (the same models); each row names its attack."""
+    under the strongest known attack of :mod:`snnconv.audit` (the same models); each row names its attack.
+
+    Both attacks are compared on the same images: the audit's, the first ``n_test_extended`` test images (the
+    paper's attacks ran on ``n_test``; an image's verdict does not depend on the others, so the first
+    ``n_test_extended`` of them are the paper's attacks on the audit's images)."""
     chosen = claims if claims is not None else [c for c in CLAIMS if c.strongest is not None]
     stronger = [dataclasses.replace(c, comparisons=c.strongest, checks=None) for c in chosen]
-    return [{"attack": name, **row} for name, group in ((PAPER_ATTACKS, chosen), (STRONGEST_KNOWN, stronger))
-            for row in _tested(settings, group, store, progress)]
+    images = settings.profile.n_test_extended
+    rows = [{"attack": name, **row} for name, group in ((PAPER_ATTACKS, chosen), (STRONGEST_KNOWN, stronger))
+            for row in _tested(settings, group, store, progress, images)]
+    return decide(rows, lambda row: (row["claim"], row["attack"]))
 
 
 def sensitivity_schedules(profile: Any, longer_ann_epochs: Any = None,

@@ -190,8 +190,14 @@ def import_store(args: argparse.Namespace, store: ArtifactStore) -> int:
 def export_store(args: argparse.Namespace, store: ArtifactStore) -> int:
     target = ArtifactStore(Path(args.folder))
     planned = book_needs(args.page, _given(args.p), store)  # every parameter is checked before anything is copied
-    return _report(Counter(copy_artifact(store, target, need.kind, need.key)
-                           for need in planned.values() if need.stored), "export")
+    outcomes = Counter(copy_artifact(store, target, need.kind, need.key) for need in planned.values() if need.stored)
+    if args.prune:  # e.g. verdicts superseded by a new key revision of their attack
+        used = {(need.kind, need.key) for need in planned.values()}
+        for kind, key in [artifact for artifact in target.artifacts() if artifact not in used]:
+            for suffix in (*ARTIFACT_SUFFIXES, ".sha256"):
+                target.root.joinpath(kind, f"{key}{suffix}").unlink(missing_ok=True)
+            outcomes["pruned (no page uses it)"] += 1
+    return _report(outcomes, "export")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -222,6 +228,8 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("folder")
     command.add_argument("page", choices=list(pages.PAGES), nargs="+")
     command.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a notebook parameter")
+    command.add_argument("--prune", action="store_true",
+                         help="also remove from the folder every artifact that these pages do not use")
     command.set_defaults(run=export_store)
     return main
 

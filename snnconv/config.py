@@ -9,6 +9,14 @@ Units: every budget ε inside the library is in [0, 1] pixel units (``8 / 255``)
 parameter ``epsilons`` and the labels shown to readers use the paper's /255 notation
 (:func:`epsilon_label`).
 
+Budgets are named by value, never by position: the paper's ε1, ε2, ε3 are 2/255, 4/255 and 8/255
+(:data:`PAPER_BUDGETS`, Sec. 4.3) whatever a profile evaluates. A profile's ``epsilons`` are the budgets evaluated
+where a page sweeps budgets (Table 1's SNN rows, Fig. 2a, the robustness audit, the diagnostics' ordering in ε);
+each is named by its value (:func:`budget_name`: ``8/255`` → ``"ε3"``; a budget the paper does not use, such as
+``1/255``, is named by its label and has no paper cell). What the paper fixes at a named budget stays there:
+the baseline ANNs' training budgets (AT-ε1, AT-ε2, AT-ε3), the finetuning and end-to-end baselines at ε1, and the
+pages and checks the paper reports at one budget (ε3; Fig. 2b at ε2), through :meth:`Profile.budget`.
+
 Profiles:
 
 * ``smoke`` — Fashion-MNIST subsets, one short epoch: proves every notebook runs (CI).
@@ -21,23 +29,31 @@ Example:
     ['2/255', '4/255', '8/255']
     >>> ann_config(profile, "trades", seed=0).trade_off
     6.0
+    >>> replace(profile, epsilons=(1 / 255, 8 / 255)).budgets, profile.budget("ε3") == 8 / 255
+    ((('1/255', 0.00392156862745098), ('ε3', 0.03137254901960784)), True)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from snnconv.convert import Calibration
 from snnconv.models import BiasMode, Readout, Simulation
 from snnconv.objectives import MART, TRADES, AdversarialTraining, Natural, RobustFinetuning
 from snnconv.train import Schedule
 
-#: Each baseline ANN: its training loss and the budget it is trained at (index into the profile's ε;
-#: None = natural training). The paper's converted SNNs come from the ε1 ANNs; AT-ε2/ε3 appear in Table A1.
-OBJECTIVES: dict[str, tuple[str, int | None]] = {
-    "natural": ("natural", None), "at": ("at", 0), "trades": ("trades", 0), "mart": ("mart", 0),
-    "at_eps2": ("at", 1), "at_eps3": ("at", 2),
+#: The paper's three l∞ budgets by name (Sec. 4.3), in [0, 1] pixel units. A budget is named by its value
+#: (:func:`budget_name`), and every place that means "the paper's ε3" asks for it by name (:meth:`Profile.budget`).
+PAPER_BUDGETS: Mapping[str, float] = MappingProxyType({"ε1": 2 / 255, "ε2": 4 / 255, "ε3": 8 / 255})
+
+#: Each baseline ANN: its training loss and the paper's budget it is trained at (a name of :data:`PAPER_BUDGETS`;
+#: None = natural training). The paper's converted SNNs come from the ε1 ANNs; AT-ε2/ε3 appear in Fig. 1 and
+#: Table A1.
+OBJECTIVES: dict[str, tuple[str, str | None]] = {
+    "natural": ("natural", None), "at": ("at", "ε1"), "trades": ("trades", "ε1"), "mart": ("mart", "ε1"),
+    "at_eps2": ("at", "ε2"), "at_eps3": ("at", "ε3"),
 }
 #: The baseline ANNs that Table 1 converts.
 CONVERTED_OBJECTIVES = ("natural", "at", "trades", "mart")
@@ -54,10 +70,21 @@ def epsilon_label(epsilon: float) -> str:
     return f"{round(epsilon * 255, 4):g}/255"
 
 
+def budget_name(epsilon: float) -> str:
+    """A budget's name, from its value: the paper's ``"ε1"``, ``"ε2"``, ``"ε3"`` for 2/255, 4/255, 8/255, else its
+    label (``1 / 255`` → ``"1/255"``), which no paper cell carries.
+
+    >>> budget_name(8 / 255), budget_name(1 / 255)
+    ('ε3', '1/255')
+    """
+    label = epsilon_label(epsilon)
+    return next((name for name, value in PAPER_BUDGETS.items() if epsilon_label(value) == label), label)
+
+
 def objective_label(objective: str) -> str:
     """The paper's name of a baseline ANN: ``Natural``, ``AT-eps1``, ``TRADES-eps1``, ``MART-eps1``, ``AT-eps3``."""
     loss, budget = OBJECTIVES[objective]
-    return "Natural" if budget is None else f"{OBJECTIVE_LABELS[loss]}-eps{budget + 1}"
+    return "Natural" if budget is None else f"{OBJECTIVE_LABELS[loss]}-{budget.replace('ε', 'eps')}"
 
 
 @dataclass(frozen=True)
@@ -234,7 +261,9 @@ class Profile:
     snn_schedule: Schedule
     calibration: Calibration
     n_test: int
-    epsilons: tuple[float, ...]  # ε1, ε2, ε3 in [0, 1] pixel units
+    # The budgets evaluated where a page sweeps budgets, ascending, in [0, 1] pixel units; each is named by its value
+    # (``budgets``). The paper's named budgets (training, finetuning, one-budget pages) are ``budget(name)``.
+    epsilons: tuple[float, ...]
     time_steps: int = 8
     trades_trade_off: float = 6.0
     mart_trade_off: float = 4.0
@@ -257,18 +286,40 @@ class Profile:
     lif_leak: float = 0.99  # Fig. 2's LIF neurons: τ of Eq. (1), with soft reset
     long_time_steps: int = 30  # Fig. 2's longer simulation (LIF models and BNTT)
     eot_draws: int = 2  # EOT draws per attacker forward on BNTT's Poisson input (Suppl. A.4)
+    # Suppl. A.2 (CIFAR-10): the SNNs converted from the AT-ε2 and AT-ε3 ANNs (Fig. 1) are finetuned with their own
+    # RFGSM α and weight decay, as (objective, α / ε1, weight decay); an objective not listed is finetuned with
+    # ``finetune_step_fraction`` and ``snn_schedule``'s decay. Empty at the CPU profiles (book/deviations.md).
+    finetune_by_objective: tuple[tuple[str, float, float], ...] = ()
+
+    @property
+    def budgets(self) -> tuple[tuple[str, float], ...]:
+        """The evaluated budgets as ``(name, value)`` pairs, each named by its value (:func:`budget_name`)."""
+        return tuple((budget_name(epsilon), epsilon) for epsilon in self.epsilons)
+
+    def budget(self, name: str) -> float:
+        """The paper's budget called ``name`` (``"ε1"``, ``"ε2"`` or ``"ε3"``), whether or not ``epsilons`` evaluates
+        it: the ANNs' training budgets, the finetuning's ε1 and the pages the paper reports at one budget."""
+        if name not in PAPER_BUDGETS:
+            raise ValueError(f"budget {name!r} is not one of the paper's named budgets {tuple(PAPER_BUDGETS)}.")
+        return PAPER_BUDGETS[name]
 
     def summary(self) -> str:
         """One line naming the data, network and budgets, for the top of a result page."""
         return (f"profile={self.name}: {self.dataset} / {self.arch}, T={self.time_steps}, "
-                f"ε={', '.join(epsilon_label(e) for e in self.epsilons)}, n_test={self.n_test}, "
+                f"ε={', '.join(_shown(name, e) for name, e in self.budgets)}, n_test={self.n_test}, "
                 f"train images={self.train_subset or 'all'}, ANN epochs={self.ann_schedule.epochs}, "
                 f"SNN epochs={self.snn_schedule.epochs}; adaptive evaluation: first {self.n_test_extended} test "
                 f"images, APGD {self.apgd_steps} steps, Square up to {max(self.square_queries)} queries, "
                 f"unbounded budget {epsilon_label(self.unbounded)}")
 
 
-_PAPER_BUDGETS = (2 / 255, 4 / 255, 8 / 255)
+def _shown(name: str, epsilon: float) -> str:
+    """A budget for a reader: ``8/255 (ε3)``, or ``1/255`` for a budget the paper does not name."""
+    label = epsilon_label(epsilon)
+    return label if name == label else f"{label} ({name})"
+
+
+_PAPER_BUDGETS = tuple(PAPER_BUDGETS.values())
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
@@ -316,6 +367,9 @@ PROFILES: dict[str, Profile] = {
         n_test_extended=10_000,
         ann_cutout=True,
         beta_grid=(0.5, 1.0, 2.0, 4.0, 6.0, 8.0),
+        # Suppl. A.2: "For CIFAR-10 experiments with AT-ε2 and AT-ε3, we used α = ε/4" (ε = ε1, the finetuning budget)
+        # and "weight decay parameters of 0.0005 and 0.0001 during post-conversion finetuning of AT-ε2 and AT-ε3".
+        finetune_by_objective=(("at_eps2", 0.25, 5e-4), ("at_eps3", 0.25, 1e-4)),
     ),
 }
 # The paper's other data sets (Sec. 4.1, Suppl. A.2; per-data-set values from the authors' notes §4–5): the same
@@ -341,7 +395,7 @@ def ann_config(profile: Profile, objective: str, seed: int) -> ANNConfig:
         dataset=profile.dataset,
         arch=profile.arch,
         objective=loss,
-        epsilon=0.0 if budget is None else profile.epsilons[budget],
+        epsilon=0.0 if budget is None else profile.budget(budget),
         trade_off=trade_off,
         schedule=profile.ann_schedule,
         train_subset=profile.train_subset,
@@ -350,17 +404,31 @@ def ann_config(profile: Profile, objective: str, seed: int) -> ANNConfig:
     )
 
 
+def objective_of(profile: Profile, ann: ANNConfig) -> str | None:
+    """The key of :data:`OBJECTIVES` whose baseline ANN ``ann`` is under ``profile`` (its loss and training budget),
+    or None for an ANN that no objective trains."""
+    for objective, (loss, budget) in OBJECTIVES.items():
+        if loss == ann.objective and ann.epsilon == (0.0 if budget is None else profile.budget(budget)):
+            return objective
+    return None
+
+
 def snn_config(profile: Profile, ann: ANNConfig, seed: int) -> SNNConfig:
-    """The SNN converted from ``ann`` and finetuned at ε1 with α = ε1/2 and the profile's β (Eqs. 9–10)."""
-    epsilon = profile.epsilons[0]
+    """The SNN converted from ``ann`` and finetuned at ε1 with α = ``finetune_step_fraction`` · ε1 (ε1/2 by default)
+    and the profile's β (Eqs. 9–10); an ANN of ``finetune_by_objective`` gets its own α and weight decay."""
+    epsilon = profile.budget("ε1")
+    step_fraction, schedule = profile.finetune_step_fraction, profile.snn_schedule
+    for objective, fraction, weight_decay in profile.finetune_by_objective:
+        if objective == objective_of(profile, ann):
+            step_fraction, schedule = fraction, replace(schedule, weight_decay=weight_decay)
     return SNNConfig(
         ann=ann,
         calibration=profile.calibration,
         time_steps=profile.time_steps,
         epsilon=epsilon,
-        step=profile.finetune_step_fraction * epsilon,
+        step=step_fraction * epsilon,
         trade_off=profile.finetune_trade_off,
-        schedule=profile.snn_schedule,
+        schedule=schedule,
         train_subset=profile.train_subset,
         seed=seed,
     )
@@ -391,7 +459,7 @@ def end_to_end_config(profile: Profile, method: str, seed: int, *, time_steps: i
     """
     if method not in END_TO_END:
         raise ValueError(f"method={method!r} is not an end-to-end baseline: one of {tuple(END_TO_END)}.")
-    epsilon = 0.0 if method in ("vanilla", "bntt") else profile.epsilons[0]
+    epsilon = 0.0 if method in ("vanilla", "bntt") else profile.budget("ε1")
     rat = method == "snn_rat"
     ours = method == "robust_finetuning"
     schedule = replace(profile.ann_schedule, weight_decay=0.0) if rat else profile.ann_schedule

@@ -25,7 +25,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-#: The paper's names for its three l∞ budgets (Sec. 4.3).
+#: The paper's names for its three l∞ budgets (Sec. 4.3), by their printed value: :data:`snnconv.config.PAPER_BUDGETS`
+#: as labels (written out here, so that reading the paper's values does not import torch; a test holds them equal).
 EPSILON_BUDGETS: Mapping[str, str] = MappingProxyType({"2/255": "ε1", "4/255": "ε2", "8/255": "ε3"})
 
 _REFERENCE_DIR = "reference_values"

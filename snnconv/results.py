@@ -32,6 +32,7 @@ from snnconv.config import (
     Profile,
     ablation_config,
     ann_config,
+    budget_name,
     end_to_end_config,
     epsilon_label,
     objective_label,
@@ -50,6 +51,7 @@ from snnconv.pipeline import (
     ensure_snn,
     members_by_label,
 )
+from snnconv.published import budget_of
 from snnconv.store import ArtifactStore, artifact_key
 from snnconv.surrogates import (
     BPTR,
@@ -197,10 +199,19 @@ def verdict_row(subject: Subject, attack: str, epsilon: float, record: dict, **e
 
 def evaluation_row(
     settings: Settings, store: ArtifactStore, pair: ConvertedPair, model_kind: str, attack: str,
-    epsilon: float = 0.0, budget: str = "", steps: int = 1, members: tuple[str, ...] = (),
+    epsilon: float = 0.0, budget: str | None = None, steps: int = 1, members: tuple[str, ...] = (),
     per_member: bool = False, progress: bool = True,
 ) -> dict:
-    """One attack on the ANN (``model_kind="ann"``) or SNN of ``pair``, as a table row with its record."""
+    """One attack on the ANN (``model_kind="ann"``) or SNN of ``pair``, as a table row with its record.
+
+    The row's ``budget`` is named by ``epsilon``'s value (:func:`~snnconv.config.budget_name`; ``""`` when clean);
+    ``budget``, if given, must be that name (a name by position would join the row with another budget's cell).
+    """
+    named = budget_name(epsilon) if attack != "clean" else ""
+    if budget is not None and budget != named:
+        raise ValueError(f"budget={budget!r} does not name ε={epsilon_label(epsilon)}, which is {named!r}: "
+                         "leave budget out, it is named by its value.")
+    budget = named
     subject = pair.ann if model_kind == "ann" else pair.snn
     record = evaluate(settings, store, subject, attack, epsilon, steps, members=members, per_member=per_member,
                       n_test=settings.profile.n_test, progress=progress)
@@ -238,20 +249,28 @@ def table1_rows(settings: Settings, store: ArtifactStore | None = None, progress
     """Compute (or load) every cell of Table 1; one row per cell with ``correct`` and ``n``."""
     store = prepare(settings, store)
     profile = settings.profile
-    budgets = [f"ε{i + 1}" for i in range(len(profile.epsilons))]
     rows: list[dict] = []
     for objective in settings.objectives:
         pair = converted_pair(settings, objective, store, progress)
         rows.append(evaluation_row(settings, store, pair, "ann", "clean", progress=progress))
-        if profile.autoattack:
-            rows.append(evaluation_row(settings, store, pair, "ann", "AutoAttack", profile.epsilons[-1], budgets[-1],
+        if profile.autoattack:  # the ANN column: AutoAttack at ε3, whatever budgets the SNN rows sweep
+            rows.append(evaluation_row(settings, store, pair, "ann", "AutoAttack", profile.budget("ε3"),
                                        progress=progress))
         rows.append(evaluation_row(settings, store, pair, "snn", "clean", progress=progress))
-        for epsilon, budget in zip(profile.epsilons, budgets, strict=True):
-            rows.append(evaluation_row(settings, store, pair, "snn", "FGSM", epsilon, budget, progress=progress))
-            rows.append(evaluation_row(settings, store, pair, "snn", "PGD", epsilon, budget, profile.pgd_steps,
+        for epsilon in profile.epsilons:
+            rows.append(evaluation_row(settings, store, pair, "snn", "FGSM", epsilon, progress=progress))
+            rows.append(evaluation_row(settings, store, pair, "snn", "PGD", epsilon, steps=profile.pgd_steps,
                                        progress=progress))
     return [{k: v for k, v in row.items() if k != "record"} for row in rows]
+
+
+def table1_with_strongest(ours: list[dict], strongest: list[dict]) -> list[dict]:
+    """Table 1's rows (:func:`table1_rows`) followed by each SNN's row under the strongest known attack
+    (:func:`snnconv.audit.strongest_known_rows` for ``"table1"``) in Table 1's columns, every budget named by its
+    value; join them with the paper by :func:`snnconv.tables.side_by_side_by_budget`."""
+    beyond = [{**row, "ann_objective": row["model"], "model": "snn", "metric": "robust",
+               "budget": budget_of(row["epsilon"])} for row in strongest]
+    return [*ours, *beyond]
 
 
 def vanilla_versus_ensemble_rows(
@@ -260,16 +279,16 @@ def vanilla_versus_ensemble_rows(
     """Tables B3/B4: ANN PGD²⁰ and SNN PGD²⁰ with the training surrogate only (vanilla) or the ensemble, at ε3."""
     store = prepare(settings, store)
     profile = settings.profile
-    epsilon, budget, steps = profile.epsilons[-1], f"ε{len(profile.epsilons)}", profile.pgd_steps
+    epsilon, steps = profile.budget("ε3"), profile.pgd_steps
     vanilla = (PAPER_ENSEMBLE[0].label,)  # the training surrogate, triangular γw = 1
     rows: list[dict] = []
     for objective in settings.objectives:
         pair = converted_pair(settings, objective, store, progress)
         rows.append(evaluation_row(settings, store, pair, "ann", "clean", progress=progress))
-        rows.append(evaluation_row(settings, store, pair, "ann", "PGD", epsilon, budget, steps, progress=progress))
+        rows.append(evaluation_row(settings, store, pair, "ann", "PGD", epsilon, steps=steps, progress=progress))
         rows.append(evaluation_row(settings, store, pair, "snn", "clean", progress=progress))
         for members, suffix in ((vanilla, "_vanilla"), ((), "_ensemble")):
-            row = evaluation_row(settings, store, pair, "snn", "PGD", epsilon, budget, steps, members,
+            row = evaluation_row(settings, store, pair, "snn", "PGD", epsilon, steps=steps, members=members,
                                  progress=progress)
             rows.append({**row, "attack": row["attack"] + suffix})
     return [{k: v for k, v in row.items() if k != "record"} for row in rows]
@@ -298,7 +317,8 @@ def beta_sweep_rows(settings: Settings, betas: Any = None, store: ArtifactStore 
     finetuned at ε1 with each β of Eq. 9 (Sec. 5.1), and of SNN-RAT as the reference point, on the same images."""
     store = prepare(settings, store)
     profile = settings.profile
-    epsilon, budget, steps = profile.epsilons[-1], f"ε{len(profile.epsilons)}", profile.pgd_steps
+    epsilon, steps = profile.budget("ε3"), profile.pgd_steps
+    budget = budget_name(epsilon)
     rows: list[dict] = []
 
     def attacked(subject: Subject, **extra: Any) -> None:
@@ -339,7 +359,8 @@ def ann_robustness_rows(
     and AutoAttack, all at ε3. Only the ANNs are needed (AT-ε2/ε3 are never converted here)."""
     store = prepare(settings, store)
     profile = settings.profile
-    epsilon, budget = profile.epsilons[-1], f"ε{len(profile.epsilons)}"
+    epsilon = profile.budget("ε3")
+    budget = budget_name(epsilon)
     rows: list[dict] = []
     for objective in settings.objectives:
         ann = baseline_ann(settings, objective, store, progress)
@@ -367,7 +388,7 @@ def _without_attack(settings: Settings, subject: Subject, n_test: int) -> tuple[
     simulation, batch = Simulation(subject.time_steps), profile.attack_batch
     images, labels = evaluation_images(settings, n_test)
     norms = input_gradient_norms(subject.model, images, labels, simulation, batch)
-    noise = random_noise_accuracy(subject.model, images, labels, profile.epsilons[-1], simulation,
+    noise = random_noise_accuracy(subject.model, images, labels, profile.budget("ε3"), simulation,
                                   settings.seed)
     return float((norms == 0).float().mean()), noise
 
@@ -382,8 +403,8 @@ def surrogate_member_rows(
     for objective in settings.objectives:
         pair = converted_pair(settings, objective, store, progress)
         clean = evaluation_row(settings, store, pair, "snn", "clean", progress=progress)
-        each = evaluation_row(settings, store, pair, "snn", "FGSM", profile.epsilons[-1], f"ε{len(profile.epsilons)}",
-                              per_member=True, progress=progress)
+        each = evaluation_row(settings, store, pair, "snn", "FGSM", profile.budget("ε3"), per_member=True,
+                              progress=progress)
         common = dict(model=pair.label, n=each["n"], commit=each["commit"])
         rows.append(dict(member="clean", family="clean", parameters="", correct=clean["correct"],
                          robust=clean["robust"], seconds=0.0, **common))
@@ -429,7 +450,7 @@ def table2_rows(settings: Settings, store: ArtifactStore | None = None, progress
     """Table 2: SNN-RAT and the converted SNNs under the eight ensemble attacks at ε3."""
     store = prepare(settings, store)
     profile = settings.profile
-    epsilon = profile.epsilons[-1]
+    epsilon = profile.budget("ε3")
     rows = []
     for subject in table2_subjects(settings, store, progress):
         rows.append(verdict_row(subject, "", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
@@ -470,7 +491,8 @@ def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progre
         twin = twin_snn(settings, objective, store, progress)
         rows.append(verdict_row(snn, "clean", 0.0, evaluate(settings, store, snn, "clean", progress=progress),
                          setting="clean", budget=""))
-        for epsilon, budget in ((profile.epsilons[0], "ε1"), (profile.epsilons[-1], f"ε{len(profile.epsilons)}")):
+        for budget in ("ε1", "ε3"):
+            epsilon = profile.budget(budget)
             for setting, source in (("WB", None), ("BB_SNN", twin), ("BB_ANN", ann)):
                 record = evaluate(settings, store, snn, "PGD", epsilon, profile.pgd_steps, source=source,
                                   progress=progress, transfer_resisted=resisted)
@@ -579,7 +601,7 @@ def ablation_rows(settings: Settings, store: ArtifactStore | None = None, progre
     ablation's cells as the paper prints them."""
     store = prepare(settings, store)
     profile = settings.profile
-    epsilon = profile.epsilons[-1]
+    epsilon = profile.budget("ε3")
     rows = []
     for ablation, subject in ablation_subjects(settings, store, progress, ablations):
         cells = ablation.paper_row
@@ -644,8 +666,8 @@ def lif_latency_subjects(settings: Settings, store: ArtifactStore, progress: boo
 
 
 def fig2b_epsilon(profile: Profile) -> float:
-    """Fig. 2b's budget ε2: the middle of the profile's ``epsilons``."""
-    return profile.epsilons[len(profile.epsilons) // 2]
+    """Fig. 2b's budget: the paper's ε2 (4/255), whatever ``epsilons`` the profile evaluates."""
+    return profile.budget("ε2")
 
 
 def lif_latency_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True,
@@ -664,7 +686,9 @@ def lif_latency_rows(settings: Settings, store: ArtifactStore | None = None, pro
         options = {"members": BNTT_MEMBERS, "eot": profile.eot_draws} if bntt else {}
         record = evaluate(settings, store, subject, "clean", progress=progress)
         rows.append(verdict_row(subject, "", 0.0, record, metric="clean", **cells))
-        attacks = [("FGSM", middle), *(("PGD", e) for e in profile.epsilons if cells["neuron"] == "LIF" or e == middle)]
+        # PGD at ε2 for every model (Fig. 2b); the LIF models' curves (Fig. 2a) also at every evaluated budget
+        pgd = sorted({*profile.epsilons, middle}) if cells["neuron"] == "LIF" else [middle]
+        attacks = [("FGSM", middle), *(("PGD", e) for e in pgd)]
         for attack, epsilon in attacks:
             steps = profile.pgd_steps if attack == "PGD" else 1
             record = evaluate(settings, store, subject, attack, epsilon, steps, progress=progress, **options)
@@ -679,12 +703,12 @@ def square_rows(settings: Settings, store: ArtifactStore | None = None, progress
     profile = settings.profile
     rows = []
     for subject in square_subjects(settings, store, progress):
-        record = evaluate(settings, store, subject, "Square", profile.epsilons[-1], max(profile.square_queries),
+        record = evaluate(settings, store, subject, "Square", profile.budget("ε3"), max(profile.square_queries),
                           progress=progress)
         fooled_at = torch.tensor(record["fooled_at"])
         for queries in profile.square_queries:
             robust = (fooled_at < 0) | (fooled_at > queries)  # not yet fooled after this many queries
-            rows.append(verdict_row(subject, "Square", profile.epsilons[-1],
+            rows.append(verdict_row(subject, "Square", profile.budget("ε3"),
                              {**record, "correct": int(robust.sum()), "robust": robust.tolist()}, queries=queries))
     return rows
 
@@ -693,10 +717,11 @@ def diagnostic_rows(
     settings: Settings, store: ArtifactStore, subject: Subject, transfer_from: Subject, progress: bool = True
 ) -> list[dict]:
     """Every gradient-masking check of :func:`snnconv.diagnostics.diagnose` for ``subject``, from real attack runs
-    on the extended test set: ensemble FGSM and PGD at each ε, PGD at the unbounded budget, uniform noise,
-    input gradients, PGD images crafted on ``transfer_from``, and the Square attack."""
+    on the extended test set: ensemble FGSM and PGD at ε3 (PGD also at each evaluated ε, in ascending order, for the
+    ordering in ε), PGD at the unbounded budget, uniform noise at ε3, input gradients, PGD images crafted on
+    ``transfer_from``, and the Square attack, all at ε3."""
     profile = settings.profile
-    epsilon, steps = profile.epsilons[-1], profile.pgd_steps
+    epsilon, steps = profile.budget("ε3"), profile.pgd_steps
 
     def accuracy(attack: str, budget: float = epsilon, count: int = steps, source: Subject | None = None) -> float:
         return accuracy_of(evaluate(settings, store, subject, attack, budget, count, source=source, progress=progress))
@@ -711,7 +736,7 @@ def diagnostic_rows(
         unbounded=accuracy("PGD", profile.unbounded),
         zero_gradient_fraction=zero_fraction,
         single_step=accuracy("FGSM", count=1),
-        by_epsilon=tuple(accuracy("PGD", e) for e in profile.epsilons),
+        by_epsilon=tuple(accuracy("PGD", e) for e in sorted(profile.epsilons)),
         transfer=accuracy("PGD", source=transfer_from),
         square=accuracy("Square", count=max(profile.square_queries)),
     )

@@ -52,8 +52,10 @@ from snnconv import paths, revision
 STORE_FORMAT = 1
 
 #: Bumped per attack when its implementation changes, so only that attack's stored verdicts go stale
-#: (1: APGD and Square became snnconv's own, with per-sample starts and recorded queries).
-ATTACK_REVISIONS = {"APGD-CE": 1, "APGD-DLR": 1, "APGD-T": 1, "Square": 1}
+#: (1: APGD and Square became snnconv's own, with per-sample starts and recorded queries; 2: APGD's step-halving
+#: checkpoints follow the reference implementation — condition 1 with ≤, condition 2 disarmed at the first
+#: checkpoint, the first iterate's loss compared with 0 — which changes some APGD verdicts).
+ATTACK_REVISIONS = {"APGD-CE": 2, "APGD-DLR": 2, "APGD-T": 2, "Square": 1}
 
 #: Bumped when per-member verdicts gain a field (1: each member's per-image verdicts, for paired comparisons).
 MEMBER_REVISION = 1

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snnconv.published import budget_of
 from snnconv.statistics import as_count, confidence_level, wilson_interval
 
 #: Columns that side_by_side computes; everything else in its output is a key column.
@@ -99,6 +100,34 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], z: floa
     result["n"] = np.array([n for _, n in counts], dtype=np.int64)
     result.attrs["ci_z"] = z
     return result
+
+
+def with_budget_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``budget`` column named from its ``epsilon`` labels (``"8/255"`` → ``"ε3"``, ``""`` → ``""``,
+    a budget the paper does not name keeps its label), whatever ``budget`` held before: names follow values."""
+    if "epsilon" not in frame.columns:
+        raise ValueError("the frame needs an 'epsilon' column of budget labels (\"8/255\", \"\" when clean)")
+    return frame.assign(budget=[budget_of(e) for e in key_strings(frame["epsilon"])])
+
+
+def side_by_side_by_budget(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], z: float = 1.96) -> pd.DataFrame:
+    """:func:`side_by_side` keyed by budget names derived from values on both sides (:func:`with_budget_names`), so
+    each of our rows meets the paper's cell of its own ε, and a budget the paper does not use meets none; ``on``
+    names ``budget`` among its keys.
+
+    Example:
+        >>> from snnconv.published import published
+        >>> ours = pd.DataFrame({"ann_objective": ["Natural"] * 2, "model": ["snn"] * 2, "attack": ["PGD20"] * 2,
+        ...                      "epsilon": ["1/255", "8/255"], "correct": [50, 1], "n": [100, 100]})
+        >>> paper = published("table1").query("dataset == 'CIFAR-10'")
+        >>> side_by_side_by_budget(ours, paper, ["ann_objective", "model", "attack", "budget"])[["budget", "paper"]]
+          budget  paper
+        0  1/255    NaN
+        1     ε3   0.74
+    """
+    if "budget" not in on:
+        raise ValueError(f"on={on} must name 'budget': this join matches budgets by the name of their value")
+    return side_by_side(with_budget_names(ours), with_budget_names(paper), on, z)
 
 
 def format_table(df: pd.DataFrame, digits: int = 2, ci: str = "inline") -> pd.DataFrame:

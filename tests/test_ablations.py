@@ -46,8 +46,8 @@ def test_rows_without_an_ann_train_eq11_end_to_end_with_the_profiles_beta():
     fixed, trainable = (ablation_config(PROFILE, Ablation(None, "kl", "eq11", t), 0) for t in (False, True))
     assert isinstance(fixed, EndToEndConfig) and fixed.method == "robust_finetuning"
     assert (fixed.trainable_threshold, trainable.trainable_threshold) == (False, True)
-    assert fixed.trade_off == PROFILE.finetune_trade_off and fixed.epsilon == PROFILE.epsilons[0]
-    assert fixed.step == PROFILE.finetune_step_fraction * PROFILE.epsilons[0]
+    assert fixed.trade_off == PROFILE.finetune_trade_off and fixed.epsilon == PROFILE.budget("ε1")
+    assert fixed.step == PROFILE.finetune_step_fraction * PROFILE.budget("ε1")
 
 
 def test_natural_finetuning_row_has_no_budget_and_fixed_row_freezes_thresholds():

@@ -8,11 +8,14 @@ import copy
 
 import pytest
 import torch
+from torch import nn
 
 from snnconv.convert import Calibration, calibrate_thresholds, convert
 from snnconv.data import DATASETS
 from snnconv.models import ARCHITECTURES, Simulation, build
-from snnconv.residual import ConvexCombination
+from snnconv.network import Normalization
+from snnconv.neurons import SpikingNeuron
+from snnconv.residual import BasicBlock, ConvexCombination, ResidualNetwork
 from snnconv.surrogates import RateApproximation
 
 COUNTS = {
@@ -171,3 +174,39 @@ def test_the_svhn_paper_profile_trains_converts_and_finetunes_resnet20_from_file
     assert type(snn).__name__ == "ResidualNetwork" and len(snn.neurons) == 19
     assert all(n.threshold.item() > 0 for n in snn.neurons)
     assert store.has("ann", artifact_key("ann", ann_settings))
+
+
+def _tiny_residual_network() -> ResidualNetwork:
+    """One-channel ResNet block on 1×1 images with fixed weights (3×3 kernels: only the centre tap meets a 1×1
+    image): stem x ↦ x, no stem neuron, so the block reads the images themselves as direct coding's current."""
+    stem = nn.Conv2d(1, 1, 1, bias=False)
+    block = BasicBlock(1, 1, 1, SpikingNeuron)
+    with torch.no_grad():
+        stem.weight.fill_(1.0)
+        for conv in (block.conv1, block.conv2):
+            conv.weight.zero_()
+            conv.weight[0, 0, 1, 1] = 1.0
+        block.bn1.weight.fill_(2.0)
+        block.bn1.bias.fill_(2.0)
+        block.bn2.weight.fill_(1.0)
+        block.bn2.bias.fill_(0.0)
+    return ResidualNetwork(Normalization((0.0,), (1.0,)), [stem], None, [block], None, None, nn.AdaptiveAvgPool2d(1),
+                           nn.Linear(1, 2))
+
+
+def test_the_second_activation_of_a_residual_block_is_calibrated_on_the_sum_of_shortcut_and_branch():
+    # Two images x = 3 and x = 1, T_c = 4, ρ = 100 % (the maximum), c = (0.5, 0.5), all by hand (tdBN's ϑ = 1e-5
+    # moves each value by less than 1e-4 relative):
+    # act1 reads BN1(x): batch mean 2, variance 1, so φ·(±1) + ω = 2·(±1) + 2 = 4 and 0 → V_th(act1) = 4;
+    #   with it, image 3 fires at every step and image 1 never.
+    # act2 reads c0·x + c1·BN2(h): h = 1, 1, 1, 1 and 0, 0, 0, 0 → batch mean 0.5, variance 0.25 → BN2(h) = +1, -1;
+    #   0.5·3 + 0.5·1 = 2 and 0.5·1 + 0.5·(-1) = 0 → V_th(act2) = 2.
+    # Not the branch alone (0.5 or 1), not the shortcut alone (1.5 or 3), not after the activation (≤ 1), and not the
+    # authors' code's max with act1's percentiles (max(4, 2) = 4; authors' notes §3).
+    net = _tiny_residual_network()
+    images = torch.tensor([3.0, 1.0]).view(2, 1, 1, 1)
+    thresholds = calibrate_thresholds(net, [images], Calibration(time_steps=4, percentile=100.0, batches=1,
+                                                                 batch_size=2))
+    assert thresholds == pytest.approx([4.0, 2.0], rel=1e-4)
+    block = net.blocks[0]
+    assert [block.neuron1.threshold.item(), block.neuron2.threshold.item()] == pytest.approx([4.0, 2.0], rel=1e-4)

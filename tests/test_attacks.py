@@ -37,17 +37,24 @@ def test_zero_budget_keeps_every_clean_correct_sample(snn_and_data):
     assert torch.equal(result.robust, result.clean_correct)
 
 
-def test_a_model_with_zero_gradients_is_not_fooled_by_fgsm():
+def test_a_model_with_zero_gradients_is_not_fooled_by_fgsm_but_by_square():
+    """The prediction depends on x (the image's mean brightness decides class 0 or 1), its gradient is 0: FGSM
+    cannot move the image, the gradient-free Square attack can."""
+
     class Masked(nn.Module):
         def forward(self, x, simulation=None):
-            logits = torch.zeros(x.shape[0], 3)
-            logits[:, 0] = 1.0
+            brightness = x.detach().flatten(1).mean(1) - 0.5  # no gradient flows through the decision
+            logits = torch.stack([10 * brightness, -10 * brightness, torch.zeros_like(brightness)], 1)
             return logits + 0 * x.flatten(1).sum(1, keepdim=True)
 
-    x, y = torch.rand(5, 1, 4, 4), torch.zeros(5, dtype=torch.long)
-    result = ensemble_robustness(Masked(), x, y, AttackSpec("FGSM", 1.0), time_steps=4,
-                                 members=PAPER_ENSEMBLE[:2], progress=False)
-    assert result.accuracy == 100.0
+    torch.manual_seed(0)
+    x = (0.55 + 0.1 * torch.rand(20, 1, 4, 4)).clamp(0, 1)  # mean brightness in (0.55, 0.65): class 0
+    y = torch.zeros(20, dtype=torch.long)
+    fgsm = ensemble_robustness(Masked(), x, y, AttackSpec("FGSM", 0.3), time_steps=4,
+                               members=PAPER_ENSEMBLE[:2], progress=False)
+    assert fgsm.clean_correct.all() and fgsm.accuracy == 100.0
+    square = ensemble_robustness(Masked(), x, y, AttackSpec("Square", 0.3, steps=200), time_steps=4, progress=False)
+    assert square.accuracy < 50.0
 
 
 def test_attacks_leave_the_model_in_eval_mode(snn_and_data):
@@ -98,18 +105,38 @@ def test_per_member_verdicts_and_with_early_exit_agree(snn_and_data):
     assert (table["robust accuracy (%)"] >= each.accuracy).all()
 
 
-def test_rfgsm_stays_in_the_ball_and_vanilla_is_the_training_surrogate():
-    from snnconv.attacks import RFGSM, VANILLA
-    from snnconv.surrogates import TRAINING_GRADIENT
+def test_rfgsm_stays_in_the_ball():
+    from snnconv.attacks import RFGSM
 
     net = build("vgg_small", "fashion_mnist").eval()
     x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
     adv = RFGSM(MemberView(net, Simulation(0)), epsilon=8 / 255, alpha=2 / 255, seed=0, salt="m")(x, y)
     assert (adv - x).abs().max() <= 8 / 255 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
-    assert VANILLA == (TRAINING_GRADIENT,)
     assert AttackSpec("RFGSM", 8 / 255).label == "RFGSM"
     pgd7 = AttackSpec("PGD", 8 / 255, steps=7, step_size=0.01).build(MemberView(net, Simulation(0)), 0, "m")
     assert pgd7.step_size == 0.01
+
+
+def test_vanilla_attack_follows_the_gradient_the_snn_is_finetuned_with(snn_and_data):
+    """Tables B3/B4's non-adaptive attack: its FGSM image is x + ε·sign ∇_x CE under the gradient of the robust
+    finetuning objective (Eqs. 9–10, the surrogate of Eq. 15), and differs from another member's (BPTR)."""
+    from snnconv.attacks import VANILLA
+    from snnconv.objectives import RobustFinetuning
+    from snnconv.surrogates import BPTR
+
+    net, x, y = snn_and_data
+    spec = AttackSpec("FGSM", 8 / 255)
+    vanilla = ensemble_robustness(net, x, y, spec, time_steps=4, members=VANILLA, progress=False,
+                                  keep_adversarial=True)
+    trained_with = Simulation(4, RobustFinetuning(epsilon=2 / 255, step=1 / 255).simulation.gradient)
+    inputs = x.clone().requires_grad_(True)
+    nn.functional.cross_entropy(net(inputs, trained_with), y).backward()
+    expected = (x + 8 / 255 * inputs.grad.sign()).clamp(0, 1)
+    attacked = vanilla.clean_correct
+    assert torch.equal(vanilla.adversarial[attacked], expected[attacked])
+    bptr = ensemble_robustness(net, x, y, spec, time_steps=4, members=(BPTR(),), progress=False,
+                               keep_adversarial=True)
+    assert not torch.equal(bptr.adversarial[attacked], expected[attacked])
 
 
 def test_dlr_loss_matches_its_equation_and_ignores_logit_scale():

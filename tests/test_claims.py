@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -149,10 +150,11 @@ def test_the_table1_claim_plans_only_the_attack_it_compares(settings, tmp_path):
 
 
 def test_attack_rows_retest_a_claim_under_the_strongest_known_attack(settings):
+    # 40 images: the smoke profile's adaptive evaluation, on which both attacks are compared.
     def paper(settings, store, progress):  # A looks more robust under the paper's attack ...
-        return [("A vs B", *_verdicts(30, 0))]
+        return [("A vs B", *_verdicts(30, 0, n_both=10))]
     def strongest(settings, store, progress):  # ... but the stronger attack reverses it
-        return [("A vs B, strongest known", *_verdicts(0, 30))]
+        return [("A vs B, strongest known", *_verdicts(0, 30, n_both=10))]
     fragile = claims.Claim("fragile", "A beats B", "nowhere", comparisons=paper, strongest=strongest)
     rows = claims.attack_rows(settings, [fragile], progress=False)
     assert [(row["attack"], row["status"]) for row in rows] == [(claims.PAPER_ATTACKS, "for"),
@@ -207,3 +209,57 @@ def test_schedule_costs_add_up_the_recorded_seconds_of_each_schedule(settings, t
                       "threads": "1", "not stored": 0},
                      {"ANN epochs": 1, "SNN epochs": 3, "training minutes": 6.0, "attack minutes": 0.0,
                       "threads": "2", "not stored": 1}]
+
+
+def test_holm_keeps_many_marginal_comparisons_from_deciding_a_claim(settings):
+    # 24 comparisons, each reversed by 12 − 3 images: exact McNemar p ≈ 0.035 alone (each "against" without
+    # adjustment), but over a family of 24 none survives Holm, so one seed cannot declare the claim false.
+    def many(settings, store, progress):
+        return [(f"A{i} vs B", *_verdicts(3, 12)) for i in range(24)]
+    claim = claims.Claim("many", "A beats B", "nowhere", comparisons=many)
+    rows = claims.claim_rows(settings, [0], [claim], progress=False)
+    assert all(row["p_value"] < 0.05 for row in rows)
+    assert {row["status"] for row in rows} == {"unclear"}
+    assert claims.verdicts(rows, [claim])[0]["verdict"] == "inconclusive"
+    # A clear reversal in the same family is still found: Holm decides "against" as well as "for".
+    def one_clear(settings, store, progress):
+        return [*many(settings, store, progress), ("C vs B", *_verdicts(0, 40))]
+    clear = claims.Claim("clear", "A beats B", "nowhere", comparisons=one_clear)
+    rows = claims.claim_rows(settings, [0], [clear], progress=False)
+    assert [row["status"] for row in rows if row["comparison"] == "C vs B"] == ["against"]
+    assert claims.verdicts(rows, [clear])[0]["verdict"] == "does not hold"
+
+
+def test_a_nested_claim_uses_the_exact_interval_and_refuses_a_reversed_image(settings):
+    def nested(settings, store, progress):
+        return [("vanilla vs ensemble", *_verdicts(20, 0))]
+    claim = claims.Claim("nested", "the ensemble is stronger", "nowhere", comparisons=nested, nested=True)
+    (row,) = claims.claim_rows(settings, [0], [claim], progress=False)
+    from scipy.stats import beta
+
+    assert row["ci_low"] == pytest.approx(100 * beta.ppf(0.025, 20, 101), abs=1e-6)  # 20 of 120 images
+    def broken(settings, store, progress):
+        return [("vanilla vs ensemble", *_verdicts(20, 1))]
+    with pytest.raises(ValueError, match="right only under B"):
+        claims.claim_rows(settings, [0], [dataclasses.replace(claim, comparisons=broken)], progress=False)
+
+
+def test_every_claim_and_retest_compares_the_same_images_on_both_sides(settings, tmp_path):
+    # The paper's attacks run on n_test images, the audit's on the first n_test_extended: a re-test must compare
+    # both attacks on the audit's images. A planning store gives each verdict its real length.
+    from snnconv.plan import planning
+    from snnconv.store import ArtifactStore
+
+    profile = dataclasses.replace(settings.profile, n_test=60, n_test_extended=30)
+    wider = dataclasses.replace(settings, profile=profile)
+    store = planning(ArtifactStore(tmp_path))
+    rows = claims.claim_rows(wider, [0], store=store, progress=False)
+    compared = [row for row in rows if "images" in row]
+    assert compared and all(row["images"] in (profile.n_test, profile.n_test_extended) for row in compared)
+    rows = claims.attack_rows(wider, store=store, progress=False)
+    by_claim: dict[str, set[int]] = {}
+    for row in rows:
+        by_claim.setdefault(row["claim"], set()).add(row["images"])
+    assert set(by_claim) == {c.key for c in claims.CLAIMS if c.strongest}
+    assert all(images == {profile.n_test_extended} for images in by_claim.values()), by_claim
+    assert {row["attack"] for row in rows} == {claims.PAPER_ATTACKS, claims.STRONGEST_KNOWN}

@@ -18,7 +18,7 @@ PROFILE = PROFILES["smoke"]
 def test_rfgsm_is_mixed_at_without_retraction_and_bntt_is_natural():
     rfgsm = end_to_end_config(PROFILE, "rfgsm", 0)
     rat = end_to_end_config(PROFILE, "snn_rat", 0)
-    assert (rfgsm.clean_weight, rfgsm.retraction, rfgsm.epsilon) == (0.5, 0.0, PROFILE.epsilons[0])
+    assert (rfgsm.clean_weight, rfgsm.retraction, rfgsm.epsilon) == (0.5, 0.0, PROFILE.budget("ε1"))
     assert rfgsm.schedule.weight_decay == PROFILE.ann_schedule.weight_decay and rat.schedule.weight_decay == 0.0
     bntt = end_to_end_config(PROFILE, "bntt", 0, time_steps=30)
     assert (bntt.epsilon, bntt.time_steps) == (0.0, 30)

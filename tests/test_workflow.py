@@ -102,6 +102,13 @@ def test_command_line_plans_computes_one_stage_verifies_imports_and_exports(tmp_
                                     store=store).stdout
     wrong = _cli("export", str(tmp_path / "elsewhere"), "fig3_spike_counts", "-p", "eps", "8", store=store)
     assert wrong.returncode == 2 and "eps" in wrong.stderr and not (tmp_path / "elsewhere").exists()
+    # --prune also removes what no page uses (a verdict superseded by a new key revision), never what one does.
+    superseded = ArtifactStore(published)
+    superseded.save_json("evaluation", "superseded", {"correct": 1})
+    pruned = _cli("export", str(published), "fig3_spike_counts", "-p", "profile", "smoke", "--prune", store=store)
+    assert pruned.returncode == 0 and "1 pruned" in pruned.stdout, pruned.stdout
+    assert sorted(p.relative_to(published) for p in published.rglob("*.*")) == sorted(
+        Path(f"{ann['id']}{suffix}") for suffix in (".json", ".safetensors", ".sha256"))
 
 
 def test_import_refuses_an_artifact_that_fails_its_check(tmp_path):
