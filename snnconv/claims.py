@@ -89,7 +89,7 @@ def _strongest(settings: Settings, store: ArtifactStore, progress: bool,
                epsilon: float | None = None) -> list[Comparison]:
     """Each ``(name, A, B)`` under the strongest known attack at ``epsilon`` (None: ε3): per image, robust only if
     every attack of the robustness audit (:func:`snnconv.audit.audit_rows`) failed."""
-    epsilon, robust = settings.profile.epsilons[-1] if epsilon is None else epsilon, {}
+    epsilon, robust = settings.profile.budget("ε3") if epsilon is None else epsilon, {}
     for subject in (s for _, a, b in pairs for s in (a, b)):
         if subject.id not in robust:
             robust[subject.id] = audit.strongest_known_row(settings, store, subject, epsilon, progress)["robust"]
@@ -103,9 +103,8 @@ def _table1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Co
     robust = {}
     for objective in settings.objectives:
         pair = results.converted_pair(settings, objective, store, progress)
-        robust[pair.label] = results.evaluation_row(settings, store, pair, "snn", "PGD", profile.epsilons[-1],
-                                                    f"ε{len(profile.epsilons)}", profile.pgd_steps,
-                                                    progress=progress)["robust"]
+        robust[pair.label] = results.evaluation_row(settings, store, pair, "snn", "PGD", profile.budget("ε3"),
+                                                    steps=profile.pgd_steps, progress=progress)["robust"]
     natural = robust.pop("Natural")
     return [(f"{label} vs Natural", verdicts, natural) for label, verdicts in robust.items()]
 

@@ -173,11 +173,11 @@ def test_the_strongest_known_attack_is_the_audits_on_the_models_each_claim_compa
     strongest = {c.key: c for c in claims.CLAIMS if c.strongest}
     assert list(strongest) == ["robust_init", "ann_budget_transfers", "vs_snn_rat_robust", "fig2_if",
                                "finetuning_design"]
-    epsilons = settings.profile.epsilons
-    expected = {"robust_init": ({"Natural", "AT-eps1", "TRADES-eps1", "MART-eps1"}, epsilons[-1]),
-                "vs_snn_rat_robust": ({"AT-eps1", "TRADES-eps1", "MART-eps1", "SNN-RAT"}, epsilons[-1]),
+    eps3 = settings.profile.budget("ε3")
+    expected = {"robust_init": ({"Natural", "AT-eps1", "TRADES-eps1", "MART-eps1"}, eps3),
+                "vs_snn_rat_robust": ({"AT-eps1", "TRADES-eps1", "MART-eps1", "SNN-RAT"}, eps3),
                 "fig2_if": ({"Ours (AT-eps1), IF, T=8", "RFGSM, IF, T=8", "SNN-RAT, IF, T=8"},
-                            epsilons[len(epsilons) // 2])}
+                            settings.profile.budget("ε2"))}
     for key, (models, epsilon) in expected.items():
         store = planning(ArtifactStore(tmp_path))
         rows = claims.attack_rows(settings, [strongest[key]], store=store, progress=False)
