@@ -76,14 +76,24 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
+def _running(path: str) -> str:
+    """The running package's source at ``path`` (relative to the package folder)."""
+    return (paths.PACKAGE / path).read_text()
+
+
+def _definitions(read: Callable[[str], str], module: str) -> list[tuple[str, ast.stmt]]:
+    """``(module.name, node)`` of every top-level statement of ``module``, docstrings stripped."""
+    return [(f"{module}.{getattr(node, 'name', '')}", node)
+            for node in _strip_docstrings(ast.parse(read(f"{module}.py"))).body]
+
+
 def revision_of(read: Callable[[str], str], legacy: bool = False) -> str:
     """The code revision of the sources that ``read`` returns for a path relative to the package folder (with
     ``legacy``, by the first rule: whole numerical modules, no prefix)."""
     digest = hashlib.sha256()
     for name in NUMERICAL_MODULES:
-        for node in _strip_docstrings(ast.parse(read(f"{name}.py"))).body:
+        for qualified, node in _definitions(read, name):
             # Imports compute nothing; the storage functions only move bytes.
-            qualified = f"{name}.{getattr(node, 'name', '')}"
             storage, keyed = qualified in STORAGE_FUNCTIONS, not legacy and qualified in KEYED_DEFINITIONS
             if storage or keyed or isinstance(node, ast.Import | ast.ImportFrom):
                 continue
@@ -101,16 +111,15 @@ def revision_of(read: Callable[[str], str], legacy: bool = False) -> str:
 @cache
 def code_revision() -> str:
     """The revision of the code that is running."""
-    return revision_of(lambda path: (paths.PACKAGE / path).read_text())
+    return revision_of(_running)
 
 
 def keyed_revision(read: Callable[[str], str] | None = None) -> str:
     """The hash of the :data:`KEYED_DEFINITIONS` (of the running code, or of the sources ``read`` returns)."""
-    read = read or (lambda path: (paths.PACKAGE / path).read_text())
     digest = hashlib.sha256()
     for module in dict.fromkeys(name.split(".")[0] for name in KEYED_DEFINITIONS):
-        for node in _strip_docstrings(ast.parse(read(f"{module}.py"))).body:
-            if f"{module}.{getattr(node, 'name', '')}" in KEYED_DEFINITIONS:
+        for qualified, node in _definitions(read or _running, module):
+            if qualified in KEYED_DEFINITIONS:
                 digest.update(ast.dump(node).encode())
     return digest.hexdigest()[:16]
 
