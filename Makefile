@@ -14,7 +14,8 @@
 #                              calibration, attacks) stream to the terminal. Prints the total wall time and logs
 #                              it with each notebook's (book/measurements/book_run.json, written when the run
 #                              finishes; the Performance page shows it, cold or not).
-#   make test                  setup, then ruff; one pytest run of the unit tests, the docstring examples
+#   make test                  setup, then ruff; one pytest run of the unit tests (among them the guard that
+#                              store/default/ covers the default book: tests/test_published_store.py), the docstring examples
 #                              (--doctest-modules snnconv) and every notebook at the smoke profile under nbval;
 #                              then the smoke book: every notebook executed into a copy of the book under
 #                              _build/smoke/, built, and checked in headless Chromium (tools/check_book.py;
@@ -31,9 +32,12 @@
 #                              about ten minutes; run it on an otherwise idle machine)
 #   make book-cost [PROFILE=...] what the whole book costs from an empty store (benchmarks/book_cost.py ->
 #                              book/measurements/book_cost.json): the recorded seconds of every stored artifact it
-#                              uses and an estimate for each missing one (snnconv needs --estimate); seconds
+#                              uses and an estimate for each missing one (snnconv needs --estimate), and the cold
+#                              rebuild's critical path and simulated makespan on 2, 16, 64 and 256 cores
+#                              (snnconv.schedule); plans every page, computes nothing (a minute or two)
 #   make store-publish [PROFILE=...] copy the stored artifacts that the book uses at PROFILE from .snnconv-store/
-#                              into its published store store/$(PROFILE)/ and remove from it what the book no longer
+#                              into its published store store/$(PROFILE)/ (records.jsonl.gz and the models' weights,
+#                              snnconv.published_store) and remove from it what the book no longer
 #                              uses (e.g. verdicts superseded by a new attack revision) (commit it: the next clone
 #                              renders them instead of recomputing; never the smoke profile, which CI computes every
 #                              time)
@@ -105,9 +109,14 @@ system-packages:
 	       "and the browser check of make test needs chromium." >&2; \
 	fi
 
+# The lock in two steps (see its header): every line but those marked "# no-deps" through pip's resolver, then the
+# marked ones (torchattacks) without their declared dependencies: torchattacks 3.5.1 pins requests~=2.25.1, which it
+# never imports, and would otherwise force versions listed in requirements.deny. `pip check` reports that pin as
+# unmet; that is expected.
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || { echo "setup: creating $(VENV)/"; python3 -m venv $(VENV); }
-	$(PY) -m pip install -r requirements.lock
+	$(PY) -m pip install -r <(grep -Ev '^[^#].*#[[:space:]]*no-deps' requirements.lock)
+	$(PY) -m pip install --no-deps -r <(grep -E '^[^#].*#[[:space:]]*no-deps' requirements.lock || true)
 	$(PY) -m pip install --no-deps -e .
 	@touch $@
 

@@ -13,12 +13,17 @@ Commands::
                                                    compute everything the page needs (or one artifact of it) into
                                                    the store, with progress bars, without rendering the page
     snnconv store [--stale] [--manifest]           what the store holds by kind; stale artifacts; the manifest
-    snnconv verify                                 check every artifact against its SHA-256 manifest entry
-    snnconv import OTHER_STORE                     copy the verified artifacts of another store that this one lacks
-    snnconv export FOLDER PAGE [PAGE ...] [-p NAME VALUE ...]
-                                                   copy the stored artifacts that the pages use at these parameters
-                                                   into the store at FOLDER (the published store of a profile,
-                                                   store/<profile>/, that make book imports)
+    snnconv verify [FOLDER] [--book PROFILE]      check every artifact against its SHA-256 (of this store, or of
+                                                   the store or published store at FOLDER); with --book, also fail
+                                                   naming each artifact that the book at PROFILE needs and the
+                                                   published store at FOLDER lacks (make test's guard)
+    snnconv import OTHER                           copy the verified artifacts that this store lacks from a
+                                                   published store (store/<profile>/) or another artifact store
+    snnconv export FOLDER PAGE [PAGE ...] [-p NAME VALUE ...] [--prune]
+                                                   write the stored artifacts that the pages use at these parameters
+                                                   into the published store at FOLDER (store/<profile>/, which
+                                                   make book imports; snnconv.published_store); --prune also
+                                                   removes from it what the pages do not use
 
 ``-p NAME VALUE`` is papermill's: the value is read as a number when it looks like one, else as text, and a
 name that the page's notebook does not declare is an error. ``SNNCONV_STORE`` picks the store.
@@ -30,16 +35,17 @@ import argparse
 import json
 import shutil
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from snnconv import pages
+from snnconv import pages, published_store
 from snnconv.cost import CostModel
 from snnconv.parameters import ParameterError
 from snnconv.plan import Need, planning
 from snnconv.revision import is_stale
-from snnconv.store import ARTIFACT_SUFFIXES, ArtifactStore
+from snnconv.store import ArtifactStore
 
 
 def parameter_value(text: str) -> Any:
@@ -149,28 +155,67 @@ def show_store(args: argparse.Namespace, store: ArtifactStore) -> int:
     return 0
 
 
+class Coverage(NamedTuple):
+    """How a published store covers a book: every artifact the book needs, those it lacks, and which of those it
+    holds were computed by other code (stale or code unknown: the pages list them)."""
+
+    needed: list[Need]
+    missing: list[Need]
+    other_code: list[str]
+
+
+def book_coverage(published: Path, given: dict[str, Any]) -> Coverage:
+    """How the published store at ``published`` covers the whole book at ``given``. Plans against a temporary
+    import, so it computes nothing and reads only the published store."""
+    with tempfile.TemporaryDirectory() as scratch:
+        store = ArtifactStore(Path(scratch))
+        published_store.import_into(published, store)
+        needed = list(book_needs(list(pages.PAGES), given, store).values())
+        other_code = [need.id for need in needed if need.stored and _staleness(store, need.kind, need.key) is not None]
+    return Coverage(needed, [need for need in needed if not need.stored], other_code)
+
+
 def verify(args: argparse.Namespace, store: ArtifactStore) -> int:
-    verdicts = Counter(store.verify(kind, key) for kind, key in list(store.artifacts()))
+    if args.folder is None:
+        verdicts = Counter(store.verify(kind, key) for kind, key in list(store.artifacts()))
+    elif published_store.is_published_store(Path(args.folder)):
+        verdicts = published_store.verify(Path(args.folder))
+    elif Path(args.folder).is_dir():  # an artifact store, or a published store in the earlier layout
+        other = ArtifactStore(Path(args.folder))
+        verdicts = Counter(other.verify(kind, key) for kind, key in list(other.artifacts()))
+    else:
+        raise ParameterError(f"{args.folder!r} is not a folder: give an artifact store or a published store "
+                             "(store/<profile>/).")
     print(", ".join(f"{n} {v}" for v, n in verdicts.items()) or "empty store")
-    return 1 if verdicts.get("corrupt") else 0
+    if verdicts.get("corrupt"):
+        return 1
+    if args.book is None:
+        return 0
+    if args.folder is None or not published_store.is_published_store(Path(args.folder)):
+        raise ParameterError("--book checks a published store: give its folder, e.g. "
+                             "`snnconv verify store/default --book default`.")
+    _, missing, other_code = book_coverage(Path(args.folder), {"profile": args.book})
+    print(f"the {args.book} book: {len(missing)} artifacts missing from {args.folder}; {len(other_code)} of those it "
+          "holds were computed by other code (the pages list them)")
+    for need in missing:
+        print(f"missing {need.id:<32} {need.label}")
+    if missing:
+        print(f"snnconv: {args.folder} does not cover the {args.book} book: compute what is missing (make book "
+              f"PROFILE={args.book}) and publish it (make store-publish PROFILE={args.book}).", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def copy_artifact(source: ArtifactStore, target: ArtifactStore, kind: str, key: str) -> str:
     """Copy one artifact from ``source`` to ``target`` if ``target`` lacks it: ``"already here"``, ``"refused (no
-    manifest entry or failed its check)"``, ``"copied"`` or ``"failed after copying"``. Each file is written under
-    a temporary name and renamed, the manifest entry last: an interrupted copy leaves nothing that looks complete."""
+    manifest entry or failed its check)"``, ``"copied"`` or ``"failed after copying"``
+    (:meth:`~snnconv.store.ArtifactStore.install`: an interrupted copy leaves nothing that looks complete)."""
     if target.has(kind, key):
         return "already here"
-    if source.manifest_entry(kind, key) is None or source.verify(kind, key) != "ok":
+    entry = source.manifest_entry(kind, key)
+    if entry is None or source.verify(kind, key) != "ok":
         return "refused (no manifest entry or failed its check)"
-    (target.root / kind).mkdir(parents=True, exist_ok=True)
-    for suffix in (*ARTIFACT_SUFFIXES, ".sha256"):
-        path = source.root / kind / f"{key}{suffix}"
-        if path.exists():
-            partial = target.root / kind / f"{key}{suffix}.copy.partial"
-            shutil.copyfile(path, partial)
-            partial.replace(target.root / kind / f"{key}{suffix}")
-    return "copied" if target.verify(kind, key) == "ok" else "failed after copying"
+    files = {name: lambda path, name=name: shutil.copyfile(source.root / kind / name, path) for name in entry}
+    return target.install(kind, key, files, entry)
 
 
 def _report(outcome: Counter[str], verb: str) -> int:
@@ -181,23 +226,28 @@ def _report(outcome: Counter[str], verb: str) -> int:
 
 
 def import_store(args: argparse.Namespace, store: ArtifactStore) -> int:
-    other = ArtifactStore(Path(args.other))
-    if not other.root.is_dir():
-        raise ParameterError(f"Store {args.other!r} is not a folder: give the root of another artifact store.")
+    folder = Path(args.other)
+    if not folder.is_dir():
+        raise ParameterError(f"Store {args.other!r} is not a folder: give a published store (store/<profile>/) or "
+                             "the root of another artifact store.")
+    if published_store.is_published_store(folder):
+        outcomes = published_store.import_into(folder, store)
+        print(", ".join(f"{n} {what}" for what, n in outcomes.items()) or "nothing to import")
+        return 1 if outcomes.get("failed its check") else 0
+    other = ArtifactStore(folder)
     return _report(Counter(copy_artifact(other, store, kind, key) for kind, key in list(other.artifacts())), "import")
 
 
 def export_store(args: argparse.Namespace, store: ArtifactStore) -> int:
-    target = ArtifactStore(Path(args.folder))
-    planned = book_needs(args.page, _given(args.p), store)  # every parameter is checked before anything is copied
-    outcomes = Counter(copy_artifact(store, target, need.kind, need.key) for need in planned.values() if need.stored)
-    if args.prune:  # e.g. verdicts superseded by a new key revision of their attack
-        used = {(need.kind, need.key) for need in planned.values()}
-        for kind, key in [artifact for artifact in target.artifacts() if artifact not in used]:
-            for suffix in (*ARTIFACT_SUFFIXES, ".sha256"):
-                target.root.joinpath(kind, f"{key}{suffix}").unlink(missing_ok=True)
-            outcomes["pruned (no page uses it)"] += 1
-    return _report(outcomes, "export")
+    folder = Path(args.folder)
+    if folder.resolve() == store.root.resolve():
+        raise ParameterError(f"{args.folder!r} is the artifact store itself: export into a published store's "
+                             "folder (store/<profile>/).")
+    planned = book_needs(args.page, _given(args.p), store)  # every parameter is checked before anything is written
+    # --prune removes e.g. verdicts superseded by a new key revision of their attack
+    outcomes = published_store.export(store, folder, [(n.kind, n.key) for n in planned.values()], prune=args.prune)
+    print(", ".join(f"{n} {what}" for what, n in outcomes.items()) or "nothing to export")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -220,7 +270,11 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--stale", action="store_true", help="list artifacts computed by other code")
     command.add_argument("--manifest", action="store_true", help="print the manifest (sha256sum format)")
     command.set_defaults(run=show_store)
-    commands.add_parser("verify", help="check every artifact's SHA-256").set_defaults(run=verify)
+    command = commands.add_parser("verify", help="check every artifact's SHA-256")
+    command.add_argument("folder", nargs="?", help="a published store or another artifact store (default: this one)")
+    command.add_argument("--book", metavar="PROFILE",
+                         help="also fail naming every artifact that the book at PROFILE needs and FOLDER lacks")
+    command.set_defaults(run=verify)
     command = commands.add_parser("import", help="copy verified artifacts from another store")
     command.add_argument("other")
     command.set_defaults(run=import_store)

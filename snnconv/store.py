@@ -47,6 +47,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from snnconv import paths, revision
+from snnconv.packing import pack, unpack
 
 #: Bumped when a change to the code invalidates stored artifacts.
 STORE_FORMAT = 1
@@ -91,6 +92,12 @@ def artifact_key(kind: str, config: Any) -> str:
         content["transfer_revision"] = TRANSFER_REVISION
     payload = json.dumps(content, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def record_text(record: dict) -> str:
+    """A record as it is written to the store: per-image vectors packed (:mod:`snnconv.packing`), compact JSON.
+    The same record always gives the same text, so its SHA-256 can be re-checked after a copy re-writes it."""
+    return json.dumps(pack(record), separators=(",", ":"))
 
 
 def file_sha256(path: Path) -> str:
@@ -241,6 +248,22 @@ class ArtifactStore:
                 path.replace(target / path.name)
         return "corrupt"
 
+    def install(self, kind: str, key: str, files: dict[str, Callable[[Path], None]], entry: dict[str, str]) -> str:
+        """Install an artifact that was computed elsewhere (another store, a published store): ``files`` maps each
+        file name to a function that writes it at a given path, ``entry`` is its manifest entry from there. Each
+        file is written under a temporary name and renamed, the entry last, and then the store's own check decides:
+        ``"copied"``, or ``"failed after copying"`` (the artifact is quarantined, so it is recomputed)."""
+        for name, write in files.items():
+            self._write(self.root / kind / name, write)
+        lines = "".join(f"{digest}  {name}\n" for name, digest in entry.items())
+        self._write(self._path(kind, key, ".sha256"), lambda p: p.write_text(lines))
+        return "copied" if self.verify(kind, key) == "ok" else "failed after copying"
+
+    def remove(self, kind: str, key: str) -> None:
+        """Delete an artifact, its manifest entry first (so that nothing half-removed looks complete)."""
+        for suffix in (".sha256", *ARTIFACT_SUFFIXES):
+            self._path(kind, key, suffix).unlink(missing_ok=True)
+
     def artifacts(self) -> Iterator[tuple[str, str]]:
         """``(kind, key)`` of every artifact with a record, kind by kind."""
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.exists() else ():
@@ -290,7 +313,7 @@ class ArtifactStore:
     def record(self, kind: str, key: str) -> dict:
         """A stored artifact's record as it is on disk: nothing verified, claimed or noted in the ledger (for
         reading the store, not for using an artifact: that is :meth:`load_json`)."""
-        return json.loads(self._path(kind, key, ".json").read_text())
+        return unpack(json.loads(self._path(kind, key, ".json").read_text()))
 
     def load_json(self, kind: str, key: str) -> dict | None:
         if not self._lookup(kind, key):
@@ -302,7 +325,7 @@ class ArtifactStore:
 
     def save_json(self, kind: str, key: str, record: dict) -> None:
         record = {**record, "code": record.get("code", revision.code_revision())}
-        self._write(self._path(kind, key, ".json"), lambda p: p.write_text(json.dumps(record, indent=1)))
+        self._write(self._path(kind, key, ".json"), lambda p: p.write_text(record_text(record)))
         self._list(kind, key)  # written last: its presence marks a complete artifact
         self.release(kind, key)
         self._note(kind, key, record)

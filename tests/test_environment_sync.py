@@ -1,13 +1,17 @@
 """The three places that pin packages must agree.
 
 ``requirements.lock`` is the single source of exact pins. ``environment.yml`` (for conda users) must list
-every lock line in its ``pip:`` section with the same version and nothing else, and every direct dependency
-declared in ``pyproject.toml`` (``[project].dependencies`` and all ``[project.optional-dependencies]``) must
-be an exact ``==`` pin equal to the lock's pin.
+every lock line in its ``pip:`` section with the same version and nothing else, except the lock's lines marked
+``# no-deps`` (make setup installs them with ``pip install --no-deps``): conda's pip would install those with
+their declared dependencies, so they must be absent from the ``pip:`` section and appear instead, with the same
+version, as ``# pip install --no-deps name==version`` commands in environment.yml's header. Every direct
+dependency declared in ``pyproject.toml`` (``[project].dependencies`` and all
+``[project.optional-dependencies]``) must be an exact ``==`` pin equal to the lock's pin.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -20,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
 ENV = ROOT / "environment.yml"
 PYPROJECT = ROOT / "pyproject.toml"
+NO_DEPS = re.compile(r"#\s*no-deps\b")
+ENV_NO_DEPS_COMMAND = re.compile(r"^#\s*pip install --no-deps (?P<req>\S+==\S+)\s*$")
 
 
 def _exact_pin(line: str, where: str) -> tuple[str, str]:
@@ -39,12 +45,15 @@ def _pins(lines: list[str], where: str) -> dict[str, str]:
     return pins
 
 
-def _lock_lines() -> list[str]:
+def _lock_lines(no_deps: bool | None = None) -> list[str]:
+    """The lock's requirement lines without comments: all (None), or only those with/without '# no-deps'."""
     lines = []
     for raw in LOCK.read_text(encoding="utf-8").splitlines():
-        line = raw.split(" #", 1)[0].strip()
+        line, _, comment = raw.partition(" #")
+        line = line.strip()
         if line and not line.startswith("#"):
-            lines.append(line)
+            if no_deps is None or no_deps == bool(NO_DEPS.search("#" + comment)):
+                lines.append(line)
     return lines
 
 
@@ -53,6 +62,11 @@ def lock() -> dict[str, str]:
     pins = _pins(_lock_lines(), "requirements.lock")
     assert pins, "requirements.lock has no pins"
     return pins
+
+
+@pytest.fixture(scope="module")
+def lock_no_deps() -> dict[str, str]:
+    return _pins(_lock_lines(no_deps=True), "requirements.lock (# no-deps)")
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +89,14 @@ def test_environment_yml_pins_python_311(env: dict) -> None:
     assert "pip" in conda, "environment.yml must install pip before its pip: section"
 
 
-def test_environment_yml_mirrors_lock(lock: dict[str, str], env: dict) -> None:
+def _env_no_deps_lines() -> list[str]:
+    lines = [ENV_NO_DEPS_COMMAND.match(raw.strip()) for raw in ENV.read_text(encoding="utf-8").splitlines()]
+    return [m["req"] for m in lines if m]
+
+
+def test_environment_yml_mirrors_lock(lock: dict[str, str], lock_no_deps: dict[str, str], env: dict) -> None:
     env_pins = _pins(_env_pip_lines(env), "environment.yml")
+    lock = {n: v for n, v in lock.items() if n not in lock_no_deps}
     problems = [f"{n}=={lock[n]} is missing from environment.yml" for n in sorted(set(lock) - set(env_pins))]
     problems += [f"{n}=={env_pins[n]} is in environment.yml but not in requirements.lock"
                  for n in sorted(set(env_pins) - set(lock))]
@@ -106,3 +126,12 @@ def test_pyproject_direct_dependencies_match_lock(lock: dict[str, str]) -> None:
             elif lock[name] != version:
                 problems.append(f"[{group}] {name}=={version} but requirements.lock has {lock[name]}")
     assert not problems, "pyproject.toml and requirements.lock disagree:\n" + "\n".join(problems)
+
+
+def test_environment_yml_installs_no_deps_lines_without_deps(lock_no_deps: dict[str, str], env: dict) -> None:
+    commands = _pins(_env_no_deps_lines(), "environment.yml (# pip install --no-deps)")
+    in_pip_section = set(_pins(_env_pip_lines(env), "environment.yml")) & set(lock_no_deps)
+    assert not in_pip_section, f"environment.yml's pip: section holds the lock's no-deps lines {sorted(in_pip_section)}"
+    assert commands == lock_no_deps, (
+        f"environment.yml's '# pip install --no-deps' commands {commands} != the lock's no-deps lines {lock_no_deps}"
+    )

@@ -416,8 +416,8 @@ def _import_playwright() -> tuple[Any, type[Exception]]:
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError as error:
-        raise SetupError("The Python package playwright is not installed; run `make setup` "
-                         "(or `.venv/bin/pip install -r requirements.lock`).") from error
+        raise SetupError("The Python package playwright is not installed; run `make setup`, which installs "
+                         "requirements.lock.") from error
     return sync_playwright, Error
 
 
