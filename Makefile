@@ -16,12 +16,14 @@
 #                              finishes; the Performance page shows it, cold or not).
 #   make test                  setup, then ruff; one pytest run of the unit tests (among them the guard that
 #                              store/default/ covers the default book: tests/test_published_store.py), the docstring examples
-#                              (--doctest-modules snnconv) and every notebook at the smoke profile under nbval;
-#                              then the smoke book: every notebook executed into a copy of the book under
-#                              _build/smoke/, built, and checked in headless Chromium (tools/check_book.py;
-#                              screenshots in _build/smoke/screenshots/) and its glue references checked against the
-#                              executed notebooks (tools/check_glue.py). This is the project's test command
-#                              (.ci/run calls it).
+#                              (--doctest-modules snnconv) and every notebook at the smoke profile under nbval, on
+#                              two workers (pytest-xdist, -n 2 --dist loadscope: a notebook's cells in order on one
+#                              worker; the claims notebook first, beside the unit tests), one torch thread each;
+#                              then the smoke book: every notebook executed with papermill, two at a time, one thread
+#                              each (logs in _build/smoke/logs/), into a copy of the book under _build/smoke/, built,
+#                              and checked in headless Chromium (tools/check_book.py; screenshots in
+#                              _build/smoke/screenshots/) and its glue references checked against the executed
+#                              notebooks (tools/check_glue.py). This is the project's test command (.ci/run calls it).
 #   make smoke-book            only the smoke book and its browser check (part of make test).
 #   make workflow [PROFILE=...] the same book as make book (the published store imported first), through the
 #                              Snakemake workflow (workflow/Snakefile): one job per stored model and verdict, then
@@ -50,7 +52,9 @@
 # Variables
 #   PROFILE=smoke|default|paper   notebook profile for `make book` (default: default)
 #   JB_FLAGS="-W -n --keep-going" extra flags for `jupyter-book build` (e.g. to turn warnings into errors)
-#   OMP_NUM_THREADS=N             torch threads (default 2; MKL_NUM_THREADS follows it)
+#   OMP_NUM_THREADS=N             torch threads (default 2; MKL_NUM_THREADS follows it); make test and smoke-book
+#                                 run TEST_JOBS processes of one thread each instead
+#   TEST_JOBS=N                   pytest workers and notebooks at a time in make test and smoke-book (default 2)
 #
 # Every recipe runs with OMP_NUM_THREADS/MKL_NUM_THREADS, PYTHONUNBUFFERED=1 and, when the file exists,
 # LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 (torch measured 1.5-3x faster with it on CPU).
@@ -153,27 +157,58 @@ book: published
 	  $$((s / 3600)) $$((s % 3600 / 60)) $$((s % 60)) "$(PROFILE)"
 
 # ---- test -------------------------------------------------------------------------------------------------
+# make test runs two things at a time (TEST_JOBS), each with ONE torch thread: on CI's two cores two one-thread
+# processes beat one two-thread process for these small models, and planning, imports and plotting use one core
+# anyway. The claims notebook is most of the smoke profile's compute (most of the other pages' models and verdicts
+# too, through the shared artifact store), so it starts first in both runs, not last and then alone.
+TEST_JOBS ?= 2
+FIRST_NOTEBOOK := notebooks/claims.ipynb
+LONGEST_FIRST := $(FIRST_NOTEBOOK) $(filter-out $(FIRST_NOTEBOOK),$(NOTEBOOKS))
+
 # One pytest run: unit tests, docstring examples and every notebook at the smoke profile under nbval
 # (SNNCONV_PROFILE is read only by the notebooks' parameters cell), after ruff; then the smoke book.
+# pytest-xdist's workers take whole work units in the command line's order (--dist loadscope: a test module, a
+# module's doctests, or ALL cells of one notebook, run in order in one kernel; --no-loadscope-reorder: no sorting
+# by size, which would put the 206-test schedule module before the notebooks): the claims notebook on one worker
+# while the other runs the unit tests, then the other notebooks (mostly loading what claims stored; the store is
+# safe for two processes: one computes an artifact, the other waits and loads it) and the doctests. Each worker
+# and each notebook kernel uses one torch thread (tests/conftest.py).
 test: setup
 	$(VENV)/bin/ruff check snnconv tests tools benchmarks notebooks book/_ext
-	SNNCONV_PROFILE=smoke $(VENV)/bin/pytest tests notebooks snnconv --doctest-modules --nbval-lax --nbval-current-env
+	SNNCONV_PROFILE=smoke OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/pytest -n $(TEST_JOBS) --dist loadscope \
+	  --no-loadscope-reorder $(FIRST_NOTEBOOK) tests $(filter-out $(FIRST_NOTEBOOK),$(NOTEBOOKS)) snnconv \
+	  --doctest-modules --nbval-lax --nbval-current-env
 	$(MAKE) --no-print-directory smoke-book
 
 # The smoke book is built from a copy of the book's sources, so it never overwrites book/results/ of `make book`.
 # Models and verdicts come from the same artifact store as the nbval run above, so executing is mostly loading.
+# The notebooks run TEST_JOBS at a time (xargs -P), claims first, each with one torch thread (OMP_NUM_THREADS=1:
+# a notebook's threads = None follows it). Each one's papermill output goes to $(SMOKE)/logs/NAME.log and is printed
+# under its name if it fails; the others still run, and then the recipe fails, naming every failed notebook.
 SMOKE := _build/smoke
+SMOKE_NOTEBOOK = nb=$$1; name=$$(basename "$$nb" .ipynb); log=$(SMOKE)/logs/$$name.log; t0=$$(date +%s); \
+  echo "smoke-book: papermill $$nb (profile=smoke)"; \
+  if $(VENV)/bin/papermill -k python3 --no-progress-bar "$$nb" "$(SMOKE)/src/book/results/$$name.ipynb" \
+       -p profile smoke >"$$log" 2>&1; then \
+    echo "smoke-book: $$name done in $$(( $$(date +%s) - t0 )) s"; \
+  else \
+    echo "$$nb" >>$(SMOKE)/logs/failed; \
+    { echo "smoke-book: $$nb FAILED after $$(( $$(date +%s) - t0 )) s; papermill said ($$log):"; cat "$$log"; } >&2; \
+    exit 1; \
+  fi
 smoke-book: setup
-	@rm -rf $(SMOKE)/src $(SMOKE)/_build $(SMOKE)/screenshots
-	@mkdir -p $(SMOKE)/src/book/results
+	@rm -rf $(SMOKE)/src $(SMOKE)/_build $(SMOKE)/screenshots $(SMOKE)/logs
+	@mkdir -p $(SMOKE)/src/book/results $(SMOKE)/logs
 	@cp _config.yml _toc.yml $(SMOKE)/src/
 	@cp -r $$(ls -d book/* | grep -v '^book/results$$') $(SMOKE)/src/book/
-	@for nb in $(NOTEBOOKS); do \
-	  name=$$(basename "$$nb" .ipynb); \
-	  echo "smoke-book: papermill $$nb (profile=smoke)"; \
-	  $(VENV)/bin/papermill -k python3 --no-progress-bar "$$nb" "$(SMOKE)/src/book/results/$$name.ipynb" \
-	    -p profile smoke; \
-	done
+	@start=$$(date +%s); rc=0; \
+	printf '%s\n' $(LONGEST_FIRST) | OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  xargs -n 1 -P $(TEST_JOBS) bash -eu -o pipefail -c '$(SMOKE_NOTEBOOK)' smoke-book || rc=$$?; \
+	if [ -s $(SMOKE)/logs/failed ]; then \
+	  echo "smoke-book: failed: $$(tr '\n' ' ' < $(SMOKE)/logs/failed)(logs in $(SMOKE)/logs/)" >&2; exit 1; \
+	fi; \
+	[ "$$rc" = 0 ] || { echo "smoke-book: xargs failed (exit $$rc)" >&2; exit "$$rc"; }; \
+	echo "smoke-book: $(words $(LONGEST_FIRST)) notebooks executed in $$(( $$(date +%s) - start )) s"
 	$(VENV)/bin/jupyter-book build $(SMOKE)/src --path-output $(SMOKE) $(JB_FLAGS)
 	$(PY) tools/check_book.py $(SMOKE)/_build/html --screenshots $(SMOKE)/screenshots
 	$(PY) tools/check_glue.py $(SMOKE)/src $(SMOKE)/_build/html

@@ -123,10 +123,23 @@ def resolve(
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise fail("seed", seed, "a non-negative integer")
     if threads is None:
-        threads = os.cpu_count() or 1
+        threads = default_threads()
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise fail("threads", threads, "a positive integer")
     return Settings(replace(base, **changes), objectives, seed, threads)
+
+
+def default_threads() -> int:
+    """Torch threads for a page given none: ``OMP_NUM_THREADS`` when it is set — ``make`` sets it, and ``make test``
+    runs two one-thread processes side by side on two cores, where a kernel taking every core would oversubscribe
+    them — else every core."""
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if not given:
+        return os.cpu_count() or 1
+    if not given.isdigit() or int(given) < 1:
+        raise ParameterError(f"OMP_NUM_THREADS is {given!r}, not a positive integer: set it to the number of torch "
+                             "threads (e.g. OMP_NUM_THREADS=2), or unset it to use every core.")
+    return int(given)
 
 
 #: The first line of the cell that papermill inserts after a notebook's ``parameters`` cell.

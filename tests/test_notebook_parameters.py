@@ -52,3 +52,18 @@ def test_unknown_parameter_name_fails_naming_it(tmp_path, notebook):
     message = error.value.evalue
     assert "eps" in message.split(":")[0] and "epsilons" in message and "\n" not in message
     assert error.value.exec_count <= 3
+
+
+def test_a_page_given_no_threads_follows_omp_num_threads_else_uses_every_core(monkeypatch):
+    import os
+
+    from snnconv.parameters import ParameterError, resolve
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # make test: two one-thread processes on two cores
+    assert resolve(profile="smoke").threads == 1
+    assert resolve(profile="smoke", threads=3).threads == 3  # a given count wins
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert resolve(profile="smoke").threads == (os.cpu_count() or 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "two")
+    with pytest.raises(ParameterError, match="OMP_NUM_THREADS is 'two'"):
+        resolve(profile="smoke")
