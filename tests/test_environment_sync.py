@@ -11,7 +11,6 @@ dependency declared in ``pyproject.toml`` (``[project].dependencies`` and all
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 
@@ -19,54 +18,34 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from pins import Pin, env_pins, env_pip_sections, lock_pins
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
 ENV = ROOT / "environment.yml"
 PYPROJECT = ROOT / "pyproject.toml"
-NO_DEPS = re.compile(r"#\s*no-deps\b")
-ENV_NO_DEPS_COMMAND = re.compile(r"^#\s*pip install --no-deps (?P<req>\S+==\S+)\s*$")
 
 
-def _exact_pin(line: str, where: str) -> tuple[str, str]:
-    """Return (canonical name, version) of an exact ``name==version`` requirement; fail on anything looser."""
-    req = Requirement(line)
-    specs = list(req.specifier)
-    assert len(specs) == 1 and specs[0].operator == "==", f"{where}: {line!r} is not an exact '==' pin"
-    return canonicalize_name(req.name), specs[0].version
-
-
-def _pins(lines: list[str], where: str) -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for line in lines:
-        name, version = _exact_pin(line, where)
-        assert name not in pins, f"{where}: {name} is pinned twice ({pins[name]} and {version})"
-        pins[name] = version
-    return pins
-
-
-def _lock_lines(no_deps: bool | None = None) -> list[str]:
-    """The lock's requirement lines without comments: all (None), or only those with/without '# no-deps'."""
-    lines = []
-    for raw in LOCK.read_text(encoding="utf-8").splitlines():
-        line, _, comment = raw.partition(" #")
-        line = line.strip()
-        if line and not line.startswith("#"):
-            if no_deps is None or no_deps == bool(NO_DEPS.search("#" + comment)):
-                lines.append(line)
-    return lines
+def _by_name(pins: list[Pin], where: str) -> dict[str, str]:
+    """``{canonical name: version}``; a package pinned twice fails, naming both versions."""
+    by_name: dict[str, str] = {}
+    for pin in pins:
+        assert pin.name not in by_name, f"{where}: {pin.name} is pinned twice ({by_name[pin.name]} and {pin.version})"
+        by_name[pin.name] = pin.version
+    return by_name
 
 
 @pytest.fixture(scope="module")
 def lock() -> dict[str, str]:
-    pins = _pins(_lock_lines(), "requirements.lock")
+    pins = _by_name(lock_pins(LOCK.read_text(encoding="utf-8")), "requirements.lock")
     assert pins, "requirements.lock has no pins"
     return pins
 
 
 @pytest.fixture(scope="module")
 def lock_no_deps() -> dict[str, str]:
-    return _pins(_lock_lines(no_deps=True), "requirements.lock (# no-deps)")
+    pins = [p for p in lock_pins(LOCK.read_text(encoding="utf-8")) if p.no_deps]
+    return _by_name(pins, "requirements.lock (# no-deps)")
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +55,12 @@ def env() -> dict:
     return data
 
 
-def _env_pip_lines(env: dict) -> list[str]:
-    sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
-    assert len(sections) == 1, "environment.yml must have exactly one 'pip:' section"
-    return [str(x) for x in sections[0]]
+def _env_pip(no_deps: bool) -> dict[str, str]:
+    """environment.yml's ``pip:`` section (exactly one), or its ``# pip install --no-deps`` commands."""
+    text = ENV.read_text(encoding="utf-8")
+    assert len(env_pip_sections(text)) == 1, "environment.yml must have exactly one 'pip:' section"
+    where = "environment.yml (# pip install --no-deps)" if no_deps else "environment.yml"
+    return _by_name([p for p in env_pins(text) if p.no_deps == no_deps], where)
 
 
 def test_environment_yml_pins_python_311(env: dict) -> None:
@@ -89,19 +70,14 @@ def test_environment_yml_pins_python_311(env: dict) -> None:
     assert "pip" in conda, "environment.yml must install pip before its pip: section"
 
 
-def _env_no_deps_lines() -> list[str]:
-    lines = [ENV_NO_DEPS_COMMAND.match(raw.strip()) for raw in ENV.read_text(encoding="utf-8").splitlines()]
-    return [m["req"] for m in lines if m]
-
-
-def test_environment_yml_mirrors_lock(lock: dict[str, str], lock_no_deps: dict[str, str], env: dict) -> None:
-    env_pins = _pins(_env_pip_lines(env), "environment.yml")
+def test_environment_yml_mirrors_lock(lock: dict[str, str], lock_no_deps: dict[str, str]) -> None:
+    env_pip = _env_pip(no_deps=False)
     lock = {n: v for n, v in lock.items() if n not in lock_no_deps}
-    problems = [f"{n}=={lock[n]} is missing from environment.yml" for n in sorted(set(lock) - set(env_pins))]
-    problems += [f"{n}=={env_pins[n]} is in environment.yml but not in requirements.lock"
-                 for n in sorted(set(env_pins) - set(lock))]
-    problems += [f"{n}: requirements.lock {lock[n]} != environment.yml {env_pins[n]}"
-                 for n in sorted(set(lock) & set(env_pins)) if lock[n] != env_pins[n]]
+    problems = [f"{n}=={lock[n]} is missing from environment.yml" for n in sorted(set(lock) - set(env_pip))]
+    problems += [f"{n}=={env_pip[n]} is in environment.yml but not in requirements.lock"
+                 for n in sorted(set(env_pip) - set(lock))]
+    problems += [f"{n}: requirements.lock {lock[n]} != environment.yml {env_pip[n]}"
+                 for n in sorted(set(lock) & set(env_pip)) if lock[n] != env_pip[n]]
     assert not problems, "environment.yml and requirements.lock disagree:\n" + "\n".join(problems)
 
 
@@ -128,9 +104,9 @@ def test_pyproject_direct_dependencies_match_lock(lock: dict[str, str]) -> None:
     assert not problems, "pyproject.toml and requirements.lock disagree:\n" + "\n".join(problems)
 
 
-def test_environment_yml_installs_no_deps_lines_without_deps(lock_no_deps: dict[str, str], env: dict) -> None:
-    commands = _pins(_env_no_deps_lines(), "environment.yml (# pip install --no-deps)")
-    in_pip_section = set(_pins(_env_pip_lines(env), "environment.yml")) & set(lock_no_deps)
+def test_environment_yml_installs_no_deps_lines_without_deps(lock_no_deps: dict[str, str]) -> None:
+    commands = _env_pip(no_deps=True)
+    in_pip_section = set(_env_pip(no_deps=False)) & set(lock_no_deps)
     assert not in_pip_section, f"environment.yml's pip: section holds the lock's no-deps lines {sorted(in_pip_section)}"
     assert commands == lock_no_deps, (
         f"environment.yml's '# pip install --no-deps' commands {commands} != the lock's no-deps lines {lock_no_deps}"

@@ -12,65 +12,23 @@ the lock's own pins, and that each marked package really declares a dependency t
 
 from __future__ import annotations
 
-import re
 from importlib import metadata
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
-import yaml
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from pins import Pin, env_pins, lock_pins
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
 ENV = ROOT / "environment.yml"
 DENY = ROOT / "requirements.deny"
 
-NO_DEPS = re.compile(r"#\s*no-deps\b")
-ENV_NO_DEPS_COMMAND = re.compile(r"^#\s*pip install --no-deps (?P<req>\S+==\S+)\s*$")
 # `pip freeze` (how the lock is regenerated) leaves these out, so the resolver installs them unpinned when a locked
 # package needs them (torch and sphinx-togglebutton need setuptools; sphinx-togglebutton needs wheel).
 FREEZE_OMITS = frozenset({"pip", "setuptools", "wheel", "distribute"})
-
-
-class Pin(NamedTuple):
-    name: str  # canonical
-    version: str
-    line: str
-    no_deps: bool
-
-
-def _pin(text: str, where: str, no_deps: bool = False) -> Pin:
-    req = Requirement(text)
-    specs = list(req.specifier)
-    assert len(specs) == 1 and specs[0].operator == "==", f"{where}: {text!r} is not an exact '==' pin"
-    return Pin(canonicalize_name(req.name), specs[0].version, text, no_deps)
-
-
-def lock_pins(text: str, where: str = "requirements.lock") -> list[Pin]:
-    """The pins of a lock file's text; a trailing ``# no-deps`` comment marks a pin installed without its deps."""
-    pins = []
-    for raw in text.splitlines():
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        requirement, _, comment = stripped.partition("#")
-        pins.append(_pin(requirement.strip(), where, no_deps=bool(NO_DEPS.search("#" + comment))))
-    return pins
-
-
-def env_pins(text: str, where: str = "environment.yml") -> list[Pin]:
-    """The pins of an environment.yml's text: its ``pip:`` section and its ``# pip install --no-deps`` commands."""
-    data = yaml.safe_load(text)
-    sections = [d["pip"] for d in data["dependencies"] if isinstance(d, dict) and "pip" in d]
-    pins = [_pin(str(line), where) for section in sections for line in section]
-    for raw in text.splitlines():
-        m = ENV_NO_DEPS_COMMAND.match(raw.strip())
-        if m:
-            pins.append(_pin(m["req"], where, no_deps=True))
-    return pins
 
 
 def deny_list(text: str) -> list[Requirement]:
