@@ -176,16 +176,14 @@ def book_coverage(published: Path, given: dict[str, Any]) -> Coverage:
 
 
 def verify(args: argparse.Namespace, store: ArtifactStore) -> int:
-    if args.folder is None:
-        verdicts = Counter(store.verify(kind, key) for kind, key in list(store.artifacts()))
-    elif published_store.is_published_store(Path(args.folder)):
-        verdicts = published_store.verify(Path(args.folder))
-    elif Path(args.folder).is_dir():  # an artifact store, or a published store in the earlier layout
-        other = ArtifactStore(Path(args.folder))
-        verdicts = Counter(other.verify(kind, key) for kind, key in list(other.artifacts()))
-    else:
+    if args.folder is not None and not Path(args.folder).is_dir():
         raise ParameterError(f"{args.folder!r} is not a folder: give an artifact store or a published store "
                              "(store/<profile>/).")
+    if args.folder is not None and published_store.is_published_store(Path(args.folder)):
+        verdicts = published_store.verify(Path(args.folder))
+    else:  # this store, another artifact store, or a published store in the earlier layout
+        target = store if args.folder is None else ArtifactStore(Path(args.folder))
+        verdicts = Counter(target.verify(kind, key) for kind, key in list(target.artifacts()))
     print(", ".join(f"{n} {v}" for v, n in verdicts.items()) or "empty store")
     if verdicts.get("corrupt"):
         return 1

@@ -259,11 +259,6 @@ class ArtifactStore:
         self._write(self._path(kind, key, ".sha256"), lambda p: p.write_text(lines))
         return "copied" if self.verify(kind, key) == "ok" else "failed after copying"
 
-    def remove(self, kind: str, key: str) -> None:
-        """Delete an artifact, its manifest entry first (so that nothing half-removed looks complete)."""
-        for suffix in (".sha256", *ARTIFACT_SUFFIXES):
-            self._path(kind, key, suffix).unlink(missing_ok=True)
-
     def artifacts(self) -> Iterator[tuple[str, str]]:
         """``(kind, key)`` of every artifact with a record, kind by kind."""
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.exists() else ():
