@@ -89,6 +89,15 @@ class SpikingNeuron(snntorch.Leaky):
             learn_threshold=learn_threshold,
             reset_mechanism="subtract" if soft_reset else "zero",
         )
+        # snnTorch appends every neuron it constructs to a class-level list that is never emptied, so a process that
+        # builds many models (a page, a test session) kept every one of them alive. The list only serves snnTorch's
+        # init_hidden=True state handling (reset_hidden, detach_hidden, utils.reset), which snnconv never uses: these
+        # neurons hold no state between calls. Removed by identity, from the end, where the parent just put it.
+        instances = snntorch.SpikingNeuron.instances
+        for index in range(len(instances) - 1, -1, -1):
+            if instances[index] is self:
+                del instances[index]
+                break
         self.detach_reset = detach_reset
         self._host_values: dict[str, tuple[torch.Tensor, int, int, float]] = {}
 

@@ -18,11 +18,22 @@ Records written before revisions were recorded carry only their commit; their re
 commit's files with ``git show`` (when the checkout has git history), so old artifacts are judged by the same
 rule.
 
+The revision cannot tell a change that alters a number from one that provably does not (a fix to a memory leak
+in a neuron's constructor, say), and recomputing the whole published store for the latter costs many CPU hours.
+So a small, reviewed table, :data:`EQUIVALENCES`, lists pairs of revisions that compute the same artifacts. An
+entry is admitted only with evidence by recomputation: ``python -m benchmarks.revision_equivalence --old COMMIT``
+computes a fixed set of smoke artifacts (models, conversion, finetuning, attacks) with both codes and compares them
+bit for bit, and records the run in ``book/measurements/revision_equivalence.json``; tests/test_revision.py fails
+for an entry without an identical run there. Equivalence is transitive, so a chain of such changes keeps the
+store current. :func:`same_code` is the one place that decides whether two revisions are the same code.
+
 Example:
     >>> code_revision().startswith(RULE) and len(code_revision())
     16
     >>> is_stale({"code": code_revision()})
     False
+    >>> same_code("2-e577fce5e03851", "2-e577fce5e03851"), same_code("2-e577fce5e03851", "2-0000000000000")
+    (True, False)
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ import ast
 import hashlib
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 from snnconv import paths
@@ -164,7 +176,64 @@ def record_revision(record: dict) -> str | None:
     return revision_at(commit)
 
 
+@dataclass(frozen=True)
+class Equivalence:
+    """Revision ``new`` computes exactly what revision ``old`` computes: every stored number and every weight, bit
+    for bit. ``reason`` says what changed and why that cannot change a number; ``evidence`` names the recomputation
+    that showed it (a run in ``book/measurements/revision_equivalence.json``, which tests/test_revision.py checks)."""
+
+    new: str
+    old: str
+    reason: str
+    evidence: str
+
+
+#: The reviewed revision-neutral changes, oldest first. Add an entry only with an identical run of
+#: ``python -m benchmarks.revision_equivalence --old COMMIT`` (COMMIT: the last commit of the old revision).
+EQUIVALENCES: tuple[Equivalence, ...] = (
+    Equivalence(
+        new="2-e78922ea2fe431", old="2-e577fce5e03851",
+        reason="neurons.SpikingNeuron leaves snnTorch's class-level list of every neuron ever built (a memory leak); "
+               "the list only serves snnTorch's init_hidden state handling, which snnconv never uses",
+        evidence="book/measurements/revision_equivalence.json: the run from b854aded74af (5 smoke artifacts of "
+                 "table1_conversion: ANN, converted and finetuned SNN, clean, ensemble PGD, APGD-CE), identical"),
+)
+
+
+@cache
+def _classes(equivalences: tuple[Equivalence, ...]) -> dict[str, str]:
+    """Each revision named in ``equivalences`` mapped to one representative of its class (union-find), so that
+    A≡B and B≡C make A≡C without listing that pair too."""
+    parent: dict[str, str] = {}
+
+    def root(revision: str) -> str:
+        while parent.setdefault(revision, revision) != revision:
+            revision = parent[revision]
+        return revision
+
+    for equivalence in equivalences:
+        parent[root(equivalence.new)] = root(equivalence.old)
+    return {revision: root(revision) for revision in parent}
+
+
+def equivalent_revisions(revision: str) -> set[str]:
+    """Every revision that computes what ``revision`` computes (itself included)."""
+    classes = _classes(EQUIVALENCES)
+    if revision not in classes:
+        return {revision}
+    return {other for other, representative in classes.items() if representative == classes[revision]}
+
+
+def same_code(a: str, b: str) -> bool:
+    """Whether revisions ``a`` and ``b`` compute the same numbers: equal, or in one class of :data:`EQUIVALENCES`.
+    Every comparison of a record's revision with the running code's goes through here."""
+    classes = _classes(EQUIVALENCES)
+    return a == b or (a in classes and b in classes and classes[a] == classes[b])
+
+
 def is_stale(record: dict) -> bool | None:
-    """True when the running code would compute ``record`` with different code, None when that is unknown."""
+    """True when the running code would compute ``record`` with different code, None when that is unknown. Code
+    listed as equivalent (:func:`same_code`) is not different code: its results are what the running code would
+    compute."""
     revision = record_revision(record)
-    return None if revision is None else revision != code_revision()
+    return None if revision is None else not same_code(revision, code_revision())

@@ -130,3 +130,28 @@ def test_leak_and_reset_follow_their_buffers_after_a_load_and_an_in_place_write(
     neuron.beta = torch.tensor(1.0)  # a replaced buffer (as .to(device) does) is read again
     assert neuron.leak == 1.0
     assert neuron(current, time_steps=3).flatten().tolist() == [0.0, 1.0, 0.0]
+
+
+def test_built_models_are_not_kept_alive_by_snntorchs_instance_list():
+    # snnTorch appends every neuron it constructs to a class-level list; before the fix, a process that built many
+    # models (a page, a test session) kept every one of them alive through it.
+    import gc
+    import weakref
+
+    from snnconv.models import build
+
+    instances = snntorch.SpikingNeuron.instances
+    before = len(instances)
+    for _ in range(50):
+        model = build("vgg_small", "fashion_mnist")
+    assert len(snntorch.SpikingNeuron.instances) == before
+    neuron = weakref.ref(next(m for m in model.modules() if isinstance(m, SpikingNeuron)))
+    del model
+    gc.collect()
+    assert neuron() is None
+    # Only our own neurons leave the list: snnTorch's own layers still register (its init_hidden state needs it).
+    leaky = snntorch.Leaky(beta=0.5)
+    assert instances[-1] is leaky
+    SpikingNeuron()
+    assert instances[-1] is leaky
+    instances.remove(leaky)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from snnconv import paths, revision
+import json
+
+from snnconv import paths, published_store, revision
 
 
 def _edited(module: str, old: str, new: str):
@@ -70,3 +72,62 @@ def test_a_change_to_apgd_comes_with_a_new_key_revision():
     edited = revision.revision_of(lambda path: (paths.PACKAGE / path).read_text().replace(
         "momentum = 0.75 if iteration > 0 else 1.0", "momentum = 0.5 if iteration > 0 else 1.0"))
     assert edited == revision.code_revision()
+
+
+def _equivalences(*pairs: tuple[str, str]) -> tuple[revision.Equivalence, ...]:
+    return tuple(revision.Equivalence(new, old, "test", "test") for new, old in pairs)
+
+
+def test_equivalent_revisions_are_the_same_code_transitively(monkeypatch):
+    monkeypatch.setattr(revision, "EQUIVALENCES", _equivalences(("2-b", "2-a"), ("2-c", "2-b"), ("2-y", "2-x")))
+    assert revision.same_code("2-a", "2-a") and revision.same_code("2-q", "2-q")
+    assert revision.same_code("2-b", "2-a") and revision.same_code("2-a", "2-b")
+    assert revision.same_code("2-c", "2-a") and revision.same_code("2-a", "2-c")  # A≡B, B≡C: A≡C
+    assert revision.equivalent_revisions("2-c") == {"2-a", "2-b", "2-c"}
+    assert revision.equivalent_revisions("2-q") == {"2-q"}
+    # Two classes stay apart, and a revision in no entry is only itself.
+    assert not revision.same_code("2-a", "2-x") and not revision.same_code("2-y", "2-c")
+    assert not revision.same_code("2-a", "2-q") and not revision.same_code("2-q", "2-r")
+
+
+def test_a_record_of_equivalent_code_is_not_stale(monkeypatch):
+    monkeypatch.setattr(revision, "code_revision", lambda: "2-new")
+    monkeypatch.setattr(revision, "EQUIVALENCES", _equivalences(("2-new", "2-mid"), ("2-mid", "2-old")))
+    assert revision.is_stale({"code": "2-new"}) is False
+    assert revision.is_stale({"code": "2-old", "commit": "abc"}) is False
+    assert revision.is_stale({"code": "2-other", "commit": "abc"}) is True
+    monkeypatch.setattr(revision, "EQUIVALENCES", ())
+    assert revision.is_stale({"code": "2-old", "commit": "abc"}) is True
+
+
+EVIDENCE = paths.PACKAGE.parent / "book" / "measurements" / "revision_equivalence.json"
+
+
+def test_every_equivalence_rests_on_an_identical_recomputation():
+    runs = json.loads(EVIDENCE.read_text())["runs"] if EVIDENCE.exists() else []
+    for equivalence in revision.EQUIVALENCES:
+        assert equivalence.new.startswith(revision.RULE) and equivalence.old.startswith(revision.RULE)
+        assert equivalence.reason and equivalence.evidence
+        matching = [run for run in runs if (run["old_revision"], run["new_revision"]) == (equivalence.old,
+                                                                                        equivalence.new)]
+        assert matching and all(run["identical"] and run["artifacts"] and not run["differences"]
+                                for run in matching), (
+            f"{equivalence} has no identical run in {EVIDENCE}: run `python -m benchmarks.revision_equivalence "
+            "--old COMMIT` with COMMIT the last commit of the old revision")
+
+
+def test_the_published_store_was_computed_by_this_code_or_code_listed_as_equivalent():
+    records = [entry.record for entry in published_store.entries(paths.PACKAGE.parent / "store" / "default")]
+    # The records that name a revision of today's rule first: reading an earlier rule's from git takes seconds.
+    recorded = {record["code"] for record in records if str(record.get("code", "")).startswith(revision.RULE)}
+    current = [code for code in recorded if revision.same_code(code, revision.code_revision())]
+    if not current:
+        current = [code for record in records if (code := revision.record_revision(record)) is not None
+                   and revision.same_code(code, revision.code_revision())]
+    assert current, (
+        f"The numerical code changed (revision {revision.code_revision()}), and no artifact in store/default was "
+        "computed by it or by code listed in revision.EQUIVALENCES, so every published artifact reads as stale. If "
+        "the change leaves every number as it was, show it: `python -m benchmarks.revision_equivalence --old "
+        "COMMIT` (COMMIT: the last commit before the change; HEAD while it is uncommitted) and add the Equivalence "
+        "it prints to revision.EQUIVALENCES. If it changes numbers, recompute and republish the store (make book, "
+        "make store-publish).")

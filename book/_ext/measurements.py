@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from snnconv.revision import code_revision
+from snnconv.revision import code_revision, same_code
 
 MEASUREMENTS = Path(__file__).resolve().parent.parent / "measurements"
 
@@ -21,7 +21,7 @@ def _add_measurements(app: Any, config: Any) -> None:
     for path in sorted(MEASUREMENTS.glob("*.json")):
         measurement = json.loads(path.read_text())
         if "code" in measurement:  # measured with the numerical code this book is built from, or other code
-            measurement["code_is_current"] = measurement["code"] == code_revision()
+            measurement["code_is_current"] = same_code(measurement["code"], code_revision())
         substitutions[path.stem] = measurement
     config.myst_substitutions = substitutions
 
