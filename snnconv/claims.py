@@ -50,7 +50,7 @@ from snnconv.config import ABLATIONS, Ablation
 from snnconv.data import CORRUPTIONS
 from snnconv.parameters import Settings, fail
 from snnconv.plan import planning
-from snnconv.statistics import holm, paired, t_half_width
+from snnconv.statistics import ALPHA, judge, paired, t_half_width
 from snnconv.store import ArtifactStore
 
 #: One comparison inside one seed: a name, then A's and B's per-image verdicts (the paper says A > B).
@@ -286,8 +286,6 @@ CLAIMS: tuple[Claim, ...] = (
           "Sec. 5.3 (Carlini et al. 2019)", checks=_masking),
 )
 
-VERDICTS = ("holds", "does not hold", "inconclusive")
-
 
 def parse_seeds(seeds: Any) -> tuple[int, ...]:
     """The ``seeds`` parameter of the claims page: ``"0,1,2"``, a list of ints, or one int."""
@@ -300,8 +298,6 @@ def parse_seeds(seeds: Any) -> tuple[int, ...]:
         raise fail("seeds", seeds, 'distinct non-negative integers, e.g. "0,1,2"')
     return parsed
 
-
-ALPHA = 0.05
 
 
 def decide(rows: list[dict], family: Callable[[dict], Any] = lambda row: row["claim"]) -> list[dict]:
@@ -319,11 +315,10 @@ def decide(rows: list[dict], family: Callable[[dict], Any] = lambda row: row["cl
             groups.setdefault(family(row), []).append(i)
     out = [dict(row) for row in rows]
     for members in groups.values():
-        for i, adjusted in zip(members, holm([rows[i]["p_value"] for i in members]), strict=True):
-            difference = out[i]["difference"]
-            out[i]["p_holm"] = adjusted
-            out[i]["status"] = ("unclear" if adjusted >= ALPHA or difference == 0
-                                else "for" if difference > 0 else "against")
+        adjusted, statuses, _ = judge([rows[i]["difference"] for i in members], [rows[i]["p_value"] for i in members],
+                                      "higher", ALPHA)
+        for i, p_holm, status in zip(members, adjusted, statuses, strict=True):
+            out[i]["p_holm"], out[i]["status"] = p_holm, status
     return out
 
 

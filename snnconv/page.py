@@ -6,8 +6,9 @@ A result notebook computes its rows in plain sight (:mod:`snnconv.results`) and 
 * :func:`start` checks every parameter before any work (one sentence naming a bad one), sets the torch
   thread count, checks that the data set is there, loads the paper's values and prints the profile;
 * :meth:`Page.table` shows the side-by-side table and offers it as CSV;
-* :meth:`Page.claim` shows a claim's comparisons with ✓/✗ and one verdict sentence, by the rule the page
-  stated before the numbers: the claim holds at this profile when every comparison holds;
+* :meth:`Page.claim` judges a claim's comparisons as one family by the rule the page stated before the
+  numbers (Holm-adjusted exact tests: each comparison for, against or unclear; the claim holds, does not hold
+  or is inconclusive, :func:`snnconv.statistics.judge`) and shows them with one verdict sentence;
 * :meth:`Page.diagnostics` shows the gradient-masking checks (:func:`snnconv.diagnostics.diagnose`) as a
   ✓/✗ grid, names every failed check, and keeps the measured values one click away;
 * :meth:`Page.footer` says which commits computed the numbers, the papermill command that reproduces the
@@ -22,9 +23,11 @@ the book and in a diff.
 
 Example:
     >>> import pandas as pd
-    >>> frame = pd.DataFrame({"model": ["AT-eps1"], "difference": [3.25], "holds": [True]})
-    >>> print(verdict_sentence(frame, "holds", "converted SNNs beat the natural one", "SNNs"))
-    **The claim holds at this profile** (converted SNNs beat the natural one): in 1 of 1 SNNs.
+    >>> frame = pd.DataFrame({"model": ["AT-eps1", "TRADES-eps1"], "difference": [3.25, 1.5], "p_value": [0.001, 0.2]})
+    >>> rows, verdict = judged(frame)
+    >>> print(verdict_sentence(rows, verdict, "converted SNNs beat the natural one", "SNNs"))
+    **The claim is inconclusive at this profile** (converted SNNs beat the natural one): of 2 SNNs, 1 for it, 0 \
+against it, 1 unclear (Holm-adjusted over the 2, α = 0.05).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import pandas as pd
 from snnconv.parameters import Settings, check_injected, fail, resolve
 from snnconv.provenance import Provenance, collect_provenance
 from snnconv.published import published
+from snnconv.statistics import ALPHA, EXPECTATIONS, judge
 from snnconv.store import ArtifactStore
 from snnconv.tables import RESULT_COLUMNS, format_table
 
@@ -93,20 +97,34 @@ def csv_link(frame: pd.DataFrame, filename: str) -> str:
             f"Download this table as CSV ({html.escape(filename)})</a></p>")
 
 
-def verdict_sentence(frame: pd.DataFrame, holds: str, statement: str, unit: str,
-                     measurably: str | None = None) -> str:
-    """One sentence: whether the claim holds (every row's ``holds`` is true) and in how many rows."""
-    count, total = int(frame[holds].sum()), len(frame)
-    verdict = "holds" if total and count == total else "does NOT hold"
-    sentence = f"**The claim {verdict} at this profile** ({statement}): in {count} of {total} {unit}"
-    if measurably is not None:
-        sentence += f", measurably (95 % paired interval excludes 0) in {int(frame[measurably].sum())}"
+def judged(frame: pd.DataFrame, expects: str = "higher", adjust: bool = True,
+           difference: str = "difference") -> tuple[pd.DataFrame, str]:
+    """``frame`` (one row per comparison, with A − B in the column ``difference`` and its ``p_value``) with each
+    comparison's Holm-adjusted p-value (``p_holm``) and ``status``, and the claim's verdict:
+    :func:`snnconv.statistics.judge`, the same rule as the claims page's, on one seed."""
+    adjusted, statuses, verdict = judge(list(frame[difference]), list(frame["p_value"]), expects, ALPHA, adjust)
+    return frame.assign(p_holm=adjusted, status=statuses), verdict
+
+
+def verdict_sentence(frame: pd.DataFrame, verdict: str, statement: str, unit: str, expects: str = "higher",
+                     adjust: bool = True) -> str:
+    """One sentence: the claim's verdict (from :func:`judged`) and how many of its comparisons are for it, against
+    it or unclear."""
+    counts = Counter(frame["status"])
+    said = {"holds": "holds", "does not hold": "does not hold", "inconclusive": "is inconclusive"}[verdict]
+    family = (f"Holm-adjusted over the {len(frame)}" if adjust and len(frame) > 1 else "each read alone"
+              if len(frame) > 1 else "one test")
+    sentence = (f"**The claim {said} at this profile** ({statement}): of {len(frame)} {unit}, {counts['for']} for "
+                f"it, {counts['against']} against it, {counts['unclear']} unclear ({family}, α = {ALPHA:g})")
+    if not EXPECTATIONS[expects][1]:
+        sentence += f"; a claim that A is {expects} B is refuted only by a comparison against it"
     return sentence + "."
 
 
-def verdict_html(frame: pd.DataFrame, holds: str, statement: str, unit: str, measurably: str | None = None) -> str:
+def verdict_html(frame: pd.DataFrame, verdict: str, statement: str, unit: str, expects: str = "higher",
+                 adjust: bool = True) -> str:
     """:func:`verdict_sentence` as inline HTML, for quoting in the book's prose."""
-    return inline_html(verdict_sentence(frame, holds, statement, unit, measurably))
+    return inline_html(verdict_sentence(frame, verdict, statement, unit, expects, adjust))
 
 
 def inline_html(sentence: str) -> str:
@@ -130,10 +148,10 @@ def key_name(label: str) -> str:
 
 def _code_of(commit: str) -> str:
     """"this code", "other code" or "unknown" (uncommitted changes, or no git history to read it from)."""
-    from snnconv.revision import code_revision, revision_at
+    from snnconv.revision import code_revision, revision_at, same_code
 
     revision = revision_at(commit)
-    return "unknown" if revision is None else ("this code" if revision == code_revision() else "other code")
+    return "unknown" if revision is None else ("this code" if same_code(revision, code_revision()) else "other code")
 
 
 def _display(*objects: Any) -> None:
@@ -223,13 +241,17 @@ class Page:
         if key is not None:
             self.glue(key, inline_html(sentence))
 
-    def claim(self, frame: pd.DataFrame, holds: str, statement: str, unit: str = "comparisons",
-              measurably: str | None = None, key: str | None = None) -> None:
-        """Show a claim's comparisons (✓/✗) and its verdict sentence; glue the sentence as ``key`` if given."""
-        _display(_html(html_table(frame)))
-        _display(_markdown(verdict_sentence(frame, holds, statement, unit, measurably)))
+    def claim(self, frame: pd.DataFrame, statement: str, unit: str = "comparisons", expects: str = "higher",
+              adjust: bool = True, key: str | None = None, difference: str = "difference") -> pd.DataFrame:
+        """Judge a claim's comparisons as one family (:func:`judged`: A − B per row, ``expects`` what the claim says
+        of it), show them with their adjusted p-values and statuses and the verdict sentence; glue the sentence as
+        ``key`` if given; ``difference`` names the column that holds A − B. Returns the judged rows."""
+        rows, verdict = judged(frame, expects, adjust, difference)
+        _display(_html(html_table(rows)))
+        _display(_markdown(verdict_sentence(rows, verdict, statement, unit, expects, adjust)))
         if key is not None:
-            self.glue(key, verdict_html(frame, holds, statement, unit, measurably))
+            self.glue(key, verdict_html(rows, verdict, statement, unit, expects, adjust))
+        return rows
 
     def diagnostics(self, rows: list[dict], key: str | None = None) -> None:
         """Show :func:`snnconv.diagnostics.diagnose` rows (with a ``model`` key) as a ✓/✗ grid, checks × models;

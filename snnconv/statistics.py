@@ -12,7 +12,8 @@ Two accuracies measured on the same test images are compared image by image (:fu
 McNemar test; Tango's score interval of the difference, unconditional on the number of discordant images, or
 the exact Clopper–Pearson interval when one verdict vector implies the other); Newcombe's hybrid score interval
 for two independent samples (:func:`difference_interval`, Newcombe 1998, method 10) remains for accuracies
-measured on different images. :func:`holm` adjusts a family of p-values for multiplicity (Holm 1979).
+measured on different images. :func:`holm` adjusts a family of p-values for multiplicity (Holm 1979), and
+:func:`judge` decides a claim from its comparisons by that adjustment.
 """
 
 from __future__ import annotations
@@ -276,6 +277,51 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (len(p_values) - rank) * float(p_values[i])))
         adjusted[i] = running
     return adjusted
+
+
+#: What a claim says of A against B, in each comparison's ``difference`` = A − B: *higher* and *lower* are strict
+#: (shown only by a measurable difference the right way), *at least* and *at most* are not (refuted only by a
+#: measurable difference the wrong way).
+EXPECTATIONS: dict[str, tuple[int, bool]] = {"higher": (1, True), "lower": (-1, True), "at least": (1, False),
+                                             "at most": (-1, False)}
+
+#: The significance level of every claim's family of comparisons.
+ALPHA = 0.05
+
+def judge(differences: Sequence[float], p_values: Sequence[float], expects: str = "higher", alpha: float = ALPHA,
+          adjust: bool = True) -> tuple[list[float], list[str], str]:
+    """One claim's comparisons judged as one family: Holm-adjusted p-values, each comparison's status, the verdict.
+
+    A comparison is *for* the claim when its adjusted p-value is below ``alpha`` and its difference has the
+    claimed sign, *against* it when the adjusted p-value is below ``alpha`` and the difference has the other sign,
+    and *unclear* otherwise. Holm's adjustment over the family keeps the chance of calling any comparison for or
+    against wrongly at most ``alpha``, in both directions (``adjust=False`` reads each comparison alone).
+
+    A strict claim (``expects`` *higher*/*lower*) **holds** when every comparison is for it, **does not hold**
+    when at least one is against it, and is **inconclusive** otherwise. A non-strict claim (*at least*/*at
+    most*: A is not worse than B) cannot be shown by a test of equality, only refuted: it **does not hold** when
+    a comparison is against it and **holds** otherwise. An empty family is inconclusive.
+
+    >>> judge([5.0, 3.0, -4.0], [0.001, 0.04, 0.02])  # Holm: 0.003, 0.04, 0.04
+    ([0.003, 0.04, 0.04], ['for', 'for', 'against'], 'does not hold')
+    >>> judge([5.0, 3.0], [0.001, 0.04])[2], judge([5.0, 0.5], [0.001, 0.6])[2]
+    ('holds', 'inconclusive')
+    >>> judge([-0.5, 0.2], [0.6, 0.9], expects="at most")[1:]
+    (['unclear', 'unclear'], 'holds')
+    """
+    if expects not in EXPECTATIONS:
+        raise ValueError(f"expects={expects!r}: one of {list(EXPECTATIONS)} (what the claim says of A − B).")
+    if len(differences) != len(p_values):
+        raise ValueError(f"{len(differences)} differences but {len(p_values)} p-values.")
+    sign, strict = EXPECTATIONS[expects]
+    adjusted = holm(p_values) if adjust else [float(p) for p in p_values]
+    statuses = ["unclear" if p >= alpha or d == 0 or math.isnan(d) else "for" if sign * d > 0 else "against"
+                for d, p in zip(differences, adjusted, strict=True)]
+    if not statuses:
+        return adjusted, statuses, "inconclusive"
+    if "against" in statuses:
+        return adjusted, statuses, "does not hold"
+    return adjusted, statuses, "holds" if not strict or all(s == "for" for s in statuses) else "inconclusive"
 
 
 @dataclass(frozen=True)

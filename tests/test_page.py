@@ -2,14 +2,16 @@
 
 import base64
 import json
+import math
 import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from snnconv import page
+from snnconv import page, statistics
 from snnconv.parameters import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,13 +61,51 @@ def test_papermill_command_reproduces_the_given_parameters():
                          "-p", "paper_dataset", "CIFAR-10"]  # None means "the profile's value": left out
 
 
-def test_verdict_sentence_follows_the_stated_rule():
-    frame = pd.DataFrame({"holds": [True, False, True], "measurably": [True, False, False]})
-    sentence = page.verdict_sentence(frame, "holds", "X beats Y", "SNNs", measurably="measurably")
-    assert sentence == ("**The claim does NOT hold at this profile** (X beats Y): in 2 of 3 SNNs, "
-                        "measurably (95 % paired interval excludes 0) in 1.")
-    assert page.verdict_sentence(frame.iloc[[0]], "holds", "X beats Y", "SNNs").startswith("**The claim holds")
-    assert "does NOT hold" in page.verdict_sentence(frame.iloc[[]], "holds", "X beats Y", "SNNs")
+def test_a_page_claim_is_judged_by_holm_over_its_comparisons():
+    # Hand-computed Holm: sorted p 0.004, 0.02, 0.03 times 3, 2, 1 -> 0.012, 0.04, 0.04 (running maximum).
+    frame = pd.DataFrame({"difference": [2.0, 1.0, 3.0], "p_value": [0.02, 0.03, 0.004]})
+    rows, verdict = page.judged(frame)
+    assert rows.p_holm.tolist() == pytest.approx([0.04, 0.04, 0.012])
+    assert rows.status.tolist() == ["for", "for", "for"] and verdict == "holds"
+    sentence = page.verdict_sentence(rows, verdict, "X beats Y", "SNNs")
+    assert sentence == ("**The claim holds at this profile** (X beats Y): of 3 SNNs, 3 for it, 0 against it, "
+                        "0 unclear (Holm-adjusted over the 3, α = 0.05).")
+    # Each p-value alone is below 0.05, but four of them at 0.03 are not after Holm: no longer shown.
+    marginal, verdict = page.judged(pd.DataFrame({"difference": [1.0] * 4, "p_value": [0.03] * 4}))
+    assert set(marginal.status) == {"unclear"} and verdict == "inconclusive"
+    assert page.verdict_sentence(marginal, verdict, "X beats Y", "SNNs").startswith(
+        "**The claim is inconclusive at this profile**")
+    alone, verdict = page.judged(pd.DataFrame({"difference": [1.0] * 4, "p_value": [0.03] * 4}), adjust=False)
+    assert set(alone.status) == {"for"} and verdict == "holds"
+    # One measurable difference the wrong way refutes a claim, strict or not.
+    against = pd.DataFrame({"difference": [2.0, -3.0], "p_value": [0.001, 0.001]})
+    assert page.judged(against)[1] == "does not hold"
+    assert page.judged(against, expects="at least")[1] == "does not hold"
+    assert page.judged(against, expects="lower")[1] == "does not hold"
+    # A non-strict claim without a measurable difference the wrong way holds, and the sentence says why.
+    rows, verdict = page.judged(pd.DataFrame({"difference": [-0.5, 0.4], "p_value": [0.7, 0.8]}), expects="at most")
+    assert verdict == "holds"
+    assert "refuted only by a comparison against it" in page.verdict_sentence(rows, verdict, "A ≤ B", "pairs",
+                                                                             expects="at most")
+    assert page.judged(pd.DataFrame({"difference": [], "p_value": []}))[1] == "inconclusive"
+    with pytest.raises(ValueError, match="expects='bigger'"):
+        page.judged(frame, expects="bigger")
+
+
+def test_a_claims_familywise_error_stays_at_alpha_in_both_directions_by_simulation():
+    # Under "A equals B" in every comparison, p-values are uniform; the sign of each difference is a coin. Any
+    # comparison called for or against is an error: the rule must keep the chance of one at most α per claim.
+    rng = np.random.default_rng(5)
+    families, size = 4000, 6
+    errors = 0
+    for _ in range(families):
+        _, statuses, _ = statistics.judge(list(rng.choice([-1.0, 1.0], size)), list(rng.uniform(size=size)))
+        errors += any(s != "unclear" for s in statuses)
+    assert errors / families <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / families)
+    # Without the adjustment the same rule errs in about 1 - 0.95^6 = 26 % of the claims.
+    unadjusted = sum(any(s != "unclear" for s in statistics.judge([1.0] * size, list(rng.uniform(size=size)),
+                                                                  adjust=False)[1]) for _ in range(families))
+    assert unadjusted / families > 0.2
 
 
 def test_start_rejects_an_unknown_paper_dataset_in_one_sentence():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import csv
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -116,3 +117,27 @@ def test_check_glue_fails_on_a_missing_key_and_a_stale_page(tmp_path: Path) -> N
     assert len(failures) == 1 and "'nothing'" in failures[0]
     page.write_text('Gap <span class="pasted-text">2.7</span> and <strong>holds</strong>')
     assert len(check_glue.check(tmp_path / "src", tmp_path / "html")) == 2
+
+
+def test_check_glue_checks_a_notebooks_own_references_at_its_top(tmp_path: Path) -> None:
+    (tmp_path / "src" / "book" / "results").mkdir(parents=True)
+    (tmp_path / "html" / "book" / "results").mkdir(parents=True)
+    record = "application/papermill.record/"
+    top = {"cell_type": "markdown", "source": ["**At this profile**\n", "\n", "- {glue:}`verdict`\n", "- {glue}`gone`"]}
+    glued = {"cell_type": "code", "source": "", "outputs": [
+        {"output_type": "display_data", "metadata": {"scrapbook": {"name": "verdict"}},
+         "data": {record + "text/html": "<strong>holds</strong>", record + "text/plain": "<HTML>"}}]}
+    (tmp_path / "src" / "book" / "results" / "t.ipynb").write_text(json.dumps({"cells": [top, glued]}))
+    (tmp_path / "html" / "book" / "results" / "t.html").write_text("<p><strong>holds</strong></p>")
+    failures = check_glue.check(tmp_path / "src", tmp_path / "html")
+    assert failures == ["book/results/t.ipynb: t.ipynb glues no 'gone'."]
+    (tmp_path / "html" / "book" / "results" / "t.html").write_text("<p>nothing pasted</p>")
+    assert len(check_glue.check(tmp_path / "src", tmp_path / "html")) == 2
+
+
+def test_every_result_page_quotes_only_verdicts_it_glues() -> None:
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        for reference in check_glue.local_references(notebook, notebook.name):
+            assert f'key="{reference.key}"' in code, f"{notebook.name} quotes {reference.key!r} but never glues it"

@@ -10,6 +10,10 @@ tool makes that an error. For every such reference in ``<src>/book/*.md`` it che
 2. the built page ``<html>/book/<page>.html`` shows the value: for ``glue:text`` the value formatted with the
    reference's format spec, in a ``pasted-text`` span; for ``glue`` the glued HTML.
 
+It checks the same of every same-notebook reference (``{glue}`verdict```) in the Markdown cells of the executed
+notebooks ``<src>/book/results/*.ipynb``: a result page quotes its own verdicts at its top, before the cells that
+glue them.
+
 Usage::
 
     python tools/check_glue.py SRC HTML
@@ -32,6 +36,8 @@ from pathlib import Path
 
 #: ``{glue}`doc::key``` and ``{glue:text}`doc::key:fmt``` (the cross-document forms of MyST-NB 1.x).
 GLUE_ROLE = re.compile(r"\{glue(?::(?P<kind>text|any))?\}`(?P<doc>[^`:]+)::(?P<key>[^`:]+)(?::(?P<fmt>[^`]*))?`")
+#: ``{glue}`key``` and ``{glue:text}`key:fmt``` (a key glued by the same notebook).
+LOCAL_ROLE = re.compile(r"\{glue(?::(?P<kind>text|any)?)?\}`(?P<key>[^`:]+)(?::(?P<fmt>[^`:][^`]*))?`")
 PREFIX = "application/papermill.record/"
 
 
@@ -52,6 +58,14 @@ def glue_references(page: str, text: str) -> list[GlueReference]:
     """
     return [GlueReference(page, m["doc"], m["key"], m["kind"] or "any", m["fmt"] or "")
             for m in GLUE_ROLE.finditer(text)]
+
+
+def local_references(notebook: Path, relative: str) -> list[GlueReference]:
+    """Every same-notebook glue role in the Markdown cells of ``notebook`` (``relative``: its path under SRC)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return [GlueReference(relative, notebook.name, m["key"], m["kind"] or "any", m["fmt"] or "")
+            for m in LOCAL_ROLE.finditer(text)]
 
 
 def glued_values(notebook: Path) -> dict[str, dict]:
@@ -77,24 +91,29 @@ def expected_html(reference: GlueReference, bundle: dict) -> str:
 
 
 def check(src: Path, built: Path) -> list[str]:
-    """Failures (one sentence each) for every glue reference of ``src/book/*.md`` against ``built``."""
+    """Failures (one sentence each) for every glue reference of ``src/book/*.md`` and of the executed notebooks'
+    Markdown cells against ``built``."""
+    references = []
+    for page in sorted((src / "book").glob("*.md")):
+        references += glue_references(page.relative_to(src).as_posix(), page.read_text())
+    for notebook in sorted((src / "book" / "results").glob("*.ipynb")):
+        references += local_references(notebook, notebook.relative_to(src).as_posix())
     failures = []
     cache: dict[Path, dict[str, dict]] = {}
-    for page in sorted((src / "book").glob("*.md")):
-        relative = page.relative_to(src).as_posix()
-        for reference in glue_references(relative, page.read_text()):
-            notebook = page.parent / reference.doc
-            if not notebook.is_file():
-                failures.append(f"{relative}: {reference.doc} was not executed (no {notebook}).")
-                continue
-            values = cache.setdefault(notebook, glued_values(notebook))
-            if reference.key not in values:
-                failures.append(f"{relative}: {reference.doc} glues no {reference.key!r}.")
-                continue
-            shown = built / page.relative_to(src).with_suffix(".html")
-            want = expected_html(reference, values[reference.key])
-            if not shown.is_file() or want not in shown.read_text():
-                failures.append(f"{relative}: the built page does not show {reference.key!r} as {want[:80]!r}.")
+    for reference in references:
+        page = src / reference.page
+        notebook = page.parent / reference.doc
+        if not notebook.is_file():
+            failures.append(f"{reference.page}: {reference.doc} was not executed (no {notebook}).")
+            continue
+        values = cache.setdefault(notebook, glued_values(notebook))
+        if reference.key not in values:
+            failures.append(f"{reference.page}: {reference.doc} glues no {reference.key!r}.")
+            continue
+        shown = built / Path(reference.page).with_suffix(".html")
+        want = expected_html(reference, values[reference.key])
+        if not shown.is_file() or want not in shown.read_text():
+            failures.append(f"{reference.page}: the built page does not show {reference.key!r} as {want[:80]!r}.")
     return failures
 
 
@@ -110,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for failure in failures:
         print(f"check_glue: {failure}")
     count = sum(len(glue_references("", p.read_text())) for p in (args.src / "book").glob("*.md"))
+    count += sum(len(local_references(n, "")) for n in (args.src / "book" / "results").glob("*.ipynb"))
     print(f"check_glue: {count} glue references, {len(failures)} failed.")
     return 1 if failures else 0
 
