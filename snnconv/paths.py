@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-REFERENCE_VALUES = PACKAGE / "reference_values"
 
 #: Seconds between progress-bar refreshes: executed notebooks keep every refresh as output.
 PROGRESS_INTERVAL = 10.0

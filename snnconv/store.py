@@ -115,10 +115,6 @@ MODEL_KINDS = ("ann", "snn", "end_to_end")
 ARTIFACT_SUFFIXES = (".safetensors", ".json")
 
 
-class ArtifactCorrupt(RuntimeError):
-    """An artifact's files do not match its manifest entry."""
-
-
 @dataclass(frozen=True)
 class ArtifactStore:
     """Content-addressed artifacts: ``<root>/<kind>/<key>.{safetensors,json,sha256}``.
