@@ -48,7 +48,7 @@ import numpy as np
 from snnconv import audit, results
 from snnconv.config import ABLATIONS, Ablation
 from snnconv.data import CORRUPTIONS
-from snnconv.parameters import Settings, fail
+from snnconv.parameters import Settings
 from snnconv.plan import planning
 from snnconv.statistics import ALPHA, judge, paired, t_half_width
 from snnconv.store import ArtifactStore
@@ -287,19 +287,6 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-def parse_seeds(seeds: Any) -> tuple[int, ...]:
-    """The ``seeds`` parameter of the claims page: ``"0,1,2"``, a list of ints, or one int."""
-    values = seeds.split(",") if isinstance(seeds, str) else seeds if isinstance(seeds, list | tuple) else [seeds]
-    try:
-        parsed = tuple(int(str(v).strip()) for v in values)
-    except ValueError:
-        raise fail("seeds", seeds, 'distinct non-negative integers, e.g. "0,1,2"') from None
-    if not parsed or len(set(parsed)) != len(parsed) or min(parsed) < 0:
-        raise fail("seeds", seeds, 'distinct non-negative integers, e.g. "0,1,2"')
-    return parsed
-
-
-
 def decide(rows: list[dict], family: Callable[[dict], Any] = lambda row: row["claim"]) -> list[dict]:
     """``rows`` with each comparison's Holm-adjusted p-value (``p_holm``, within the family that ``family`` names for
     a row) and its ``status`` by the module's rule; check rows (no p-value) keep theirs.
@@ -530,24 +517,3 @@ def attack_rows(settings: Settings, claims: Sequence[Claim] | None = None, store
     rows = [{"attack": name, **row} for name, group in ((PAPER_ATTACKS, chosen), (STRONGEST_KNOWN, stronger))
             for row in _tested(settings, group, store, progress, images)]
     return decide(rows, lambda row: (row["claim"], row["attack"]))
-
-
-def sensitivity_schedules(profile: Any, longer_ann_epochs: Any = None,
-                          longer_snn_epochs: Any = None) -> list[tuple[int, int]]:
-    """The profile's schedule, a longer finetuning and longer baselines, as ``(ann_epochs, snn_epochs)``.
-
-    ``None`` picks three times the profile's finetuning epochs and twice its baseline epochs.
-
-    >>> from snnconv.config import PROFILES
-    >>> sensitivity_schedules(PROFILES["default"])
-    [(5, 1), (5, 3), (10, 1)]
-    """
-    ann, snn = profile.ann_schedule.epochs, profile.snn_schedule.epochs
-    chosen = []
-    for name, value, default, base in (("longer_snn_epochs", longer_snn_epochs, 3 * snn, snn),
-                                       ("longer_ann_epochs", longer_ann_epochs, 2 * ann, ann)):
-        value = default if value is None else value
-        if not isinstance(value, int) or isinstance(value, bool) or value <= base:
-            raise fail(name, value, f"an integer above the profile's {base} epochs")
-        chosen.append(value)
-    return [(ann, snn), (ann, chosen[0]), (chosen[1], snn)]

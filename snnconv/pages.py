@@ -18,7 +18,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from snnconv import audit, claims, results
-from snnconv.parameters import ParameterError, Settings, resolve
+from snnconv.parameters import (
+    ParameterError,
+    Settings,
+    parse_betas,
+    parse_seeds,
+    parse_transfer_resisted,
+    resolve,
+    sensitivity_schedules,
+)
 from snnconv.paths import PACKAGE
 from snnconv.store import ArtifactStore
 
@@ -60,7 +68,7 @@ def _table_b3(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[
 
 
 def _fig1(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.beta_sweep_rows(s, results.beta_grid(s, extra["betas"]), store, progress)
+    results.beta_sweep_rows(s, parse_betas(extra["betas"], s.profile), store, progress)
 
 
 def _fig2(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
@@ -94,9 +102,9 @@ def _audit(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str
 
 
 def _claims(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    chosen = claims.parse_seeds(extra["seeds"] if extra["seeds"] is not None else s.profile.claim_seeds)
+    chosen = parse_seeds(extra["seeds"] if extra["seeds"] is not None else s.profile.claim_seeds)
     claims.claim_rows(s, chosen, store=store, progress=progress)
-    schedules = claims.sensitivity_schedules(s.profile, extra["longer_ann_epochs"], extra["longer_snn_epochs"])
+    schedules = sensitivity_schedules(s.profile, extra["longer_ann_epochs"], extra["longer_snn_epochs"])
     budget = dataclasses.replace(s, seed=chosen[0], objectives=("at",))
     claims.schedule_rows(budget, schedules, store=store, progress=progress)
     claims.schedule_costs(budget, schedules, store)  # reads records only; called so the work mirrors the notebook
@@ -157,11 +165,11 @@ def settings_of(page: str, values: Mapping[str, Any]) -> tuple[Settings, dict[st
     settings = resolve(**{k: v for k, v in values.items() if k in SETTINGS_PARAMETERS})
     extra = {k: v for k, v in values.items() if k not in SETTINGS_PARAMETERS}
     if "transfer_resisted" in extra:
-        results.transfer_protocol(extra["transfer_resisted"])
+        parse_transfer_resisted(extra["transfer_resisted"])
     if "seeds" in extra and extra["seeds"] is not None:
-        claims.parse_seeds(extra["seeds"])
+        parse_seeds(extra["seeds"])
     if "betas" in extra:
-        results.beta_grid(settings, extra["betas"])
+        parse_betas(extra["betas"], settings.profile)
     return settings, extra
 
 

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
+from snnconv.attacks import RESISTED_IMAGES
 from snnconv.config import CONVERTED_OBJECTIVES, OBJECTIVES, PROFILES, Profile
 from snnconv.data import DATASETS
 from snnconv.models import ARCHITECTURES
@@ -188,3 +189,59 @@ def check_injected() -> None:
         names = ", ".join(unknown)
         raise ParameterError(f"Parameter {names} is not a parameter of this notebook "
                              f"(a typo?): the accepted ones are {', '.join(accepted)}.")
+
+
+# ---- the parameters of single pages (checked by pages.settings_of before any work, and by the notebooks) ----
+
+
+def parse_seeds(seeds: Any) -> tuple[int, ...]:
+    """The ``seeds`` parameter of the claims page: ``"0,1,2"``, a list of ints, or one int."""
+    values = seeds.split(",") if isinstance(seeds, str) else seeds if isinstance(seeds, list | tuple) else [seeds]
+    try:
+        parsed = tuple(int(str(v).strip()) for v in values)
+    except ValueError:
+        raise fail("seeds", seeds, 'distinct non-negative integers, e.g. "0,1,2"') from None
+    if not parsed or len(set(parsed)) != len(parsed) or min(parsed) < 0:
+        raise fail("seeds", seeds, 'distinct non-negative integers, e.g. "0,1,2"')
+    return parsed
+
+
+def sensitivity_schedules(profile: Profile, longer_ann_epochs: Any = None,
+                          longer_snn_epochs: Any = None) -> list[tuple[int, int]]:
+    """The claims page's schedules: the profile's, a longer finetuning and longer baselines, as ``(ann_epochs,
+    snn_epochs)``. ``None`` picks three times the profile's finetuning epochs and twice its baseline epochs.
+
+    >>> sensitivity_schedules(PROFILES["default"])
+    [(5, 1), (5, 3), (10, 1)]
+    """
+    ann, snn = profile.ann_schedule.epochs, profile.snn_schedule.epochs
+    chosen = []
+    for name, value, default, base in (("longer_snn_epochs", longer_snn_epochs, 3 * snn, snn),
+                                       ("longer_ann_epochs", longer_ann_epochs, 2 * ann, ann)):
+        value = default if value is None else value
+        if not isinstance(value, int) or isinstance(value, bool) or value <= base:
+            raise fail(name, value, f"an integer above the profile's {base} epochs")
+        chosen.append(value)
+    return [(ann, snn), (ann, chosen[0]), (chosen[1], snn)]
+
+
+def parse_betas(betas: Any, profile: Profile) -> tuple[float, ...]:
+    """Fig. 1's β values of Eq. 9: ``betas`` as ``"0.5,2,6"`` or a sequence, or (``None``) the profile's grid; each
+    must be ≥ 0."""
+    if betas is None:
+        return profile.beta_grid
+    try:
+        values = tuple(float(b) for b in (betas.split(",") if isinstance(betas, str) else betas))
+    except (TypeError, ValueError):
+        values = ()
+    if not values or any(not b >= 0 for b in values):
+        raise fail("betas", betas, 'β values of Eq. 9, each ≥ 0, e.g. "0.5,2,6"')
+    return values
+
+
+def parse_transfer_resisted(resisted: str) -> str:
+    """Table B1's ``transfer_resisted``: what a transfer attack hands the target for an image its source resists,
+    one of :data:`snnconv.attacks.RESISTED_IMAGES` (see :func:`snnconv.attacks.transfer_images`)."""
+    if resisted not in RESISTED_IMAGES:
+        raise fail("transfer_resisted", resisted, f"one of {RESISTED_IMAGES}")
+    return resisted

@@ -22,7 +22,6 @@ import torch
 from tqdm import tqdm
 
 from snnconv.activity import active_share, spike_counts
-from snnconv.attacks import RESISTED_IMAGES
 from snnconv.config import (
     ABLATIONS,
     END_TO_END,
@@ -41,7 +40,7 @@ from snnconv.config import (
 from snnconv.data import CORRUPTIONS, SEVERITIES
 from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, random_noise_accuracy
 from snnconv.models import Simulation, SpikingNetwork
-from snnconv.parameters import Settings, fail
+from snnconv.parameters import Settings, parse_betas, parse_transfer_resisted
 from snnconv.pipeline import (
     dataset,
     device,
@@ -298,19 +297,6 @@ def vanilla_versus_ensemble_rows(
 BETA_SWEEP_OBJECTIVES = ("at", "at_eps2", "at_eps3")
 
 
-def beta_grid(settings: Settings, betas: Any = None) -> tuple[float, ...]:
-    """Fig. 1's β values: ``betas`` as ``"0.5,2,6"`` or a sequence, or the profile's grid; each must be ≥ 0."""
-    if betas is None:
-        return settings.profile.beta_grid
-    try:
-        values = tuple(float(b) for b in (betas.split(",") if isinstance(betas, str) else betas))
-    except (TypeError, ValueError):
-        values = ()
-    if not values or any(not b >= 0 for b in values):
-        raise fail("betas", betas, 'β values of Eq. 9, each ≥ 0, e.g. "0.5,2,6"')
-    return values
-
-
 def beta_sweep_rows(settings: Settings, betas: Any = None, store: ArtifactStore | None = None,
                     progress: bool = True) -> list[dict]:
     """Fig. 1: clean and ε3 ensemble PGD²⁰ accuracy of the SNNs converted from the AT-ε1, AT-ε2 and AT-ε3 ANNs and
@@ -338,14 +324,14 @@ def beta_sweep_rows(settings: Settings, betas: Any = None, store: ArtifactStore 
 def beta_sweep_subjects(settings: Settings, betas: Any, store: ArtifactStore,
                         progress: bool) -> list[tuple[str, float, Subject]]:
     """Fig. 1's SNNs as ``(baseline ANN label, β, subject)``: converted from each AT ANN of
-    :data:`BETA_SWEEP_OBJECTIVES` and finetuned at ε1 with each β of :func:`beta_grid`."""
+    :data:`BETA_SWEEP_OBJECTIVES` and finetuned at ε1 with each β of :func:`~snnconv.parameters.parse_betas`."""
     profile = settings.profile
     out = []
     for objective in BETA_SWEEP_OBJECTIVES:
         ann_cfg = ann_config(profile, objective, settings.seed)
         label = objective_label(objective)
         ann = _subject(label, "ann", ann_cfg, 0, ensure_ann, store, progress)
-        for beta in beta_grid(settings, betas):
+        for beta in parse_betas(betas, settings.profile):
             snn_cfg = snn_config(replace(profile, finetune_trade_off=beta), ann_cfg, settings.seed)
             out.append((label, beta, _subject(f"{label}, β={beta:g}", "snn", snn_cfg, profile.time_steps, ensure_snn,
                                               store, progress, (ann.id,))))
@@ -468,21 +454,13 @@ def table2_subjects(settings: Settings, store: ArtifactStore, progress: bool) ->
             *(converted(settings, o, store, progress)[1] for o in settings.objectives)]
 
 
-def transfer_protocol(resisted: str) -> str:
-    """``resisted`` if it names a transfer protocol of :func:`snnconv.attacks.transfer_images`, else a
-    :class:`~snnconv.parameters.ParameterError` naming the allowed values."""
-    if resisted not in RESISTED_IMAGES:
-        raise fail("transfer_resisted", resisted, f"one of {RESISTED_IMAGES}")
-    return resisted
-
-
 def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True,
                   resisted: str = "highest_loss") -> list[dict]:
     """Table B1: each converted SNN under white-box ensemble PGD²⁰ (WB) and under PGD²⁰ images crafted on a
     second SNN converted from the same ANN and finetuned with another seed (BB_SNN) or on the baseline ANN
     (BB_ANN), at ε1 and ε3. ``resisted`` is :func:`snnconv.attacks.transfer_images`' option: ``"clean"`` gives
     the authors' protocol."""
-    transfer_protocol(resisted)
+    parse_transfer_resisted(resisted)
     store = prepare(settings, store)
     profile = settings.profile
     rows = []

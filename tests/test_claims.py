@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from snnconv import claims
+from snnconv import claims, parameters
 from snnconv.parameters import ParameterError, resolve
 
 
@@ -74,13 +74,13 @@ def test_checks_count_as_for_when_passed_and_against_when_failed(settings):
 @pytest.mark.parametrize("bad", ["", "0,0", "a,b", "-1", [1.5]])
 def test_bad_seeds_fail_in_one_sentence(bad):
     with pytest.raises(ParameterError, match="^Parameter seeds="):
-        claims.parse_seeds(bad)
+        parameters.parse_seeds(bad)
 
 
 def test_seeds_parse_from_papermill_strings_and_lists():
-    assert claims.parse_seeds("0, 1,2") == (0, 1, 2)
-    assert claims.parse_seeds([3]) == (3,)
-    assert claims.parse_seeds(4) == (4,)
+    assert parameters.parse_seeds("0, 1,2") == (0, 1, 2)
+    assert parameters.parse_seeds([3]) == (3,)
+    assert parameters.parse_seeds(4) == (4,)
 
 
 def test_every_claim_has_exactly_one_way_to_be_tested():
@@ -134,7 +134,7 @@ def test_a_sensitivity_schedule_must_be_longer(bad):
     from snnconv.config import PROFILES
 
     with pytest.raises(ParameterError, match="^Parameter longer_snn_epochs="):
-        claims.sensitivity_schedules(PROFILES["default"], longer_snn_epochs=bad)
+        parameters.sensitivity_schedules(PROFILES["default"], longer_snn_epochs=bad)
 
 
 def test_the_table1_claim_plans_only_the_attack_it_compares(settings, tmp_path):
