@@ -5,7 +5,7 @@
 #   make setup                 Debian packages (dataset-fashion-mnist, libtcmalloc-minimal4, chromium; only as
 #                              root, a failure is reported and ignored), the venv .venv/ from requirements.lock plus an
 #                              editable install of snnconv (stamp .venv/.installed: instant when nothing changed),
-#                              and Fashion-MNIST unpacked under data/ (python -m snnconv.data --root data).
+#                              and Fashion-MNIST unpacked under data/ (python -m snnconv.datasets.data --root data).
 #   make book [PROFILE=...]    setup, import the profile's published store (store/$(PROFILE)/: the models and
 #                              verdicts computed so far, in git; COLD=1 skips it), then execute every
 #                              notebooks/*.ipynb with papermill into book/results/
@@ -36,10 +36,10 @@
 #                              book/measurements/book_cost.json): the recorded seconds of every stored artifact it
 #                              uses and an estimate for each missing one (snnconv needs --estimate), and the cold
 #                              rebuild's critical path and simulated makespan on 2, 16, 64 and 256 cores
-#                              (snnconv.schedule); plans every page, computes nothing (a minute or two)
+#                              (snnconv.storage.schedule); plans every page, computes nothing (a minute or two)
 #   make store-publish [PROFILE=...] copy the stored artifacts that the book uses at PROFILE from .snnconv-store/
 #                              into its published store store/$(PROFILE)/ (records.jsonl.gz and the models' weights,
-#                              snnconv.published_store) and remove from it what the book no longer
+#                              snnconv.storage.published_store) and remove from it what the book no longer
 #                              uses (e.g. verdicts superseded by a new attack revision) (commit it: the next clone
 #                              renders them instead of recomputing; never the smoke profile, which CI computes every
 #                              time)
@@ -125,7 +125,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 data: $(STAMP)
-	$(PY) -m snnconv.data --root $(DATA_ROOT)
+	$(PY) -m snnconv.datasets.data --root $(DATA_ROOT)
 
 # ---- book -------------------------------------------------------------------------------------------------
 # The published store of PROFILE into .snnconv-store/ (what is missing there, each artifact checked): make book and

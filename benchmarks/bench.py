@@ -11,7 +11,7 @@ per-pair ratios, so a machine that speeds up or slows down during the run moves 
   members run one after another on every sample, with the verdicts checked identical; and the ensemble's cost in
   units of one SNN forward+backward;
 * **pooling** — ``vgg_small``'s SNN forward+backward with torch's average pooling against the compiled one of
-  :mod:`snnconv.kernels`, logits and gradients checked identical;
+  :mod:`snnconv.foundations.kernels`, logits and gradients checked identical;
 * **side by side** — the throughput of two 1-thread processes at once against one 2-thread process (the workflow's
   artifact jobs against ``make book``), each counting SNN forward+backward passes in the same wall-clock window;
 * **calibration** — peak resident memory and time of VGG11's threshold calibration at :math:`T_c = 100` on one
@@ -40,10 +40,10 @@ import torch
 import torch.nn.functional as F
 
 from snnconv.attacks import AttackSpec, ensemble_robustness, predict
-from snnconv.convert import Calibration, calibrate_thresholds
-from snnconv.kernels import AveragePool2d
-from snnconv.models import Simulation, build
-from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT
+from snnconv.foundations.kernels import AveragePool2d
+from snnconv.method.convert import Calibration, calibrate_thresholds
+from snnconv.method.models import Simulation, build
+from snnconv.method.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT
 
 TIME_STEPS = 8
 #: The targets the project set itself (issue "Performance"): P1 at most, P2 speed-ups at least, calibration peak below.
@@ -144,7 +144,8 @@ def p2(attack: str, steps: int, images: int, repeats: int) -> dict:
 
 def pooling(repeats: int) -> dict:
     """``vgg_small``'s SNN forward+backward (T = 8, input gradient) with torch's 2×2 average pooling against the
-    compiled pool of :mod:`snnconv.kernels` that the networks use; logits and gradients checked bit for bit."""
+    compiled pool of :mod:`snnconv.foundations.kernels` that the networks use; logits and gradients checked bit for
+    bit."""
     _, shape, batch = SHAPES["vgg_small"]
     ours, theirs = _network("vgg_small").eval(), _network("vgg_small").eval()
     for stage in theirs.stages:

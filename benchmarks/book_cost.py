@@ -1,8 +1,8 @@
 """What the whole book costs at a profile, from an empty store: recorded where the store holds it, else estimated.
 
 For every result page, and for the book as a whole (each artifact once, however many pages use it), this plans
-the page (:mod:`snnconv.plan`: nothing is computed), adds up the seconds that the store's records say their
-artifacts took, and estimates the missing ones from the stored artifacts alike (:mod:`snnconv.cost`). The
+the page (:mod:`snnconv.storage.plan`: nothing is computed), adds up the seconds that the store's records say their
+artifacts took, and estimates the missing ones from the stored artifacts alike (:mod:`snnconv.storage.cost`). The
 budget the project set is the whole default book in two hours on two cores. Run ``make book-cost`` (``python -m
 benchmarks.book_cost --profile default --out book/measurements/book_cost.json``) on the machine whose store holds
 the profile's artifacts; the Performance page reads the file. Stale artifacts count as stored: their seconds are
@@ -13,8 +13,8 @@ every member is attacked by all 19 (20 steps each), a sample that the k-th membe
 runs spent on samples that resist all of them bounds what any member order can save: with the fooling member
 always first, the cost would fall to one run per fooled sample.
 
-And it schedules the whole book's cold rebuild (:mod:`snnconv.schedule`): the critical path of its artifact graph
-(the longest chain of artifacts each computed from the one before) and, on each number of cores in
+And it schedules the whole book's cold rebuild (:mod:`snnconv.storage.schedule`): the critical path of its artifact
+graph (the longest chain of artifacts each computed from the one before) and, on each number of cores in
 :data:`CORES`, the makespan of a list schedule with critical-path priority beside the lower bound max(critical
 path, work / cores). Each artifact takes its recorded seconds, or its estimate if it is missing; a missing one
 with nothing alike in the store takes zero seconds (so, as for the cold cost, the figures are then lower bounds)
@@ -29,14 +29,14 @@ import os
 import time
 from pathlib import Path
 
-from snnconv import pages
+from snnconv.book import pages
 from snnconv.cli import book_needs
-from snnconv.cost import CostModel
-from snnconv.plan import Need
-from snnconv.revision import code_revision
-from snnconv.schedule import critical_path, list_schedule
-from snnconv.store import ArtifactStore
-from snnconv.surrogates import PAPER_ENSEMBLE
+from snnconv.method.surrogates import PAPER_ENSEMBLE
+from snnconv.storage.cost import CostModel
+from snnconv.storage.plan import Need
+from snnconv.storage.revision import code_revision
+from snnconv.storage.schedule import critical_path, list_schedule
+from snnconv.storage.store import ArtifactStore
 
 #: The project's budget for the whole default book (issue "Performance"): two hours on two cores.
 BUDGET_S = 2 * 3600

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import torch
 
-from snnconv.provenance import source_commit
-from snnconv.revision import code_revision
-from snnconv.store import ArtifactStore
+from snnconv.foundations.provenance import source_commit
+from snnconv.storage.revision import code_revision
+from snnconv.storage.store import ArtifactStore
 
 
 def _stored() -> int:

@@ -1,6 +1,6 @@
 """Evidence that two code revisions compute the same artifacts: both compute them, and the results are compared.
 
-An entry of :data:`snnconv.revision.EQUIVALENCES` lets the published store, computed by an older revision, stand
+An entry of :data:`snnconv.storage.revision.EQUIVALENCES` lets the published store, computed by an older revision, stand
 for the running code. It rests on this recomputation, not on a reading of the diff: the code of ``--old`` (checked
 out into a temporary git worktree) and the running code each compute the same small set of smoke-profile artifacts
 into an empty store of their own, one torch thread each (the thread count changes the last bits of a sum). The
@@ -14,7 +14,7 @@ replaces it), and the script exits non-zero on any difference::
 
     OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.revision_equivalence --old COMMIT
 
-On an identical run between two different revisions it prints the :class:`~snnconv.revision.Equivalence` to add.
+On an identical run between two different revisions it prints the :class:`~snnconv.storage.revision.Equivalence` to add.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from snnconv import paths
 from snnconv.cli import plan_page
-from snnconv.provenance import source_commit
-from snnconv.revision import code_revision, revision_at
-from snnconv.store import ArtifactStore
+from snnconv.foundations import paths
+from snnconv.foundations.provenance import source_commit
+from snnconv.storage.revision import code_revision, revision_at
+from snnconv.storage.store import ArtifactStore
 
 #: The page whose smoke plan the artifacts are chosen from, and the model they are computed for.
 PAGE, PROFILE, MODEL = "table1_conversion", "smoke", "AT-eps1"

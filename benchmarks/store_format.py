@@ -4,7 +4,7 @@ Issue 28's bars for the compact format: ``store/default/`` at most 12 MB on disk
 layout), and loading no slower. This script measures both on the published store as it is: it imports the store
 into a scratch artifact store (today's format: packed vectors, compact JSON), writes the same records a second time
 as the earlier format wrote them (plain lists, indented JSON), and loads every record from each through
-:meth:`~snnconv.store.ArtifactStore.load_json` (its SHA-256 check included), best of ``--repeats``.
+:meth:`~snnconv.storage.store.ArtifactStore.load_json` (its SHA-256 check included), best of ``--repeats``.
 
     .venv/bin/python -m benchmarks.store_format [--published store/default] [--repeats 3]
 """
@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from snnconv import published_store
-from snnconv.store import ArtifactStore
+from snnconv.storage import published_store
+from snnconv.storage.store import ArtifactStore
 
 
 def _disk_bytes(folder: Path) -> int:

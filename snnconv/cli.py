@@ -8,7 +8,8 @@ Commands::
                                                    every artifact the pages need for these parameters (each once):
                                                    stored or missing, stale or not, what it is computed from, and
                                                    with --estimate how long the missing ones will take, estimated
-                                                   from the stored artifacts that did the same work (snnconv.cost)
+                                                   from the stored artifacts that did the same work
+                                                   (snnconv.storage.cost)
     snnconv compute PAGE [-p NAME VALUE ...] [--only KIND/KEY]
                                                    compute everything the page needs (or one artifact of it) into
                                                    the store, with progress bars, without rendering the page
@@ -22,7 +23,7 @@ Commands::
     snnconv export FOLDER PAGE [PAGE ...] [-p NAME VALUE ...] [--prune]
                                                    write the stored artifacts that the pages use at these parameters
                                                    into the published store at FOLDER (store/<profile>/, which
-                                                   make book imports; snnconv.published_store); --prune also
+                                                   make book imports; snnconv.storage.published_store); --prune also
                                                    removes from it what the pages do not use
 
 ``-p NAME VALUE`` is papermill's: the value is read as a number when it looks like one, else as text, and a
@@ -40,12 +41,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from snnconv import pages, published_store
-from snnconv.cost import CostModel
-from snnconv.parameters import ParameterError
-from snnconv.plan import Need, planning
-from snnconv.revision import is_stale
-from snnconv.store import ArtifactStore
+from snnconv.book import pages
+from snnconv.experiment.parameters import ParameterError
+from snnconv.storage import published_store
+from snnconv.storage.cost import CostModel
+from snnconv.storage.plan import Need, planning
+from snnconv.storage.revision import is_stale
+from snnconv.storage.store import ArtifactStore
 
 
 def parameter_value(text: str) -> Any:
@@ -206,7 +208,7 @@ def verify(args: argparse.Namespace, store: ArtifactStore) -> int:
 def copy_artifact(source: ArtifactStore, target: ArtifactStore, kind: str, key: str) -> str:
     """Copy one artifact from ``source`` to ``target`` if ``target`` lacks it: ``"already here"``, ``"refused (no
     manifest entry or failed its check)"``, ``"copied"`` or ``"failed after copying"``
-    (:meth:`~snnconv.store.ArtifactStore.install`: an interrupted copy leaves nothing that looks complete)."""
+    (:meth:`~snnconv.storage.store.ArtifactStore.install`: an interrupted copy leaves nothing that looks complete)."""
     if target.has(kind, key):
         return "already here"
     entry = source.manifest_entry(kind, key)

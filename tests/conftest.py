@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from snnconv.attacks import predict
-from snnconv.models import Simulation, build
+from snnconv.method.models import Simulation, build
 
 # Torch threads of this test process. `make test` runs pytest on two workers (pytest-xdist: PYTEST_XDIST_WORKER is
 # set in each) on two cores, each running one thing at a time: a test, or a notebook in the kernel it starts. So each
 # worker uses ONE thread (two one-thread processes beat one two-thread process on these small models, and two
 # two-thread processes oversubscribe two cores); the kernels follow OMP_NUM_THREADS=1, which make test sets
-# (snnconv.parameters.default_threads). Run without workers, pytest uses two threads; never more (oversubscription
-# makes torch 70–100× slower).
+# (snnconv.experiment.parameters.default_threads). Run without workers, pytest uses two threads; never more
+# (oversubscription makes torch 70–100× slower).
 THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, os.cpu_count() or 1)
 torch.set_num_threads(THREADS)
 

@@ -9,21 +9,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from snnconv.config import (
+from snnconv.book.published import published
+from snnconv.experiment.config import EndToEndConfig, SNNConfig
+from snnconv.experiment.profiles import (
     ABLATIONS,
     PROFILES,
     Ablation,
-    EndToEndConfig,
-    SNNConfig,
     ablation_config,
     ann_config,
     end_to_end_config,
     snn_config,
 )
-from snnconv.models import Simulation, build
-from snnconv.objectives import RobustFinetuning, kl_clean_adversarial
-from snnconv.published import published
-from snnconv.store import artifact_key
+from snnconv.method.models import Simulation, build
+from snnconv.storage.store import artifact_key
+from snnconv.training.objectives import RobustFinetuning, kl_clean_adversarial
 
 PROFILE = PROFILES["smoke"]
 
@@ -102,8 +101,8 @@ def test_unknown_variant_is_refused_in_one_sentence():
 
 
 def test_fixed_thresholds_stay_at_their_calibrated_values(tmp_path):
-    from snnconv import pipeline
-    from snnconv.store import ArtifactStore
+    from snnconv.storage import pipeline
+    from snnconv.storage.store import ArtifactStore
 
     small = replace(PROFILE, train_subset=64, calibration=replace(PROFILE.calibration, batches=1, batch_size=16))
     ann = replace(ann_config(small, "natural", 0), train_subset=64)

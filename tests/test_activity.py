@@ -1,15 +1,15 @@
-"""Spike counts of Fig. 3 (snnconv.activity) and the paired statistics for numbers (per-image counts)."""
+"""Spike counts of Fig. 3 (snnconv.evaluation.activity) and the paired statistics for numbers (per-image counts)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from snnconv import claims
-from snnconv.activity import active_share, spike_counts
-from snnconv.models import build
-from snnconv.parameters import resolve
-from snnconv.statistics import paired_mean_difference
+from snnconv.book import claims
+from snnconv.evaluation.activity import active_share, spike_counts
+from snnconv.evaluation.statistics import paired_mean_difference
+from snnconv.experiment.parameters import resolve
+from snnconv.method.models import build
 
 
 def _network(threshold: float) -> torch.nn.Module:

@@ -17,8 +17,8 @@ from torch import nn
 from snnconv.adapters import SURROGATE_MEMBERS, OwnSurrogate, SnnTorchNetwork, adaptable
 from snnconv.adapters.members import MemberSpike
 from snnconv.attacks import AttackSpec, MemberView, ensemble_robustness, predict
-from snnconv.network import Simulation
-from snnconv.surrogates import (
+from snnconv.method.network import Simulation
+from snnconv.method.surrogates import (
     BPTR,
     BPTT,
     TRAINING_GRADIENT,

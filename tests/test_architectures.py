@@ -10,13 +10,13 @@ import pytest
 import torch
 from torch import nn
 
-from snnconv.convert import Calibration, calibrate_thresholds, convert
-from snnconv.data import DATASETS
-from snnconv.models import ARCHITECTURES, Simulation, build
-from snnconv.network import Normalization
-from snnconv.neurons import SpikingNeuron
-from snnconv.residual import BasicBlock, ConvexCombination, ResidualNetwork
-from snnconv.surrogates import RateApproximation
+from snnconv.datasets.data import DATASETS
+from snnconv.method.convert import Calibration, calibrate_thresholds, convert
+from snnconv.method.models import ARCHITECTURES, Simulation, build
+from snnconv.method.network import Normalization
+from snnconv.method.neurons import SpikingNeuron
+from snnconv.method.residual import BasicBlock, ConvexCombination, ResidualNetwork
+from snnconv.method.surrogates import RateApproximation
 
 COUNTS = {
     ("resnet20", "svhn"): (188_416, 19),
@@ -66,7 +66,7 @@ def test_a_widening_wrn_block_projects_its_spikes_and_a_same_width_block_adds_it
 
 
 def test_calibration_through_hooks_equals_the_layer_by_layer_path_bit_for_bit(monkeypatch):
-    import snnconv.convert as convert_module
+    import snnconv.method.convert as convert_module
 
     torch.manual_seed(0)
     net = build("vgg_small", "fashion_mnist")
@@ -110,7 +110,7 @@ def test_an_unknown_architecture_lists_every_known_one():
 
 
 def test_poisson_encoding_fires_each_pixel_at_its_intensity_and_passes_gradients_straight_through():
-    from snnconv.bntt import poisson_encoding
+    from snnconv.method.bntt import poisson_encoding
 
     torch.manual_seed(0)
     steps = 4000
@@ -126,7 +126,7 @@ def test_poisson_encoding_fires_each_pixel_at_its_intensity_and_passes_gradients
 
 
 def test_bntt_network_normalizes_each_step_on_its_own_and_runs_only_as_built():
-    from snnconv.bntt import BNTT_LEAK, build_bntt
+    from snnconv.method.bntt import BNTT_LEAK, build_bntt
 
     net = build_bntt("tinyimagenet", time_steps=3)
     assert net.neuron_count((3, 64, 64)) == 610_304
@@ -149,10 +149,10 @@ def test_the_svhn_paper_profile_trains_converts_and_finetunes_resnet20_from_file
     import numpy as np
     from scipy.io import savemat
 
-    from snnconv import pipeline
-    from snnconv.config import PROFILES, ann_config, snn_config
-    from snnconv.store import ArtifactStore, artifact_key
-    from snnconv.train import Schedule
+    from snnconv.experiment.profiles import PROFILES, ann_config, snn_config
+    from snnconv.storage import pipeline
+    from snnconv.storage.store import ArtifactStore, artifact_key
+    from snnconv.training.train import Schedule
 
     rng = np.random.default_rng(0)
     for split in ("train", "test"):

@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 from snnconv.attacks import AttackSpec, MemberView, ensemble_robustness, per_sample_uniform, predict
-from snnconv.models import Simulation, build
-from snnconv.surrogates import PAPER_ENSEMBLE
+from snnconv.method.models import Simulation, build
+from snnconv.method.surrogates import PAPER_ENSEMBLE
 
 
 @pytest.mark.parametrize("spec", [AttackSpec("PGD", 8 / 255, steps=3), AttackSpec("APGD-CE", 8 / 255, steps=3),
@@ -121,8 +121,8 @@ def test_vanilla_attack_follows_the_gradient_the_snn_is_finetuned_with(snn_and_d
     """Tables B3/B4's non-adaptive attack: its FGSM image is x + ε·sign ∇_x CE under the gradient of the robust
     finetuning objective (Eqs. 9–10, the surrogate of Eq. 15), and differs from another member's (BPTR)."""
     from snnconv.attacks import VANILLA
-    from snnconv.objectives import RobustFinetuning
-    from snnconv.surrogates import BPTR
+    from snnconv.method.surrogates import BPTR
+    from snnconv.training.objectives import RobustFinetuning
 
     net, x, y = snn_and_data
     spec = AttackSpec("FGSM", 8 / 255)

@@ -21,17 +21,17 @@ import torch
 import torchattacks
 from torch import nn
 
-import snnconv.attacks as attacks
 from snnconv.attacks import (
     APGD,
     AttackSpec,
     MemberView,
     TargetedAPGD,
+    apgd,
     apgd_checkpoints,
     ensemble_robustness,
     halve_step,
 )
-from snnconv.models import Simulation
+from snnconv.method.models import Simulation
 
 EPSILON = 6 / 255
 STEPS = 20
@@ -85,7 +85,7 @@ def _robust(model: nn.Module, adversarial: torch.Tensor, y: torch.Tensor) -> tor
 def _reference_start(monkeypatch) -> None:
     """snnconv's APGD start from torch's global generator, as the reference draws it after ``manual_seed``:
     ``t = 2·rand − 1``, scaled by ε / max|t| per image (our APGD does the scaling)."""
-    monkeypatch.setattr(attacks, "per_sample_uniform", lambda images, seed, salt: 2 * torch.rand(images.shape) - 1)
+    monkeypatch.setattr(apgd, "per_sample_uniform", lambda images, seed, salt: 2 * torch.rand(images.shape) - 1)
 
 
 # ---------------------------------------------------------------------------------------------- the step schedule

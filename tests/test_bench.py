@@ -47,8 +47,8 @@ def test_a_side_by_side_window_counts_completed_passes():
 
 def test_book_cost_adds_recorded_seconds_once_and_reads_where_the_ensembles_passes_go(tmp_path, monkeypatch):
     from benchmarks import book_cost
-    from snnconv.store import ArtifactStore
-    from snnconv.surrogates import PAPER_ENSEMBLE
+    from snnconv.method.surrogates import PAPER_ENSEMBLE
+    from snnconv.storage.store import ArtifactStore
 
     first, third = PAPER_ENSEMBLE[0].label, PAPER_ENSEMBLE[2].label
     store = ArtifactStore(tmp_path / "store")
@@ -72,7 +72,7 @@ def test_book_cost_adds_recorded_seconds_once_and_reads_where_the_ensembles_pass
 
 def test_make_books_log_counts_each_page_and_says_whether_the_run_was_cold(tmp_path, monkeypatch):
     from benchmarks import book_run
-    from snnconv.store import ArtifactStore
+    from snnconv.storage.store import ArtifactStore
 
     monkeypatch.setenv("SNNCONV_STORE", str(tmp_path / "store"))
     log, out = tmp_path / "_build" / "book_run.json", tmp_path / "book_run.json"

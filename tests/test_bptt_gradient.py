@@ -1,7 +1,7 @@
 """The whole network's input gradient against an explicit per-step autograd loop written here (Suppl. A.3–A.4).
 
 snnconv simulates each spiking layer's T steps as one fused autograd node with a hand-written backward
-(:mod:`snnconv.neurons`). Here the small VGG is re-run from its weights with plain torch ops — F.conv2d,
+(:mod:`snnconv.method.neurons`). Here the small VGG is re-run from its weights with plain torch ops — F.conv2d,
 F.batch_norm on the running statistics, F.avg_pool2d, F.linear — and a time loop per layer that writes Eqs. (1)–(3)
 out step by step, the spike through the custom autograd function below; autograd then does BPTT. The input
 gradient of a cross-entropy (and, for BPTT, each layer's threshold gradient) must equal snnconv's:
@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnconv.kernels import AveragePool2d
-from snnconv.models import Simulation, build
-from snnconv.surrogates import BPTR, BPTT, RateGradient, exponential, rectangular, triangular
-from snnconv.tdbn import TemporalBatchNorm2d
+from snnconv.foundations.kernels import AveragePool2d
+from snnconv.method.models import Simulation, build
+from snnconv.method.surrogates import BPTR, BPTT, RateGradient, exponential, rectangular, triangular
+from snnconv.method.tdbn import TemporalBatchNorm2d
 
 T = 4
 

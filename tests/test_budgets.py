@@ -9,21 +9,14 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from snnconv import audit, results
-from snnconv.config import (
-    PAPER_BUDGETS,
-    PROFILES,
-    ann_config,
-    budget_name,
-    end_to_end_config,
-    epsilon_label,
-    snn_config,
-)
-from snnconv.parameters import resolve
-from snnconv.plan import planning
-from snnconv.published import EPSILON_BUDGETS, published
-from snnconv.store import ArtifactStore, artifact_key
-from snnconv.tables import side_by_side_by_budget
+from snnconv.book import audit, results
+from snnconv.book.published import EPSILON_BUDGETS, published
+from snnconv.book.tables import side_by_side_by_budget
+from snnconv.experiment.config import PAPER_BUDGETS, budget_name, epsilon_label
+from snnconv.experiment.parameters import resolve
+from snnconv.experiment.profiles import PROFILES, ann_config, end_to_end_config, snn_config
+from snnconv.storage.plan import planning
+from snnconv.storage.store import ArtifactStore, artifact_key
 
 
 def test_a_budget_is_named_by_its_value():

@@ -1,5 +1,5 @@
-"""snnconv.checkpoints: every model of the book has a name, each name is a model the book plans, the printed compute
-command plans it, load returns the stored weights, and the two errors say what to do.
+"""snnconv.robustness.checkpoints: every model of the book has a name, each name is a model the book plans, the printed
+compute command plans it, load returns the stored weights, and the two errors say what to do.
 
 The references are the book's own plan (``snnconv needs`` over every page: what the pages compute, found without
 computing), the command line's parser for the printed commands, and the stored safetensors file read here.
@@ -15,14 +15,14 @@ import torch
 from safetensors.torch import load_file
 
 import snnconv
-from snnconv import pages
-from snnconv.checkpoints import Checkpoint, CheckpointMissing, catalogue, load
+from snnconv.book import pages
+from snnconv.book.subjects import converted, prepare
 from snnconv.cli import book_needs, parameter_value, parser, plan_page
-from snnconv.config import PROFILES
-from snnconv.models import Simulation
-from snnconv.parameters import resolve
-from snnconv.results import converted, prepare
-from snnconv.store import MODEL_KINDS, ArtifactStore
+from snnconv.experiment.parameters import resolve
+from snnconv.experiment.profiles import PROFILES
+from snnconv.method.models import Simulation
+from snnconv.robustness.checkpoints import Checkpoint, CheckpointMissing, catalogue, load
+from snnconv.storage.store import MODEL_KINDS, ArtifactStore
 
 PROFILE = "smoke"
 

@@ -1,4 +1,4 @@
-"""The claims page's rule (snnconv.claims) on hand-made verdicts: statuses per seed, verdicts, pooling."""
+"""The claims page's rule (snnconv.book.claims) on hand-made verdicts: statuses per seed, verdicts, pooling."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import math
 
 import pytest
 
-from snnconv import claims, parameters
-from snnconv.parameters import ParameterError, resolve
+from snnconv.book import claims, retests
+from snnconv.experiment import parameters
+from snnconv.experiment.parameters import ParameterError, resolve
 
 
 def _verdicts(n_a_only: int, n_b_only: int, n_both: int = 100) -> tuple[list[bool], list[bool]]:
@@ -92,7 +93,7 @@ def test_schedule_rows_rerun_a_claim_under_each_schedule(settings):
     def comparisons(settings, store, progress):  # the effect grows with the finetuning epochs
         return [("A vs B", *_verdicts(10 * settings.profile.snn_schedule.epochs, 0))]
     claim = claims.Claim("toy", "A beats B", "nowhere", comparisons=comparisons)
-    rows = claims.schedule_rows(settings, [(1, 1), (1, 3)], [claim], progress=False)
+    rows = retests.schedule_rows(settings, [(1, 1), (1, 3)], [claim], progress=False)
     assert [(row["SNN epochs"], row["difference"]) for row in rows] == [(1, pytest.approx(100 * 10 / 110)),
                                                                           (3, pytest.approx(100 * 30 / 130))]
 
@@ -105,24 +106,24 @@ def test_schedule_verdicts_say_which_claim_a_longer_schedule_changes(settings):
         return [("C vs D", *_verdicts(30, 0))]
     moving = claims.Claim("moving", "A beats B", "nowhere", comparisons=reversed_unless_long)
     steady = claims.Claim("steady", "C beats D", "nowhere", comparisons=always)
-    rows = claims.schedule_rows(settings, [(1, 1), (1, 3)], [moving, steady], progress=False)
-    table = claims.schedule_verdicts(rows, [moving, steady])
+    rows = retests.schedule_rows(settings, [(1, 1), (1, 3)], [moving, steady], progress=False)
+    table = retests.schedule_verdicts(rows, [moving, steady])
     assert table == [{"claim": "A beats B", "ANN 1 / SNN 1 epochs": "does not hold",
                       "ANN 1 / SNN 3 epochs": "inconclusive"},
                      {"claim": "C beats D", "ANN 1 / SNN 1 epochs": "holds", "ANN 1 / SNN 3 epochs": "holds"}]
-    sentence = claims.budget_sentence(table)
+    sentence = retests.budget_sentence(table)
     assert sentence == ("1 of 2 verdicts change with the longer schedules. “A beats B”: *does not hold* with "
                         "ANN 1 / SNN 1 epochs, *inconclusive* with ANN 1 / SNN 3 epochs. “C beats D”: *holds* with "
                         "every schedule.")
-    assert claims.budget_sentence(table[1:]) == ("No verdict changes with the longer schedules. "
+    assert retests.budget_sentence(table[1:]) == ("No verdict changes with the longer schedules. "
                                                  "“C beats D”: *holds* with every schedule.")
 
 
 def test_a_longer_schedule_is_another_model_in_the_store(settings):
-    from snnconv.config import ann_config, snn_config
-    from snnconv.store import artifact_key
+    from snnconv.experiment.profiles import ann_config, snn_config
+    from snnconv.storage.store import artifact_key
 
-    longer = claims.with_schedule(settings, ann_epochs=4, snn_epochs=2)
+    longer = retests.with_schedule(settings, ann_epochs=4, snn_epochs=2)
     assert longer.profile.ann_schedule.epochs == 4 and longer.profile.snn_schedule.epochs == 2
     assert longer.profile.ann_schedule.learning_rate == settings.profile.ann_schedule.learning_rate
     keys = {artifact_key("snn", snn_config(s.profile, ann_config(s.profile, "at", 0), 0)) for s in (settings, longer)}
@@ -131,7 +132,7 @@ def test_a_longer_schedule_is_another_model_in_the_store(settings):
 
 @pytest.mark.parametrize("bad", [0, 1, "3", 2.5])
 def test_a_sensitivity_schedule_must_be_longer(bad):
-    from snnconv.config import PROFILES
+    from snnconv.experiment.profiles import PROFILES
 
     with pytest.raises(ParameterError, match="^Parameter longer_snn_epochs="):
         parameters.sensitivity_schedules(PROFILES["default"], longer_snn_epochs=bad)
@@ -139,8 +140,8 @@ def test_a_sensitivity_schedule_must_be_longer(bad):
 
 def test_the_table1_claim_plans_only_the_attack_it_compares(settings, tmp_path):
     # Table 1's other cells (the ANNs' AutoAttack, the SNNs' FGSM, PGD at the smaller budgets) are not compared.
-    from snnconv.plan import planning
-    from snnconv.store import ArtifactStore
+    from snnconv.storage.plan import planning
+    from snnconv.storage.store import ArtifactStore
 
     store = planning(ArtifactStore(tmp_path))
     (claim,) = [c for c in claims.CLAIMS if c.key == "robust_init"]
@@ -156,19 +157,19 @@ def test_attack_rows_retest_a_claim_under_the_strongest_known_attack(settings):
     def strongest(settings, store, progress):  # ... but the stronger attack reverses it
         return [("A vs B, strongest known", *_verdicts(0, 30, n_both=10))]
     fragile = claims.Claim("fragile", "A beats B", "nowhere", comparisons=paper, strongest=strongest)
-    rows = claims.attack_rows(settings, [fragile], progress=False)
-    assert [(row["attack"], row["status"]) for row in rows] == [(claims.PAPER_ATTACKS, "for"),
-                                                                  (claims.STRONGEST_KNOWN, "against")]
-    table = claims.attack_verdicts(rows, [fragile])
-    assert table == [{"claim": "A beats B", claims.PAPER_ATTACKS: "holds", claims.STRONGEST_KNOWN: "does not hold"}]
-    assert claims.attack_sentence(table).startswith("1 of 1 verdicts change under the strongest known attack.")
+    rows = retests.attack_rows(settings, [fragile], progress=False)
+    assert [(row["attack"], row["status"]) for row in rows] == [(retests.PAPER_ATTACKS, "for"),
+                                                                  (retests.STRONGEST_KNOWN, "against")]
+    table = retests.attack_verdicts(rows, [fragile])
+    assert table == [{"claim": "A beats B", retests.PAPER_ATTACKS: "holds", retests.STRONGEST_KNOWN: "does not hold"}]
+    assert retests.attack_sentence(table).startswith("1 of 1 verdicts change under the strongest known attack.")
 
 
 def test_the_strongest_known_attack_is_the_audits_on_the_models_each_claim_compares(settings, tmp_path):
     # Only claims that compare models under the paper's attack are re-tested; each audits exactly its models, at the
     # budget it compares (Fig. 2b: ε2), sharing the audit's verdicts (Square among them).
-    from snnconv.plan import planning
-    from snnconv.store import ArtifactStore
+    from snnconv.storage.plan import planning
+    from snnconv.storage.store import ArtifactStore
 
     strongest = {c.key: c for c in claims.CLAIMS if c.strongest}
     assert list(strongest) == ["robust_init", "ann_budget_transfers", "vs_snn_rat_robust", "fig2_if",
@@ -180,18 +181,18 @@ def test_the_strongest_known_attack_is_the_audits_on_the_models_each_claim_compa
                             settings.profile.budget("ε2"))}
     for key, (models, epsilon) in expected.items():
         store = planning(ArtifactStore(tmp_path))
-        rows = claims.attack_rows(settings, [strongest[key]], store=store, progress=False)
+        rows = retests.attack_rows(settings, [strongest[key]], store=store, progress=False)
         square = [need for need in store.plan.needs.values() if need.label.startswith("Square")]
         assert sorted(need.label.split(" on ")[1] for need in square) == sorted(models), key  # one verdict each
         assert {need.config.epsilon for need in square} == {epsilon}, key
         assert all(row["comparison"].endswith("strongest known") for row in rows
-                   if row["attack"] == claims.STRONGEST_KNOWN)
+                   if row["attack"] == retests.STRONGEST_KNOWN)
     assert {"Square", "APGD-DLR", "PGD"} <= {need.label.split(" on ")[0] for need in store.plan.needs.values()
                                              if need.kind == "evaluation"}
 
 
 def test_schedule_costs_add_up_the_recorded_seconds_of_each_schedule(settings, tmp_path):
-    from snnconv.store import ArtifactStore
+    from snnconv.storage.store import ArtifactStore
 
     def comparisons(settings, store, progress):  # one model per finetuning length, and one attack verdict
         epochs = settings.profile.snn_schedule.epochs
@@ -204,7 +205,7 @@ def test_schedule_costs_add_up_the_recorded_seconds_of_each_schedule(settings, t
     store.save_json("snn", "model1", {"seconds": 120.0, "threads": 1})
     store.save_json("evaluation", "attack1", {"seconds": 30.0, "threads": 1})
     store.save_json("snn", "model3", {"seconds": 360.0, "threads": 2})
-    costs = claims.schedule_costs(settings, [(1, 1), (1, 3)], store, [claim])
+    costs = retests.schedule_costs(settings, [(1, 1), (1, 3)], store, [claim])
     assert costs == [{"ANN epochs": 1, "SNN epochs": 1, "training minutes": 2.0, "attack minutes": 0.5,
                       "threads": "1", "not stored": 0},
                      {"ANN epochs": 1, "SNN epochs": 3, "training minutes": 6.0, "attack minutes": 0.0,
@@ -247,8 +248,8 @@ def test_a_nested_claim_uses_the_exact_interval_and_refuses_a_reversed_image(set
 def test_every_claim_and_retest_compares_the_same_images_on_both_sides(settings, tmp_path):
     # The paper's attacks run on n_test images, the audit's on the first n_test_extended: a re-test must compare
     # both attacks on the audit's images. A planning store gives each verdict its real length.
-    from snnconv.plan import planning
-    from snnconv.store import ArtifactStore
+    from snnconv.storage.plan import planning
+    from snnconv.storage.store import ArtifactStore
 
     profile = dataclasses.replace(settings.profile, n_test=60, n_test_extended=30)
     wider = dataclasses.replace(settings, profile=profile)
@@ -256,10 +257,10 @@ def test_every_claim_and_retest_compares_the_same_images_on_both_sides(settings,
     rows = claims.claim_rows(wider, [0], store=store, progress=False)
     compared = [row for row in rows if "images" in row]
     assert compared and all(row["images"] in (profile.n_test, profile.n_test_extended) for row in compared)
-    rows = claims.attack_rows(wider, store=store, progress=False)
+    rows = retests.attack_rows(wider, store=store, progress=False)
     by_claim: dict[str, set[int]] = {}
     for row in rows:
         by_claim.setdefault(row["claim"], set()).add(row["images"])
     assert set(by_claim) == {c.key for c in claims.CLAIMS if c.strongest}
     assert all(images == {profile.n_test_extended} for images in by_claim.values()), by_claim
-    assert {row["attack"] for row in rows} == {claims.PAPER_ATTACKS, claims.STRONGEST_KNOWN}
+    assert {row["attack"] for row in rows} == {retests.PAPER_ATTACKS, retests.STRONGEST_KNOWN}

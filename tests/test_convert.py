@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from snnconv.convert import Calibration, calibrate_thresholds, convert, load_ann_weights, percentile
-from snnconv.models import Normalization, SpikingNetwork, Stage, build
-from snnconv.neurons import SpikingNeuron
-from snnconv.tdbn import TemporalBatchNorm2d
+from snnconv.method.convert import Calibration, calibrate_thresholds, convert, load_ann_weights, percentile
+from snnconv.method.models import Normalization, SpikingNetwork, Stage, build
+from snnconv.method.neurons import SpikingNeuron
+from snnconv.method.tdbn import TemporalBatchNorm2d
 
 
 def _toy(weight: float = 1.0) -> SpikingNetwork:
@@ -81,8 +81,8 @@ def test_calibration_settings_are_validated():
 
 def _reference_thresholds(snn, batches, settings):
     """Calibration as first written: every tensor whole, T_c copies of the first current, kthvalue on all entries."""
-    from snnconv.surrogates import TRAINING_GRADIENT
-    from snnconv.tdbn import batch_statistics
+    from snnconv.method.surrogates import TRAINING_GRADIENT
+    from snnconv.method.tdbn import batch_statistics
 
     steps, thresholds = settings.time_steps, []
     with torch.no_grad(), batch_statistics(snn):
@@ -105,7 +105,7 @@ def _reference_thresholds(snn, batches, settings):
 
 def test_bounded_memory_calibration_gives_the_reference_thresholds_bit_for_bit(monkeypatch):
     # Small chunks and a small direct-selection limit, so that every bounded-memory path runs on a small network.
-    import snnconv.convert as convert_module
+    import snnconv.method.convert as convert_module
 
     monkeypatch.setattr(convert_module, "CONVOLUTION_CHUNK", 48)
     monkeypatch.setattr(convert_module, "DIRECT_SELECTION", 1000)
@@ -119,7 +119,7 @@ def test_bounded_memory_calibration_gives_the_reference_thresholds_bit_for_bit(m
 
 
 def test_percentile_narrowing_selects_the_same_entry(monkeypatch):
-    import snnconv.convert as convert_module
+    import snnconv.method.convert as convert_module
 
     monkeypatch.setattr(convert_module, "DIRECT_SELECTION", 500)
     for values in (torch.randn(20_000), torch.randint(0, 3, (20_000,)).float(), torch.ones(5_000)):
@@ -142,7 +142,7 @@ def test_in_place_and_constant_input_neurons_fire_as_the_forward_does():
 def test_returning_freed_memory_restores_the_allocator_setting():
     import ctypes
 
-    from snnconv import memory
+    from snnconv.foundations import memory
 
     tcmalloc = memory._tcmalloc()
     if tcmalloc is None:

@@ -11,9 +11,9 @@ from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
 from PIL import Image
 from scipy import ndimage
 
-import snnconv.corruptions as corruptions
-from snnconv.corruptions import DIFFERENCES, RANDOM_CORRUPTIONS, SEVERITY_CONSTANTS, corrupt
-from snnconv.data import CORRUPTIONS, SEVERITIES
+import snnconv.datasets.corruptions as corruptions
+from snnconv.datasets.corruptions import DIFFERENCES, RANDOM_CORRUPTIONS, SEVERITY_CONSTANTS, corrupt
+from snnconv.datasets.data import CORRUPTIONS, SEVERITIES
 
 torch.set_num_threads(1)
 

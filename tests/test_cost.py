@@ -1,4 +1,4 @@
-"""Estimating a page's missing work from the recorded cost of stored artifacts (snnconv.cost)."""
+"""Estimating a page's missing work from the recorded cost of stored artifacts (snnconv.storage.cost)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 
 from snnconv import cli
-from snnconv.cost import CostModel
-from snnconv.store import ArtifactStore
+from snnconv.storage.cost import CostModel
+from snnconv.storage.store import ArtifactStore
 
 
 def _pgd(model_key: str, n_test: int, epsilon: float = 8 / 255, time_steps: int = 8, seed: int = 0) -> dict:

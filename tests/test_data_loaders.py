@@ -19,17 +19,8 @@ import torchvision.datasets.cifar
 import torchvision.datasets.svhn
 from PIL import Image
 
-from snnconv.data import (
-    CORRUPTIONS,
-    DATASETS,
-    NOISE_CORRUPTIONS,
-    DatasetMissingError,
-    augment,
-    cut_out,
-    load,
-    load_corrupted,
-    random_resized_crop,
-)
+from snnconv.datasets.augment import augment, cut_out, random_resized_crop
+from snnconv.datasets.data import CORRUPTIONS, DATASETS, NOISE_CORRUPTIONS, DatasetMissingError, load, load_corrupted
 
 CIFAR10 = DATASETS["cifar10"]
 TINY = DATASETS["tinyimagenet"]
@@ -261,7 +252,7 @@ def test_corrupted_set_validates_and_fails_in_one_sentence(tmp_path):
 def test_the_fifteen_corruptions_are_those_of_tables_b6_and_b7():
     assert len(CORRUPTIONS) == len(set(CORRUPTIONS)) == 15
     assert NOISE_CORRUPTIONS == ("gaussian_noise", "shot_noise", "impulse_noise")
-    table = Path(__file__).parents[1] / "snnconv" / "reference_values" / "tableB6.csv"
+    table = Path(__file__).parents[1] / "snnconv" / "book" / "reference_values" / "tableB6.csv"
     with open(table) as f:
         named = {row["corruption"] for row in csv.DictReader(f)} - {"clean", "all", "all_without_noise"}
     # The tables abbreviate elastic_transform and jpeg_compression.

@@ -2,8 +2,14 @@ import torch
 from torch import nn
 
 from snnconv.attacks import AttackSpec, ensemble_robustness, predict
-from snnconv.diagnostics import Evidence, diagnose, input_gradient_norms, logit_margins, random_noise_accuracy
-from snnconv.models import ANN, Simulation, build
+from snnconv.evaluation.diagnostics import (
+    Evidence,
+    diagnose,
+    input_gradient_norms,
+    logit_margins,
+    random_noise_accuracy,
+)
+from snnconv.method.models import ANN, Simulation, build
 
 
 class _ZeroGradient(torch.autograd.Function):

@@ -23,14 +23,16 @@ from torch import nn
 import snnconv
 from snnconv.adapters import SnnTorchNetwork
 from snnconv.attacks import AttackSpec, ensemble_robustness, predict
-from snnconv.audit import audit_attacks, audit_rows
-from snnconv.config import PROFILES
-from snnconv.models import Simulation
-from snnconv.parameters import resolve
-from snnconv.results import converted, evaluation_images, prepare
-from snnconv.robustness_evaluation import STANDARD_ATTACKS, ModelCard, Suite, SuiteAttack, build_suite, evaluate
-from snnconv.store import ArtifactStore
-from snnconv.surrogates import BPTT, exponential, rectangular, triangular
+from snnconv.book.audit import audit_attacks, audit_rows
+from snnconv.book.subjects import converted, evaluation_images, prepare
+from snnconv.experiment.parameters import resolve
+from snnconv.experiment.profiles import PROFILES
+from snnconv.method.models import Simulation
+from snnconv.method.surrogates import BPTT, exponential, rectangular, triangular
+from snnconv.robustness.card import ModelCard
+from snnconv.robustness.evaluation import evaluate
+from snnconv.robustness.suite import STANDARD_ATTACKS, Suite, SuiteAttack, build_suite
+from snnconv.storage.store import ArtifactStore
 
 T = 4
 EPSILON = 2 / 255  # on the conftest network: every attack below fools some images, Square some that no other does
@@ -194,7 +196,7 @@ def test_an_adapted_snntorch_network(one_thread):
     ({"profile": "fast"}, "profile='fast' is not a profile"), ({"seed": -1}, "seed=-1 must be an integer >= 0"),
     ({"batch_size": 0}, "batch_size=0 must be an integer >= 1")])
 def test_a_bad_argument_is_one_sentence_before_any_attack(snn_and_data, monkeypatch, change, words):
-    module = importlib.import_module("snnconv.robustness_evaluation")
+    module = importlib.import_module("snnconv.robustness.evaluation")
 
     def no_attack(*args, **kwargs):
         raise AssertionError("an attack ran before the arguments were checked")

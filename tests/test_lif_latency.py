@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from snnconv.attacks import MemberView, ensemble_robustness
-from snnconv.bntt import build_bntt
-from snnconv.config import PROFILES, end_to_end_config
-from snnconv.models import Simulation, build
-from snnconv.results import BNTT_MEMBERS
-from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT
+from snnconv.book.results import BNTT_MEMBERS
+from snnconv.experiment.profiles import PROFILES, end_to_end_config
+from snnconv.method.bntt import build_bntt
+from snnconv.method.models import Simulation, build
+from snnconv.method.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT
 
 PROFILE = PROFILES["smoke"]
 
@@ -59,7 +59,7 @@ def test_bntt_members_leave_out_only_the_conversion_based_approximation():
     with pytest.raises(ValueError, match="runs only as an SNN"):
         net(torch.rand(1, 1, 28, 28), Simulation(0))
     from snnconv.attacks import AttackSpec
-    from snnconv.pipeline import members_by_label
+    from snnconv.storage.pipeline import members_by_label
 
     images, labels = torch.rand(4, 1, 28, 28), torch.randint(0, 10, (4,))
     torch.manual_seed(0)
@@ -70,10 +70,10 @@ def test_bntt_members_leave_out_only_the_conversion_based_approximation():
 
 def test_the_if_models_of_fig2_are_planned_without_training_the_lif_models(tmp_path):
     # The claims page tests only Fig. 2's IF comparison; a BNTT model at the longer T costs most of an hour.
-    from snnconv.parameters import resolve
-    from snnconv.plan import planning
-    from snnconv.results import lif_latency_rows
-    from snnconv.store import ArtifactStore
+    from snnconv.book.results import lif_latency_rows
+    from snnconv.experiment.parameters import resolve
+    from snnconv.storage.plan import planning
+    from snnconv.storage.store import ArtifactStore
 
     def planned_models(neurons: tuple[str, ...]) -> set[str]:
         store = planning(ArtifactStore(tmp_path))

@@ -2,8 +2,8 @@ import pytest
 import snntorch
 import torch
 
-from snnconv.neurons import FUSED_STEPS, MIN_THRESHOLD, SpikingNeuron, clamp_thresholds
-from snnconv.surrogates import BPTR, BPTT, exponential, rectangular, triangular
+from snnconv.method.neurons import FUSED_STEPS, MIN_THRESHOLD, SpikingNeuron, clamp_thresholds
+from snnconv.method.surrogates import BPTR, BPTT, exponential, rectangular, triangular
 
 
 def _run(neuron, currents):
@@ -138,7 +138,7 @@ def test_built_models_are_not_kept_alive_by_snntorchs_instance_list():
     import gc
     import weakref
 
-    from snnconv.models import build
+    from snnconv.method.models import build
 
     instances = snntorch.SpikingNeuron.instances
     before = len(instances)

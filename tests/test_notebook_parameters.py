@@ -57,7 +57,7 @@ def test_unknown_parameter_name_fails_naming_it(tmp_path, notebook):
 def test_a_page_given_no_threads_follows_omp_num_threads_else_uses_every_core(monkeypatch):
     import os
 
-    from snnconv.parameters import ParameterError, resolve
+    from snnconv.experiment.parameters import ParameterError, resolve
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # make test: two one-thread processes on two cores
     assert resolve(profile="smoke").threads == 1

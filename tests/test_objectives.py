@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnconv import objectives
-from snnconv.models import Simulation, build
-from snnconv.objectives import (
+from snnconv.method.models import Simulation, build
+from snnconv.training import objectives
+from snnconv.training.objectives import (
     MART,
     TRADES,
     AdversarialTraining,

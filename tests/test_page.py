@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snnconv import page, statistics
-from snnconv.parameters import ParameterError
+from snnconv.book import page
+from snnconv.evaluation import statistics
+from snnconv.experiment.parameters import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -11,7 +11,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 from scipy.stats import beta, binom, norm
 
-from snnconv import statistics
+from snnconv.evaluation import statistics
 
 #: (p10, p01): the share of images right only under A, only under B. It includes the nested comparisons
 #: (p01 = 0: a worst case against one of its own attacks) that the conditional interval failed on.

@@ -1,9 +1,9 @@
-"""snnconv.precision: the arithmetic switch restores torch's settings and refuses what a CPU cannot do."""
+"""snnconv.foundations.precision: the arithmetic switch restores torch's settings and refuses what a CPU cannot do."""
 
 import pytest
 import torch
 
-from snnconv.precision import PRECISIONS, arithmetic
+from snnconv.foundations.precision import PRECISIONS, arithmetic
 
 
 def test_float32_turns_tf32_off_inside_and_restores_the_settings_after():

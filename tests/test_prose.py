@@ -1,7 +1,7 @@
 """The book's prose types no number that a run produced: results are glued from the executed notebooks.
 
 Every number with a decimal point in ``book/*.md`` — outside glue roles, substitutions, maths and code — must be
-a value the paper publishes (``snnconv/reference_values``) or a parameter, i.e. a literal in the package's code.
+a value the paper publishes (``snnconv/book/reference_values``) or a parameter, i.e. a literal in the package's code.
 A measured number typed into prose goes stale the moment a result changes; it belongs in a glue role
 (``{glue:text}`results/<page>.ipynb::<key>:.1f```) or in ``book/measurements/*.json`` (a ``{{ … }}``
 substitution). That the glue references resolve is checked on the built book by ``tools/check_glue.py``.
@@ -52,7 +52,7 @@ def prose_decimals(text: str) -> list[str]:
 
 def published_values() -> set[float]:
     values = set()
-    for path in (ROOT / "snnconv" / "reference_values").glob("*.csv"):
+    for path in (ROOT / "snnconv" / "book" / "reference_values").glob("*.csv"):
         with path.open() as f:
             for row in csv.DictReader(f):
                 for cell in row.values():
@@ -66,7 +66,7 @@ def published_values() -> set[float]:
 def code_literals() -> set[float]:
     """Every number written as a literal in the package: its parameters and constants."""
     values = set()
-    for path in (ROOT / "snnconv").glob("*.py"):
+    for path in (ROOT / "snnconv").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(
                     node.value, bool):

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from snnconv import cli, packing, published_store
-from snnconv.store import ArtifactStore
+from snnconv import cli
+from snnconv.storage import packing, published_store
+from snnconv.storage.store import ArtifactStore
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "store" / "default"

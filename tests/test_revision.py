@@ -1,41 +1,44 @@
-"""The code revision's rule: what counts as code that computes a number (snnconv.revision)."""
+"""The code revision's rule: what counts as code that computes a number (snnconv.storage.revision)."""
 
 from __future__ import annotations
 
 import json
 
-from snnconv import paths, published_store, revision
+from snnconv.foundations import paths
+from snnconv.storage import published_store, revision
 
 
-def _edited(module: str, old: str, new: str):
-    def read(path: str) -> str:
-        text = (paths.PACKAGE / path).read_text()
-        if path == f"{module}.py":
+def _edited(file: str, old: str, new: str):
+    def read(path: str) -> str | None:
+        text = _today(path)
+        if path == file:
             assert old in text
             text = text.replace(old, new, 1)
         return text
     return read
 
 
-def _today(path: str) -> str:
-    return (paths.PACKAGE / path).read_text()
+def _today(path: str) -> str | None:
+    source = paths.PACKAGE / path
+    return source.read_text() if source.exists() else None
 
 
 def test_a_profile_value_is_part_of_the_key_not_of_the_revision():
     base = revision.revision_of(_today)
     assert base == revision.code_revision()
     # A profile's value and a catalogue entry only choose configs, whose every value is in the artifact's key.
-    assert revision.revision_of(_edited("config", "n_test=2000,", "n_test=3000,")) == base
-    assert revision.revision_of(_edited("config", 'MAIN_BASELINES = ("vanilla", "snn_rat")',
+    assert revision.revision_of(_edited("experiment/profiles.py", "n_test=2000,", "n_test=3000,")) == base
+    assert revision.revision_of(_edited("experiment/config.py", 'MAIN_BASELINES = ("vanilla", "snn_rat")',
                                         'MAIN_BASELINES = ("snn_rat",)')) == base
     # A config class's method builds what computes, so changing it changes the revision; so does any attack code.
-    config_class = _edited("config", "class EvaluationConfig:", "class EvaluationConfig:\n    x = 1")
+    config_class = _edited("experiment/config.py", "class EvaluationConfig:", "class EvaluationConfig:\n    x = 1")
     assert revision.revision_of(config_class) != base
-    attack_code = _edited("attacks", "\n\n\ndef ", "\n\n\ndef _unused():\n    return 1\n\n\ndef ")
+    attack_code = _edited("attacks/ensemble.py", "\n\n\ndef ", "\n\n\ndef _unused():\n    return 1\n\n\ndef ")
     assert revision.revision_of(attack_code) != base
     # The first rule hashed the whole config module.
     legacy = revision.revision_of(_today, legacy=True)
-    assert revision.revision_of(_edited("config", "n_test=2000,", "n_test=3000,"), legacy=True) != legacy
+    catalogue = _edited("experiment/config.py", 'MAIN_BASELINES = ("vanilla", "snn_rat")', 'MAIN_BASELINES = ("snn_rat",)')
+    assert revision.revision_of(catalogue, legacy=True) != legacy
     assert len(legacy) == 16 and not legacy.startswith(revision.RULE)
 
 
@@ -60,7 +63,7 @@ APGD_CODE = {1: "5810deff45e22cb2", 2: "40387efa02b40d18"}
 
 
 def test_a_change_to_apgd_comes_with_a_new_key_revision():
-    from snnconv.store import ATTACK_REVISIONS
+    from snnconv.storage.store import ATTACK_REVISIONS
 
     revisions = {ATTACK_REVISIONS[name] for name in ("APGD-CE", "APGD-DLR", "APGD-T")}
     assert len(revisions) == 1
@@ -69,7 +72,7 @@ def test_a_change_to_apgd_comes_with_a_new_key_revision():
         "APGD's code changed: bump store.ATTACK_REVISIONS for APGD-CE, APGD-DLR and APGD-T (their stored verdicts are "
         "recomputed under new keys) and pin the new hash here")
     # Left out of the code revision, so that a change to them leaves every other artifact current.
-    edited = revision.revision_of(lambda path: (paths.PACKAGE / path).read_text().replace(
+    edited = revision.revision_of(lambda path: (_today(path) or "").replace(
         "momentum = 0.75 if iteration > 0 else 1.0", "momentum = 0.5 if iteration > 0 else 1.0"))
     assert edited == revision.code_revision()
 

@@ -1,4 +1,4 @@
-"""The cold rebuild on P cores (snnconv.schedule): critical path, list schedule and the bounds around it.
+"""The cold rebuild on P cores (snnconv.storage.schedule): critical path, list schedule and the bounds around it.
 
 The reference figures are worked out by hand in the comments, not by the code under test. Nothing here times
 anything: a schedule is simulated from given seconds.
@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from snnconv.schedule import critical_path, list_schedule
+from snnconv.storage.schedule import critical_path, list_schedule
 
 # Six artifacts: an ANN a (3 s) and an SNN b (2 s); c (4 s) after a; d (1 s) after a and b; e (2 s) after c and d;
 # f (5 s) alone.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from snnconv.revision import code_revision, is_stale
-from snnconv.store import ArtifactStore
+from snnconv.storage.revision import code_revision, is_stale
+from snnconv.storage.store import ArtifactStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,9 +27,11 @@ STAGE = textwrap.dedent("""
     from dataclasses import replace
     import torch
     torch.set_num_threads(1)
-    from snnconv import pipeline
-    from snnconv.config import PROFILES, EvaluationConfig, ann_config, snn_config
-    from snnconv.store import ArtifactStore, artifact_key
+    from snnconv.storage import pipeline
+    from snnconv.experiment.config import EvaluationConfig
+    from snnconv.experiment.profiles import ann_config, snn_config
+    from snnconv.experiment.profiles import PROFILES
+    from snnconv.storage.store import ArtifactStore, artifact_key
 
     stage, root = sys.argv[1], sys.argv[2]
     store = ArtifactStore(__import__("pathlib").Path(root))
@@ -124,7 +126,7 @@ def test_two_processes_compute_one_artifact_once(tmp_path):
     script = textwrap.dedent("""
         import json, os, sys, time
         from pathlib import Path
-        from snnconv.store import ArtifactStore
+        from snnconv.storage.store import ArtifactStore
         store = ArtifactStore(Path(sys.argv[1]))
         record = store.load_json("evaluation", "same")
         if record is None:  # this process holds the claim: compute slowly, then store

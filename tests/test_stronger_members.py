@@ -8,10 +8,9 @@ import torch
 from torch import nn
 
 from snnconv.attacks import AttackSpec, MemberView, ensemble_robustness, halving_checkpoints
-from snnconv.models import Simulation, build
-from snnconv.neurons import SpikingNeuron, _membrane_spread
-from snnconv.pipeline import members_by_label
-from snnconv.surrogates import (
+from snnconv.method.models import Simulation, build
+from snnconv.method.neurons import SpikingNeuron, _membrane_spread
+from snnconv.method.surrogates import (
     BPTT,
     PAPER_ENSEMBLE,
     STRONGER_MEMBERS,
@@ -23,6 +22,7 @@ from snnconv.surrogates import (
     RateGradient,
     triangular,
 )
+from snnconv.storage.pipeline import members_by_label
 
 T = 6
 
@@ -179,7 +179,7 @@ def test_sa_pgd_halves_its_step_on_the_apgd_schedule():
 
 
 def test_the_strongest_known_attack_is_the_per_image_worst_case():
-    from snnconv.audit import audit_diagnostics, worst_cases
+    from snnconv.book.audit import audit_diagnostics, worst_cases
 
     def row(attack, kind, robust, budget="ε1"):
         return {"model": "m", "attack": attack, "kind": kind, "robust": robust, "correct": sum(robust),
@@ -196,7 +196,7 @@ def test_the_strongest_known_attack_is_the_per_image_worst_case():
 
 
 def test_masking_remains_only_where_square_beats_every_white_box_attack_by_a_paired_interval():
-    from snnconv.audit import masking_gap_rows, worst_cases
+    from snnconv.book.audit import masking_gap_rows, worst_cases
 
     def rows_at(budget, white, square):
         rows = [{"model": "m", "attack": "PGD", "kind": "white-box", "robust": white, "correct": sum(white),
@@ -224,7 +224,7 @@ def test_hart_at_any_searched_width_is_named_by_its_label():
 
 def test_a_member_switch_differentiates_one_forward_as_each_member_would(snn_and_data):
     """MemberSwitch: the gradient of a shared forward under member m equals the gradient of m's own run, bit for bit."""
-    from snnconv.surrogates import BPTR, MemberSwitch
+    from snnconv.method.surrogates import BPTR, MemberSwitch
 
     net, x, y = snn_and_data
     x, y = x[:6], y[:6]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from snnconv.surrogates import (
+from snnconv.method.surrogates import (
     BPTR,
     BPTT,
     PAPER_ENSEMBLE,

@@ -17,7 +17,9 @@ matplotlib.use("Agg")  # why: tests run headless; the module itself never touche
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from snnconv import plots, provenance, published, statistics, tables  # noqa: E402
+from snnconv.book import plots, published, tables  # noqa: E402
+from snnconv.evaluation import statistics  # noqa: E402
+from snnconv.foundations import provenance  # noqa: E402
 
 # --------------------------------------------------------------------------------------------------
 # published
@@ -386,7 +388,8 @@ def test_import_is_light() -> None:
     # Measured against the package's own import, so this checks the rendering modules and not snnconv/__init__.py.
     code = (
         "import sys, snnconv; before = set(sys.modules); "
-        "import snnconv.published, snnconv.statistics, snnconv.tables, snnconv.provenance; "
+        "import snnconv.book.published, snnconv.evaluation.statistics, snnconv.book.tables, "
+        "snnconv.foundations.provenance; "
         "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} & {'torch', 'matplotlib'}))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from snnconv.models import ANN, Simulation, build
-from snnconv.surrogates import BPTR, ReLUApproximation
-from snnconv.tdbn import TemporalBatchNorm2d, batch_statistics, reset_running_statistics
+from snnconv.method.models import ANN, Simulation, build
+from snnconv.method.surrogates import BPTR, ReLUApproximation
+from snnconv.method.tdbn import TemporalBatchNorm2d, batch_statistics, reset_running_statistics
 
 
 def test_tdbn_normalizes_over_time_batch_and_space():
@@ -116,7 +116,7 @@ def test_simulation_rejects_negative_time_steps():
 
 @pytest.mark.parametrize("spikes", [True, False], ids=["spikes", "real"])
 def test_the_compiled_average_pool_gives_torchs_numbers_forward_and_backward(spikes):
-    from snnconv.kernels import AveragePool2d
+    from snnconv.foundations.kernels import AveragePool2d
 
     torch.manual_seed(0)
     for shape in [(16, 8, 14, 14), (5, 3, 9, 9), (4, 1, 28, 28)]:

@@ -6,17 +6,20 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from snnconv import pipeline, results, store
-from snnconv.config import PROFILES, EvaluationConfig, ann_config, end_to_end_config, objective_label, snn_config
-from snnconv.convert import Calibration
-from snnconv.data import DATASETS, DatasetMissingError, augment, load
-from snnconv.models import build
-from snnconv.neurons import MIN_THRESHOLD
-from snnconv.objectives import Natural
-from snnconv.parameters import ParameterError, resolve
-from snnconv.revision import code_revision
-from snnconv.store import ArtifactStore, artifact_key
-from snnconv.train import Schedule, fit
+from snnconv.book import results
+from snnconv.datasets.augment import augment
+from snnconv.datasets.data import DATASETS, DatasetMissingError, load
+from snnconv.experiment.config import EvaluationConfig, objective_label
+from snnconv.experiment.parameters import ParameterError, resolve
+from snnconv.experiment.profiles import PROFILES, ann_config, end_to_end_config, snn_config
+from snnconv.method.convert import Calibration
+from snnconv.method.models import build
+from snnconv.method.neurons import MIN_THRESHOLD
+from snnconv.storage import pipeline, store
+from snnconv.storage.revision import code_revision
+from snnconv.storage.store import ArtifactStore, artifact_key
+from snnconv.training.objectives import Natural
+from snnconv.training.train import Schedule, fit
 
 SPEC = DATASETS["fashion_mnist"]
 
@@ -66,7 +69,7 @@ def test_thresholds_stay_above_the_bound_during_training():
     for neuron in net.neurons:
         with torch.no_grad():
             neuron.threshold.fill_(MIN_THRESHOLD)
-    from snnconv.models import Simulation
+    from snnconv.method.models import Simulation
 
     fit(net, Natural(Simulation(2)), images, labels, Schedule(1, 5.0, 0.0, batch_size=8), SPEC, 0, progress=False)
     assert all(n.threshold.item() >= torch.tensor(MIN_THRESHOLD).item() for n in net.neurons)
@@ -166,7 +169,7 @@ def test_fields_added_later_keep_existing_keys_while_at_their_default():
 
 
 def test_members_are_named_by_label_and_by_the_papers_table_b2_names():
-    from snnconv.surrogates import PAPER_ENSEMBLE
+    from snnconv.method.surrogates import PAPER_ENSEMBLE
 
     assert pipeline.members_by_label(()) == PAPER_ENSEMBLE
     assert pipeline.members_by_label(("BPTR",)) == (PAPER_ENSEMBLE[-2],)
@@ -176,7 +179,7 @@ def test_members_are_named_by_label_and_by_the_papers_table_b2_names():
     assert names[0] == ("triangular", "gamma_w=1.0")
     assert ("exponential", "gamma_d=0.3;gamma_s=0.5") in names
     assert names[-3:] == [("STE", ""), ("BPTR", ""), ("conversion", "")]
-    from snnconv.published import published
+    from snnconv.book.published import published
 
     table = published("tableB2")
     assert set(names) <= set(zip(table["surrogate_family"], table["parameters"], strict=True))
@@ -185,7 +188,7 @@ def test_members_are_named_by_label_and_by_the_papers_table_b2_names():
 def test_parseval_retraction_fixes_orthonormal_rows_and_pulls_others_towards_them():
     from torch import nn
 
-    from snnconv.train import ParsevalRetraction
+    from snnconv.training.train import ParsevalRetraction
 
     layer = nn.Linear(6, 4, bias=False)
     q, _ = torch.linalg.qr(torch.randn(6, 4))
@@ -210,7 +213,7 @@ def test_parseval_retraction_fixes_orthonormal_rows_and_pulls_others_towards_the
 def test_parseval_retraction_touches_a_row_subset_of_wide_layers():
     from torch import nn
 
-    from snnconv.train import ParsevalRetraction
+    from snnconv.training.train import ParsevalRetraction
 
     layer = nn.Linear(3, 10, bias=False)
     w = layer.weight.detach().clone()
@@ -223,8 +226,8 @@ def test_parseval_retraction_touches_a_row_subset_of_wide_layers():
 def test_snn_rat_objective_is_cross_entropy_on_random_step_adversarials():
     import torch.nn.functional as F
 
-    from snnconv.models import Simulation
-    from snnconv.objectives import RandomStepAdversarialTraining
+    from snnconv.method.models import Simulation
+    from snnconv.training.objectives import RandomStepAdversarialTraining
 
     torch.manual_seed(0)
     net = build("vgg_small", "fashion_mnist").train()
@@ -337,7 +340,7 @@ def test_a_lif_snn_keeps_its_leak_and_soft_reset_through_conversion_and_a_store_
 
 def test_the_authors_transfer_protocol_hands_resisted_images_over_clean(snn_and_data):
     from snnconv.attacks import AttackSpec, predict, transfer_images
-    from snnconv.models import Simulation
+    from snnconv.method.models import Simulation
 
     model, images, labels = snn_and_data
     spec = AttackSpec("FGSM", 2 / 255, 1)

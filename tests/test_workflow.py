@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from snnconv import audit, claims, cli, pages, pipeline, published_store, results
-from snnconv.parameters import ParameterError
-from snnconv.plan import planning
-from snnconv.store import ArtifactStore
+from snnconv import cli
+from snnconv.book import audit, claims, pages, results, subjects
+from snnconv.experiment.parameters import ParameterError
+from snnconv.storage import pipeline, published_store
+from snnconv.storage.plan import planning
+from snnconv.storage.store import ArtifactStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -54,7 +56,7 @@ def test_a_plan_trains_nothing_and_reads_no_data(tmp_path, monkeypatch):
         raise AssertionError("planning must not train, attack or load data")
 
     for name in ("ensure_ann", "ensure_snn", "ensure_end_to_end", "ensure_evaluation", "dataset"):
-        monkeypatch.setattr(results, name, forbidden)
+        monkeypatch.setattr(subjects, name, forbidden)
     monkeypatch.setattr(pipeline, "dataset", forbidden)
     store = cli.plan_page("table2_vs_snnrat", {"profile": "paper"}, ArtifactStore(tmp_path))  # no CIFAR-10 here
     needs = list(store.plan.needs.values())

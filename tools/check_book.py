@@ -16,7 +16,7 @@ browser, one tab per page) and checks:
    ``#fragment``, to an element with that id (or an ``a`` with that name) in the target page;
 5. ``result``: each result page (``--result-pages`` globs, matched from the right like
    :meth:`pathlib.PurePath.match`, so ``results/*.html`` also matches ``book/results/x.html``) has a
-   result table (``table.snnconv-table``, as :mod:`snnconv.page` renders it) in its article and a CSV download
+   result table (``table.snnconv-table``, as :mod:`snnconv.book.page` renders it) in its article and a CSV download
    link (``a[download]`` whose href is a non-empty
    ``data:text/csv`` URI); a glob that matches no page is a failure too;
 6. a full-page PNG screenshot of each page is written to the screenshot folder (same relative path, ``.png``).
@@ -68,7 +68,7 @@ DEFAULT_RESULT_GLOBS = ("results/*.html",)
 ARTICLE_SELECTORS = ("article.bd-article", "main", "article", "[role=main]")
 # Text inside these is not checked for raw TeX (code shows TeX on purpose; MathJax output is typeset).
 NO_TEX_SELECTOR = "pre, code, mjx-container, script, style, noscript, textarea"
-# A result page's own table, as snnconv.page renders it (the provenance footer's tables do not count).
+# A result page's own table, as snnconv.book.page renders it (the provenance footer's tables do not count).
 RESULT_TABLE_SELECTOR = "table.snnconv-table"
 VIEWPORT = {"width": 1280, "height": 900}
 LOAD_TIMEOUT_MS = 30_000

@@ -3,9 +3,9 @@
 VGG11 (286,720 IF neurons), T = 8, batch 64, on synthetic images (no dataset needed):
 
 1. conversion with threshold calibration at T_c = 100 (time, peak memory);
-2. one robust-finetuning step (Eqs. 9–10) in float32, TF32 and bfloat16 autocast (:mod:`snnconv.precision`),
+2. one robust-finetuning step (Eqs. 9–10) in float32, TF32 and bfloat16 autocast (:mod:`snnconv.foundations.precision`),
    with ``--channels-last`` bfloat16 also with channels-last tensors: the median of timed steps;
-3. one finetuning epoch through :func:`snnconv.train.fit` itself (782 batches of 64, as CIFAR-10's 50,000
+3. one finetuning epoch through :func:`snnconv.training.train.fit` itself (782 batches of 64, as CIFAR-10's 50,000
    training images) in the fastest precision; a run that would exceed ``--epoch-budget-s`` stops early and its
    per-batch time is extrapolated (the report says how many batches ran);
 4. verdicts on a fixed batch of a learnable synthetic task (each class a smooth random pattern under noise; the
@@ -33,16 +33,16 @@ from collections.abc import Callable
 import torch
 
 from snnconv.attacks import AttackSpec, ensemble_robustness, predict
-from snnconv.config import PROFILES, ann_config, snn_config
-from snnconv.convert import Calibration, convert
-from snnconv.data import DATASETS
-from snnconv.models import Simulation, build
-from snnconv.neurons import KERNELS, clamp_thresholds
-from snnconv.objectives import AdversarialTraining, Natural, RobustFinetuning
-from snnconv.precision import PRECISIONS, arithmetic
-from snnconv.revision import code_revision
-from snnconv.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT
-from snnconv.train import Schedule, fit
+from snnconv.datasets.data import DATASETS
+from snnconv.experiment.profiles import PROFILES, ann_config, snn_config
+from snnconv.foundations.precision import PRECISIONS, arithmetic
+from snnconv.method.convert import Calibration, convert
+from snnconv.method.models import Simulation, build
+from snnconv.method.neurons import KERNELS, clamp_thresholds
+from snnconv.method.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT
+from snnconv.storage.revision import code_revision
+from snnconv.training.objectives import AdversarialTraining, Natural, RobustFinetuning
+from snnconv.training.train import Schedule, fit
 
 #: The authors' finetuning epoch (Suppl. A.2, "Computational Overhead": 60 epochs in ~10.5 h, NVIDIA A40 among their
 #: GPUs), and the bar of an eighth of it.

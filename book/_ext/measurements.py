@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from snnconv.revision import code_revision, same_code
+from snnconv.storage.revision import code_revision, same_code
 
 MEASUREMENTS = Path(__file__).resolve().parent.parent / "measurements"
 

@@ -34,8 +34,8 @@ import torch
 from torch import nn
 
 from snnconv.adapters.members import MemberSpike, OwnSurrogate, adaptable
-from snnconv.network import Simulation
-from snnconv.surrogates import BPTT, MemberSwitch
+from snnconv.method.network import Simulation
+from snnconv.method.surrogates import BPTT, MemberSwitch
 
 #: Who steps the network over time: the network's own ``forward`` (``"network"``) or the adapter (``"adapter"``).
 Loop = Literal["network", "adapter"]
@@ -56,7 +56,7 @@ class ForeignNetwork(nn.Module):
             readout but ``"network"`` checks that the network ran ``simulation.time_steps`` steps; with ``"network"``
             the number of steps is the network's own.
         stochastic: whether the network draws random numbers in its forward (a random input encoding); then attack
-            members may not share one forward pass (:attr:`snnconv.network.SpikingModel.stochastic`).
+            members may not share one forward pass (:attr:`snnconv.method.network.SpikingModel.stochastic`).
     """
 
     #: The library's name, for messages.

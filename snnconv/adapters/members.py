@@ -1,6 +1,7 @@
 """An ensemble member's surrogate gradient as the spike function of another library's spiking layer (Sec. 4.3).
 
-Every member of the attack ensemble that :class:`~snnconv.surrogates.BPTT` describes differs from the others only in
+Every member of the attack ensemble that :class:`~snnconv.method.surrogates.BPTT` describes differs from the others
+only in
 :math:`\\partial s/\\partial z` (Suppl. A.4, Eqs. 15–18); the rest of the backward pass is autograd through the
 layer's own equations. A library whose layers fire through a swappable spike function — snnTorch's ``spike_grad``,
 SpikingJelly's ``surrogate_function`` — can therefore run any such member unchanged: :class:`MemberSpike` keeps the
@@ -11,7 +12,7 @@ backward,
            \\frac{\\partial L}{\\partial z} = \\frac{\\partial L}{\\partial s}\\, g_m(z),
 
 with :math:`g_m` the member's surrogate (Eqs. 15–18), read when the backward runs — so a
-:class:`~snnconv.surrogates.MemberSwitch` lets the members share one forward pass, as they do for snnconv's own
+:class:`~snnconv.method.surrogates.MemberSwitch` lets the members share one forward pass, as they do for snnconv's own
 networks. The members that change more than :math:`\\partial s/\\partial z` (BPTR, the ReLU and rate approximations,
 RGA, HART, PDSG, ASSG) need the neuron's internals and are not available through an adapter (:func:`adaptable`).
 
@@ -19,7 +20,7 @@ Example::
 
     >>> import torch
     >>> from snnconv.adapters.members import MemberSpike
-    >>> from snnconv.surrogates import BPTT, triangular
+    >>> from snnconv.method.surrogates import BPTT, triangular
     >>> z = torch.tensor([-0.5, 0.0, 0.5], requires_grad=True)
     >>> spike = MemberSpike(BPTT(triangular(1.0)), threshold=1.0, fires_at_zero=False)
     >>> s = spike(z); s.tolist()
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 
 import torch
 
-from snnconv.surrogates import (
+from snnconv.method.surrogates import (
     BPTT,
     PAPER_ENSEMBLE,
     GradientMode,
@@ -59,16 +60,17 @@ class OwnSurrogate:
 
 
 #: The paper's members that an adapter runs (Suppl. A.4): the 17 surrogates of
-#: :data:`~snnconv.surrogates.PAPER_ENSEMBLE` (BPTR and the ReLU approximation need a neuron's internals).
+#: :data:`~snnconv.method.surrogates.PAPER_ENSEMBLE` (BPTR and the ReLU approximation need a neuron's internals).
 SURROGATE_MEMBERS: tuple[GradientMode, ...] = tuple(m for m in PAPER_ENSEMBLE if isinstance(m, BPTT))
 
 
 def adaptable(member: object) -> bool:
-    """Whether an adapter can run ``member`` (Sec. 4.3): a :class:`~snnconv.surrogates.BPTT` surrogate (in absolute
-    or threshold units), :class:`OwnSurrogate`, or a :class:`~snnconv.surrogates.MemberSwitch` of BPTT surrogates.
+    """Whether an adapter can run ``member`` (Sec. 4.3): a :class:`~snnconv.method.surrogates.BPTT` surrogate (in
+    absolute or threshold units), :class:`OwnSurrogate`, or a :class:`~snnconv.method.surrogates.MemberSwitch` of BPTT
+    surrogates.
 
     Example:
-        >>> from snnconv.surrogates import BPTR, BPTT, exponential
+        >>> from snnconv.method.surrogates import BPTR, BPTT, exponential
         >>> adaptable(BPTT(exponential(0.3, 2.0))), adaptable(OwnSurrogate()), adaptable(BPTR())
         (True, True, False)
     """
@@ -80,7 +82,7 @@ def adaptable(member: object) -> bool:
 def surrogate_derivative(member: BPTT, z: torch.Tensor, threshold: float | None) -> torch.Tensor:
     """:math:`g_m(z) = \\partial s/\\partial z` of one BPTT member (Eqs. 15–18), for a layer with threshold
     :math:`V_{th}`; ``units="threshold"`` reads the widths in units of :math:`V_{th}`
-    (:func:`~snnconv.surrogates.scaled_coefficients`), which needs one threshold for the layer."""
+    (:func:`~snnconv.method.surrogates.scaled_coefficients`), which needs one threshold for the layer."""
     if member.units == "threshold":
         if threshold is None:
             raise ValueError(f"{member.label} reads its width in units of the layer's threshold; this layer has no "
@@ -111,8 +113,9 @@ class MemberSpike:
 
     Called with :math:`z = v - V_{th}` it returns :math:`\\mathbb{1}[z > 0]` (snnTorch) or :math:`\\mathbb{1}[z \\ge 0]`
     (SpikingJelly, ``fires_at_zero=True``) in ``z``'s dtype, and its backward multiplies by the member's
-    :func:`surrogate_derivative` (Eqs. 15–18). ``gradient`` may be a :class:`~snnconv.surrogates.MemberSwitch`: the
-    member is then the switch's member when the backward runs. :attr:`calls` counts the calls, so that an adapter can
+    :func:`surrogate_derivative` (Eqs. 15–18). ``gradient`` may be a :class:`~snnconv.method.surrogates.MemberSwitch`:
+    the member is then the switch's member when the backward runs. :attr:`calls` counts the calls, so that an adapter
+    can
     tell a layer that never used it (and whose gradient would not follow the member).
     """
 

@@ -24,7 +24,7 @@ Example::
     >>> import torch, snntorch
     >>> from torch import nn
     >>> from snnconv.adapters.snntorch_adapter import SnnTorchNetwork
-    >>> from snnconv.network import Simulation
+    >>> from snnconv.method.network import Simulation
     >>> step = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), snntorch.Leaky(beta=0.9, init_hidden=True, output=True))
     >>> net = SnnTorchNetwork(step, loop="adapter", output_index=1)   # the adapter runs T steps, reads the membrane
     >>> net(torch.rand(2, 1, 28, 28), Simulation(time_steps=4)).shape
@@ -40,7 +40,7 @@ from torch import nn
 
 from snnconv.adapters.foreign import AdapterReadout, ForeignNetwork, Loop, set_spike_function
 from snnconv.adapters.members import MemberSpike
-from snnconv.neurons import SpikingNeuron
+from snnconv.method.neurons import SpikingNeuron
 
 #: The snnTorch layers the adapter drives (others raise: their state and firing are not covered).
 SUPPORTED_LAYERS: tuple[type[nn.Module], ...] = (snntorch.Leaky, snntorch.Synaptic)

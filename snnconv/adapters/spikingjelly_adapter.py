@@ -41,7 +41,7 @@ Example::
     >>> import pytest, torch
     >>> spikingjelly = pytest.importorskip("spikingjelly")   # optional: the example is skipped without it
     >>> from snnconv.adapters.spikingjelly_adapter import SpikingJellyNetwork
-    >>> from snnconv.network import Simulation
+    >>> from snnconv.method.network import Simulation
     >>> from spikingjelly.activation_based import layer, neuron
     >>> step = torch.nn.Sequential(layer.Flatten(), layer.Linear(784, 10), neuron.IFNode())
     >>> net = SpikingJellyNetwork(step, loop="adapter")   # single-step neurons: the adapter runs T steps
