@@ -37,7 +37,8 @@ def test_a_profile_value_is_part_of_the_key_not_of_the_revision():
     assert revision.revision_of(attack_code) != base
     # The first rule hashed the whole config module.
     legacy = revision.revision_of(_today, legacy=True)
-    catalogue = _edited("experiment/config.py", 'MAIN_BASELINES = ("vanilla", "snn_rat")', 'MAIN_BASELINES = ("snn_rat",)')
+    catalogue = _edited("experiment/config.py", 'MAIN_BASELINES = ("vanilla", "snn_rat")',
+                        'MAIN_BASELINES = ("snn_rat",)')
     assert revision.revision_of(catalogue, legacy=True) != legacy
     assert len(legacy) == 16 and not legacy.startswith(revision.RULE)
 
