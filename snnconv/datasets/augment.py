@@ -84,6 +84,7 @@ def cut_out(images: torch.Tensor, spec: DatasetSpec, generator: torch.Generator)
     side is kept exact (DeVries & Taylor's ``y ± side // 2`` would make it one pixel shorter). With
     ``spec.cutout == 0`` the images are returned unchanged and nothing is drawn.
 
+    >>> from snnconv.datasets.data import DATASETS
     >>> spec = DATASETS["cifar10"]
     >>> out = cut_out(torch.ones(1, 3, 32, 32), spec, torch.Generator().manual_seed(0))
     >>> hole = out[0, 0] != 1  # at most 8 x 8 pixels, fewer where clipped at a border

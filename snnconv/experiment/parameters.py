@@ -12,8 +12,7 @@ Example:
     >>> resolve(profile="smok")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    snnconv.experiment.parameters.ParameterError: Parameter profile='smok' is not allowed: one of ('smoke', 'default',
-    ...).
+    snnconv.experiment.parameters.ParameterError: Parameter profile='smok' is not allowed: one of ('smoke', ...).
 """
 
 from __future__ import annotations
