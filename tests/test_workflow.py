@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from snnconv import cli
-from snnconv.book import audit, claims, pages, results, subjects
+from snnconv.book import audit, claims, masking, pages, results, retests, subjects
 from snnconv.experiment.parameters import ParameterError
 from snnconv.storage import pipeline, published_store
 from snnconv.storage.plan import planning
@@ -23,21 +23,43 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
-def _compute_calls(page: str) -> set[str]:
-    """The results/audit/claims functions that a notebook calls with the store (its compute calls)."""
+#: The book's modules whose functions that take the store ask for models and verdicts.
+BOOK_MODULES = {"results": results, "audit": audit, "masking": masking, "claims": claims, "retests": retests,
+                "subjects": subjects}
+
+
+def _notebook_code(page: str) -> str:
     notebook = json.loads((ROOT / "notebooks" / f"{page}.ipynb").read_text())
-    source = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
-    modules = {"results": results, "audit": audit, "claims": claims}
-    return {f"{module}.{name}" for module, name in re.findall(r"\b(results|audit|claims)\.(\w+)\(", source)
-            if "store" in inspect.signature(getattr(modules[module], name)).parameters}
+    return "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+
+
+def _asks_for_models(source: str) -> set[str]:
+    """The book functions that ``source`` calls with the store: the calls that load, compute or plan artifacts."""
+    called = set(re.findall(r"\b(results|audit|masking|claims|retests|subjects)\.(\w+)\(", source))
+    imported = {(module, name.strip().split(" as ")[0])
+                for module, names in re.findall(r"from snnconv\.book\.(\w+) import ([^\n]+)", source)
+                if module in BOOK_MODULES for name in names.split(",")}
+    return {f"{module}.{name}" for module, name in called | imported
+            if inspect.isfunction(function := getattr(BOOK_MODULES[module], name, None))
+            and "store" in inspect.signature(function).parameters}
+
+
+def test_the_check_sees_a_notebook_asking_for_models_itself():
+    assert _asks_for_models("ours = results.table1_rows(run.settings, store=run.store)") == {"results.table1_rows"}
+    assert _asks_for_models("from snnconv.book.audit import square_only_rows") == {"audit.square_only_rows"}
+    assert not _asks_for_models("verdicts = claims.verdicts(rows)")  # renders rows: no store
 
 
 @pytest.mark.parametrize("page", list(pages.PAGES))
-def test_each_page_work_makes_the_notebooks_compute_calls(page):
-    work = inspect.getsource(pages.PAGES[page])
-    assert _compute_calls(page), "every result notebook computes something"
-    for call in _compute_calls(page):
-        assert f"{call}(" in work, f"{page}: the notebook calls {call} but pages.PAGES[{page!r}] does not"
+def test_each_notebook_computes_in_one_line_through_its_page_compute(page):
+    code = _notebook_code(page)
+    assert code.count("run.compute()") == 1, f"{page}: the notebook must call run.compute() exactly once"
+    assert not _asks_for_models(code), f"{page}: the notebook asks for models itself: {_asks_for_models(code)}"
+    compute = inspect.getsource(pages.PAGES[page])
+    assert _asks_for_models(compute), f"{page}: its compute asks for nothing"
+    # Every table the notebook reads is one its compute returns.
+    shown, returned = set(re.findall(r'computed\["(\w+)"\]', code)), set(re.findall(r'"(\w+)": ', compute))
+    assert shown and shown <= returned, f"{page}: the notebook reads {shown - returned}, which its compute lacks"
 
 
 def test_every_notebook_is_a_page():

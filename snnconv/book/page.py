@@ -44,6 +44,7 @@ from typing import Any
 
 import pandas as pd
 
+from snnconv.book.pages import Run, Tables, compute
 from snnconv.book.published import published
 from snnconv.book.tables import RESULT_COLUMNS, format_table
 from snnconv.evaluation.statistics import ALPHA, EXPECTATIONS, judge
@@ -195,6 +196,18 @@ class Page:
     provenance: Provenance
     started: float
     store: ArtifactStore = dataclasses.field(default_factory=ArtifactStore)  # pass it on: its ledger is the cost
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # the page's own parameters (not settings)
+
+    @property
+    def context(self) -> Run:
+        """What the page's compute needs (:class:`snnconv.book.pages.Run`): settings, store, the page's parameters."""
+        return Run(self.settings, self.store, True, self.extra)
+
+    def compute(self) -> Tables:
+        """Every table this page shows, by name (:func:`snnconv.book.pages.compute`): its models and verdicts loaded
+        from the store, or computed. A notebook calls it once; the command line and the workflow call the same
+        function."""
+        return compute(self.notebook, self.context)
 
     def table(self, table: pd.DataFrame) -> None:
         """Show a ``side_by_side`` table (ours, paper, difference, interval) and offer it as CSV."""
@@ -327,4 +340,4 @@ def start(notebook: str, published_table: str, paper_dataset: str | None = None,
     arguments = {**parameters, **(extra or {}), "paper_dataset": paper_dataset}
     provenance = collect_provenance(arguments, settings.profile.name, 0.0)  # the code as it starts
     print(settings.profile.summary())
-    return Page(notebook, arguments, settings, paper, provenance, started, store)
+    return Page(notebook, arguments, settings, paper, provenance, started, store, dict(extra or {}))

@@ -2,9 +2,11 @@
 computes, so that the command line (:mod:`snnconv.cli`) and the cluster workflow (``workflow/Snakefile``) compute
 exactly what the notebook would, without rendering it.
 
-A page's *work* calls the same :mod:`snnconv.book.results`, :mod:`snnconv.book.audit` and :mod:`snnconv.book.claims`
-functions with the same arguments as its notebook (``tests/test_workflow.py`` checks that every compute call of a
-notebook appears in its work); rendering stays in the notebook.
+Each page has one compute function (:data:`PAGES`, called through :func:`compute`): it asks the row functions of
+:mod:`snnconv.book.results`, :mod:`snnconv.book.audit`, :mod:`snnconv.book.masking`, :mod:`snnconv.book.claims`
+and :mod:`snnconv.book.retests` for every table the page shows and returns them by name. The notebook calls it in
+one line and only renders (``tests/test_workflow.py`` checks that no notebook asks for a model or verdict any other
+way); the command line and the workflow call the same function, so they compute exactly what the notebook shows.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import inspect
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from snnconv.book import audit, claims, masking, results, retests, subjects
@@ -32,87 +35,122 @@ from snnconv.storage.store import ArtifactStore
 
 NOTEBOOKS = PACKAGE.parent / "notebooks"
 
-Work = Callable[[Settings, ArtifactStore, bool, Mapping[str, Any]], None]
+@dataclass(frozen=True)
+class Run:
+    """What a page's compute needs: validated settings, the store (or a plan, :mod:`snnconv.storage.plan`), whether
+    to show progress bars, and the page's own parameters (``extra``: e.g. Fig. 1's ``betas``, the claims page's
+    ``seeds``). A notebook gets it from :attr:`snnconv.book.page.Page.context`; the command line from
+    :func:`work`."""
+
+    settings: Settings
+    store: ArtifactStore
+    progress: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _table1(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.table1_rows(s, store, progress)
-    audit.strongest_known_rows(s, "table1", store, progress)
-    masking.converted_snn_diagnostics(s, store, progress)
+#: A page's results: its tables by name, each a list of rows (dicts) as the row functions return them.
+Tables = dict[str, list[dict]]
+
+Compute = Callable[[Run], Tables]
 
 
-def _table2(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.table2_rows(s, store, progress)
-    audit.strongest_known_rows(s, "table2", store, progress)
-    masking.table2_diagnostics(s, store, progress)
+def _table1(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    return {"rows": results.table1_rows(s, store, progress),
+            "strongest": audit.strongest_known_rows(s, "table1", store, progress),
+            "diagnostics": masking.converted_snn_diagnostics(s, store, progress)}
 
 
-def _table_a1(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.ann_robustness_rows(s, store, progress)
-    masking.ann_diagnostics(s, store, progress)
+def _table2(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    return {"rows": results.table2_rows(s, store, progress),
+            "strongest": audit.strongest_known_rows(s, "table2", store, progress),
+            "diagnostics": masking.table2_diagnostics(s, store, progress)}
 
 
-def _table_b1(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.transfer_rows(s, store, progress, resisted=extra["transfer_resisted"])
-    masking.converted_snn_diagnostics(s, store, progress)
+def _table_a1(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    return {"rows": results.ann_robustness_rows(s, store, progress),
+            "diagnostics": masking.ann_diagnostics(s, store, progress)}
 
 
-def _table_b2(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.surrogate_member_rows(s, store, progress)
-    masking.converted_snn_diagnostics(s, store, progress)
+def _table_b1(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    return {"rows": results.transfer_rows(s, store, progress, resisted=run.extra["transfer_resisted"]),
+            "diagnostics": masking.converted_snn_diagnostics(s, store, progress)}
 
 
-def _table_b3(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.vanilla_versus_ensemble_rows(s, store, progress)
-    masking.converted_snn_diagnostics(s, store, progress)
+def _table_b2(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    return {"rows": results.surrogate_member_rows(s, store, progress),
+            "diagnostics": masking.converted_snn_diagnostics(s, store, progress)}
 
 
-def _fig1(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.beta_sweep_rows(s, parse_betas(extra["betas"], s.profile), store, progress)
+def _table_b3(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    return {"rows": results.vanilla_versus_ensemble_rows(s, store, progress),
+            "diagnostics": masking.converted_snn_diagnostics(s, store, progress)}
 
 
-def _fig2(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.lif_latency_rows(s, store, progress)
+def _fig1(run: Run) -> Tables:
+    s = run.settings
+    return {"rows": results.beta_sweep_rows(s, parse_betas(run.extra["betas"], s.profile), run.store, run.progress)}
 
 
-def _fig3(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.spike_count_rows(s, store, progress)
+def _fig2(run: Run) -> Tables:
+    return {"rows": results.lif_latency_rows(run.settings, run.store, run.progress)}
 
 
-def _table_b6(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.corruption_rows(s, store, progress)
+def _fig3(run: Run) -> Tables:
+    return {"rows": results.spike_count_rows(run.settings, run.store, run.progress)}
 
 
-def _table_b5(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.ablation_rows(s, store, progress)
+def _table_b5(run: Run) -> Tables:
+    return {"rows": results.ablation_rows(run.settings, run.store, run.progress)}
 
 
-def _fig4(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    results.square_rows(s, store, progress)
-    audit.strongest_known_rows(s, "fig4", store, progress)
-    masking.square_diagnostics(s, store, progress)
+def _table_b6(run: Run) -> Tables:
+    return {"rows": results.corruption_rows(run.settings, run.store, run.progress)}
 
 
-def _audit(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    audit.robustness_audit_rows(s, store, progress)
-    audit.hart_width_rows(s, store, progress)
-    audit.layer_statistics_rows(s, store, progress)
-    audit.member_gradient_rows(s, store, progress)
-    audit.square_only_rows(s, store, progress)
+def _fig4(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    return {"rows": results.square_rows(s, store, progress),
+            "strongest": audit.strongest_known_rows(s, "fig4", store, progress),
+            "diagnostics": masking.square_diagnostics(s, store, progress)}
 
 
-def _claims(s: Settings, store: ArtifactStore, progress: bool, extra: Mapping[str, Any]) -> None:
-    chosen = parse_seeds(extra["seeds"] if extra["seeds"] is not None else s.profile.claim_seeds)
-    claims.claim_rows(s, chosen, store=store, progress=progress)
-    schedules = sensitivity_schedules(s.profile, extra["longer_ann_epochs"], extra["longer_snn_epochs"])
+def _audit(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    return {"rows": audit.robustness_audit_rows(s, store, progress),
+            "square_only": audit.square_only_rows(s, store, progress),
+            "hart_widths": audit.hart_width_rows(s, store, progress),
+            "layer_statistics": audit.layer_statistics_rows(s, store, progress),
+            "member_gradients": audit.member_gradient_rows(s, store, progress)}
+
+
+def claim_seeds(run: Run) -> tuple[int, ...]:
+    """The seeds over which the claims page tests each claim: its ``seeds`` parameter, else the profile's."""
+    seeds = run.extra.get("seeds")
+    return parse_seeds(seeds if seeds is not None else run.settings.profile.claim_seeds)
+
+
+def _claims(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    chosen = claim_seeds(run)
+    schedules = sensitivity_schedules(s.profile, run.extra["longer_ann_epochs"], run.extra["longer_snn_epochs"])
+    # The re-tests use the first seed; the schedule re-test trains the AT-ε1 ANN's models only.
     budget = dataclasses.replace(s, seed=chosen[0], objectives=("at",))
-    retests.schedule_rows(budget, schedules, store=store, progress=progress)
-    retests.schedule_costs(budget, schedules, store)  # reads records only; called so the work mirrors the notebook
-    retests.attack_rows(dataclasses.replace(s, seed=chosen[0]), store=store, progress=progress)
+    return {"claims": claims.claim_rows(s, chosen, store=store, progress=progress),
+            "schedules": retests.schedule_rows(budget, schedules, store=store, progress=progress),
+            "schedule_costs": retests.schedule_costs(budget, schedules, store),
+            "attacks": retests.attack_rows(dataclasses.replace(s, seed=chosen[0]), store=store, progress=progress)}
 
 
-#: Every result notebook (its file name without ``.ipynb``) and its work.
-PAGES: dict[str, Work] = {
+#: Every result notebook (its file name without ``.ipynb``) and its compute: the one place where a page's models
+#: and verdicts are asked for. The notebook calls it in one line (``run.compute()``), the command line and the
+#: workflow through :func:`work`.
+PAGES: dict[str, Compute] = {
     "table1_conversion": _table1,
     "table2_vs_snnrat": _table2,
     "tableA1_ann_robustness": _table_a1,
@@ -128,6 +166,15 @@ PAGES: dict[str, Work] = {
     "robustness_audit": _audit,
     "claims": _claims,
 }
+
+
+def compute(page: str, run: Run) -> Tables:
+    """Every table ``page`` shows: its models and verdicts, loaded from the store, computed, or (on a planning store)
+    planned."""
+    if page not in PAGES:
+        raise ParameterError(f"Page {page!r} is not a result page: one of {', '.join(PAGES)}.")
+    return PAGES[page](run)
+
 
 #: The names :func:`snnconv.experiment.parameters.resolve` takes; a notebook's other parameters are its own (``extra``).
 SETTINGS_PARAMETERS = tuple(inspect.signature(resolve).parameters)
@@ -174,8 +221,9 @@ def settings_of(page: str, values: Mapping[str, Any]) -> tuple[Settings, dict[st
 
 
 def work(page: str, given: Mapping[str, Any], store: ArtifactStore, progress: bool = True) -> Settings:
-    """Run (or, on a planning store, plan) everything ``page`` computes for the ``given`` parameters."""
+    """Run (or, on a planning store, plan) everything ``page`` computes for the ``given`` parameters: the page's
+    :func:`compute`, as its notebook calls it."""
     settings, extra = settings_of(page, parameters(page, given))
-    PAGES[page](settings, subjects.prepare(settings, store), progress, extra)
+    compute(page, Run(settings, subjects.prepare(settings, store), progress, extra))
     return settings
 
