@@ -249,6 +249,18 @@ EQUIVALENCES: tuple[Equivalence, ...] = (
                "(python -m snnconv.datasets.data); imports, which the revision leaves out, changed everywhere",
         evidence="book/measurements/revision_equivalence.json: the run from 2853344bc762 (5 smoke artifacts of "
                  "table1_conversion: ANN, converted and finetuned SNN, clean, ensemble PGD, APGD-CE), identical"),
+    Equivalence(
+        new="2-2636fa3b7874b7", old="2-618a162a49668d",
+        reason="one attack door (issue 29): AttackSpec.build's if-chain became the BUILDERS registry, which builds "
+               "the same classes with the same arguments (α = ε/4, η = 2.5ε/k unless given); ensure_evaluation's "
+               "branches became typed evaluations (attacks/evaluations.py) chosen by pipeline.evaluation_of, each "
+               "running the old branch's calls in the old order; the gradient-sign steps of FGSM, RFGSM, PGD and "
+               "of training.objectives moved into attacks.gradient (fgsm_step, pgd_step, rfgsm_start, rfgsm_step) "
+               "with the same operations in the same order and the same random draws; AttackSpec.label is "
+               "paper_attack_name, a name in progress bars only",
+        evidence="book/measurements/revision_equivalence.json: the run from d674fae1cc31 (5 smoke artifacts of "
+                 "table1_conversion: ANN, converted and RFGSM-finetuned SNN, clean, ensemble PGD, APGD-CE), "
+                 "identical"),
 )
 
 
