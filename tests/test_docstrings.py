@@ -42,6 +42,7 @@ METHOD_MODULES = (
     "attacks.ensemble",
     "attacks.transfer",
     "attacks.autoattack",
+    "attacks.evaluations",
     "attacks.square",
     "evaluation.diagnostics",
     "evaluation.activity",

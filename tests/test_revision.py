@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from snnconv.foundations import paths
 from snnconv.storage import published_store, revision
 
@@ -135,3 +137,16 @@ def test_the_published_store_was_computed_by_this_code_or_code_listed_as_equival
         "COMMIT` (COMMIT: the last commit before the change; HEAD while it is uncommitted) and add the Equivalence "
         "it prints to revision.EQUIVALENCES. If it changes numbers, recompute and republish the store (make book, "
         "make store-publish).")
+
+
+def test_a_numerical_module_or_stage_function_written_later_leaves_earlier_revisions_as_they_were():
+    # d674fae, before attacks/evaluations.py and pipeline.evaluation_of were written, computed revision
+    # 2-618a162a49668d (its records say so); today's rule must still give it that, or its records read as stale.
+    old = revision.revision_at("d674fae")
+    if old is None:
+        pytest.skip("the checkout has no git history to read d674fae from")
+    assert old == "2-618a162a49668d"
+    # And the later additions count where they exist: an edit to either changes today's revision.
+    base = revision.code_revision()
+    assert revision.revision_of(_edited("attacks/evaluations.py", '"clean")', '"clear")')) != base
+    assert revision.revision_of(_edited("storage/pipeline.py", "case \"AutoAttack\":", "case \"AA\":")) != base

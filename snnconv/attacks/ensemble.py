@@ -20,8 +20,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ from torchattacks.attack import Attack
 from tqdm import tqdm
 
 from snnconv.attacks.apgd import APGD, SAPGD, TargetedAPGD
-from snnconv.attacks.gradient import FGSM, PGD, RFGSM, MemberView
+from snnconv.attacks.gradient import FGSM, PGD, RFGSM, MemberView, fgsm_step
 from snnconv.attacks.square import Square
 from snnconv.foundations.paths import PROGRESS_INTERVAL
 from snnconv.method.models import Readout, Simulation
@@ -43,7 +44,38 @@ from snnconv.method.surrogates import (
     fresh_statistics,
 )
 
-ATTACKS = ("FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "APGD-T", "SA-PGD", "Square")
+#: An attack's builder: its instance against one member's ``view`` (``seed`` and ``salt``, the member's label, draw its
+#: per-sample random starts), with the parameters of the spec.
+Builder = Callable[["AttackSpec", nn.Module, int, str], Attack]
+
+
+def _step_or(spec: AttackSpec, default: float) -> float:
+    return default if spec.step_size is None else spec.step_size
+
+
+#: The one place an attack is registered: each name :class:`AttackSpec` accepts, and how the spec builds it. The
+#: order is the tables' (single-step, iterative, adaptive, score-based).
+BUILDERS: Mapping[str, Builder] = MappingProxyType({
+    "FGSM": lambda spec, view, seed, salt: FGSM(view, spec.epsilon),
+    # α = ε/4, the authors' 2.5ε/10.
+    "RFGSM": lambda spec, view, seed, salt: RFGSM(view, spec.epsilon, _step_or(spec, spec.epsilon / 4), seed, salt),
+    # η = 2.5ε/k (Sec. 4.3); SNN-RAT's PGD⁷ sets its own.
+    "PGD": lambda spec, view, seed, salt: PGD(view, spec.epsilon, _step_or(spec, 2.5 * spec.epsilon / spec.steps),
+                                              spec.steps, seed, salt),
+    "APGD-CE": lambda spec, view, seed, salt: APGD(view, spec.epsilon, spec.steps, "ce", seed, salt),
+    "APGD-DLR": lambda spec, view, seed, salt: APGD(view, spec.epsilon, spec.steps, "dlr", seed, salt),
+    "APGD-T": lambda spec, view, seed, salt: TargetedAPGD(view, spec.epsilon, spec.steps, spec.targets, seed, salt),
+    "SA-PGD": lambda spec, view, seed, salt: SAPGD(view, spec.epsilon, spec.steps, seed, salt),
+    "Square": lambda spec, view, seed, salt: Square(view, spec.epsilon, spec.steps, seed),
+})
+#: The attacks' names, in :data:`BUILDERS`' order.
+ATTACKS: tuple[str, ...] = tuple(BUILDERS)
+
+
+def paper_attack_name(attack: str, steps: int) -> str:
+    """An attack as the paper's tables name it (Sec. 4.3): PGD with its steps (``PGD20``), clean as an empty cell,
+    any other attack by its name."""
+    return {"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack)
 
 
 @dataclass(frozen=True)
@@ -57,16 +89,17 @@ class AttackSpec:
     ``SA-PGD`` with ``steps`` iterations (:class:`SAPGD`, for the ASSG member; 100 in its paper);
     ``Square`` with ``steps`` queries (:mod:`snnconv.attacks.square`, forward passes of the true network only).
     Every gradient attack draws its random start per sample, so a verdict does not depend on the batch.
+    ``name`` is one of :data:`ATTACKS`; :data:`BUILDERS` says how each is built.
     """
 
-    name: Literal["FGSM", "RFGSM", "PGD", "APGD-CE", "APGD-DLR", "APGD-T", "SA-PGD", "Square"]
+    name: str
     epsilon: float
     steps: int = 20
     step_size: float | None = None
     targets: int = 9
 
     def __post_init__(self) -> None:
-        if self.name not in ATTACKS:
+        if self.name not in BUILDERS:
             raise ValueError(f"attack must be one of {ATTACKS}, got {self.name!r}.")
         if not self.epsilon >= 0:
             raise ValueError(f"epsilon must be >= 0, got {self.epsilon!r}.")
@@ -79,26 +112,12 @@ class AttackSpec:
 
     @property
     def label(self) -> str:
-        """The attack's name in tables, ``PGD20`` for PGD with 20 steps, else ``name``."""
-        return f"PGD{self.steps}" if self.name == "PGD" else self.name
+        """The attack's name in tables (:func:`paper_attack_name`): ``PGD20`` for PGD with 20 steps, else ``name``."""
+        return paper_attack_name(self.name, self.steps)
 
     def build(self, view: nn.Module, seed: int, salt: str) -> Attack:
         """The attack against one member's ``view``; ``salt`` (the member's label) separates random starts."""
-        if self.name == "APGD-T":
-            return TargetedAPGD(view, self.epsilon, self.steps, self.targets, seed, salt)
-        if self.name.startswith("APGD"):
-            return APGD(view, self.epsilon, self.steps, self.name.split("-")[1].lower(), seed, salt)
-        if self.name == "Square":
-            return Square(view, self.epsilon, self.steps, seed)
-        if self.name == "SA-PGD":
-            return SAPGD(view, self.epsilon, self.steps, seed, salt)
-        if self.name == "FGSM":
-            return FGSM(view, self.epsilon)
-        if self.name == "RFGSM":
-            alpha = self.epsilon / 4 if self.step_size is None else self.step_size
-            return RFGSM(view, self.epsilon, alpha, seed, salt)
-        step_size = 2.5 * self.epsilon / self.steps if self.step_size is None else self.step_size
-        return PGD(view, self.epsilon, step_size, self.steps, seed, salt)
+        return BUILDERS[self.name](self, view, seed, salt)
 
 
 @dataclass(frozen=True)
@@ -322,7 +341,7 @@ def _fgsm_sharing_forwards(model, images, labels, epsilon, members, labels_of, a
                 if forward is None or (len(forward.rows) - len(chunk)) * remaining > len(chunk):
                     forward = _SharedForward(model, images[chunk], labels[chunk], chunk, switch, truth.time_steps,
                                              truth.readout)
-                adv = (images[chunk] + epsilon * forward.gradient(member, chunk).sign()).clamp(0, 1).detach()
+                adv = fgsm_step(images[chunk], forward.gradient(member, chunk), epsilon).detach()
             fooled = predict(model, adv, truth, batch_size) != labels[chunk]
             tally.record(label, chunk, adv, fooled)
 

@@ -56,6 +56,38 @@ def project(x_adv: torch.Tensor, x: torch.Tensor, epsilon: float) -> torch.Tenso
     return torch.min(torch.max(x_adv, x - epsilon), x + epsilon).clamp(0.0, 1.0)
 
 
+# The gradient-sign steps below are shared by the attacks (FGSM, RFGSM, PGD) and the training objectives' inner
+# maximizations (training.objectives), so an evaluation attack and the attack a model is trained against take the
+# very same step. Each caller draws its own randomness (an attack per sample, an objective from torch's generator).
+
+
+def fgsm_step(x: torch.Tensor, grad: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """FGSM's single step :math:`\\mathrm{clip}_{[0,1]}(x + \\epsilon\\,\\mathrm{sign}\\,g)` with ``grad`` = g
+    (Goodfellow et al. 2015; the ensemble FGSM of Sec. 4.3)."""
+    return (x + epsilon * grad.sign()).clamp(0, 1)
+
+
+def pgd_step(x_adv: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, epsilon: float,
+             step_size: float) -> torch.Tensor:
+    """One ascent step of PGD, :math:`\\Pi_{\\Delta_\\epsilon^\\infty(x)}[\\tilde{x} + \\eta\\,\\mathrm{sign}\\,g]`
+    with ``x_adv`` = x̃, ``grad`` = g (the loss's gradient at x̃) and ``step_size`` = η (Sec. 2.2; Madry et al. 2018)."""
+    return project(x_adv + step_size * grad.sign(), x, epsilon)
+
+
+def rfgsm_start(x: torch.Tensor, alpha: float, noise: torch.Tensor) -> torch.Tensor:
+    """RFGSM's random step :math:`x' = \\mathrm{clip}_{[0,1]}(x + \\alpha\\,\\mathrm{sign}(n))` (Eq. 10; Tramèr et al.
+    2018): ``noise`` = n is a draw of :math:`\\mathcal{N}(0, I)` or of any distribution symmetric about 0, whose
+    sign has the same law."""
+    return (x + alpha * noise.sign()).clamp(0, 1)
+
+
+def rfgsm_step(x_rand: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, epsilon: float,
+               alpha: float) -> torch.Tensor:
+    """RFGSM's gradient step from ``x_rand`` = x', :math:`\\tilde{x} = x' + (\\epsilon-\\alpha)\\,\\mathrm{sign}\\,g`
+    projected onto the ε-ball (Eq. 10; Tramèr et al. 2018): a PGD step of size ε − α."""
+    return pgd_step(x_rand, grad, x, epsilon, epsilon - alpha)
+
+
 def per_sample_uniform(images: torch.Tensor, seed: int, salt: str) -> torch.Tensor:
     """Uniform noise in [-1, 1) for each image, determined by ``(seed, salt, image content)`` alone.
 
@@ -87,7 +119,7 @@ class FGSM(Attack):
         images = images.clone().detach().requires_grad_(True)
         loss = nn.functional.cross_entropy(self.get_logits(images), labels)
         (grad,) = torch.autograd.grad(loss, images)
-        return (images + self.epsilon * grad.sign()).clamp(0, 1).detach()
+        return fgsm_step(images, grad, self.epsilon).detach()
 
 
 class RFGSM(Attack):
@@ -105,11 +137,11 @@ class RFGSM(Attack):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         # The sign of a symmetric uniform draw has the distribution of sign(N(0, I)).
-        step = (images + self.alpha * per_sample_uniform(images, self.seed, self.salt).sign()).clamp(0, 1)
+        step = rfgsm_start(images, self.alpha, per_sample_uniform(images, self.seed, self.salt))
         step.requires_grad_(True)
         loss = nn.functional.cross_entropy(self.get_logits(step), labels)
         (grad,) = torch.autograd.grad(loss, step)
-        return project(step.detach() + (self.epsilon - self.alpha) * grad.sign(), images, self.epsilon).detach()
+        return rfgsm_step(step.detach(), grad, images, self.epsilon, self.alpha).detach()
 
 
 class PGD(Attack):
@@ -132,5 +164,5 @@ class PGD(Attack):
             adv.requires_grad_(True)
             loss = nn.functional.cross_entropy(self.get_logits(adv), labels)
             (grad,) = torch.autograd.grad(loss, adv)
-            adv = project(adv.detach() + self.step_size * grad.sign(), images, self.epsilon)
+            adv = pgd_step(adv.detach(), grad, images, self.epsilon, self.step_size)
         return adv.detach()

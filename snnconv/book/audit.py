@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import torch
 
+from snnconv.attacks import paper_attack_name
 from snnconv.book.subjects import (
     Subject,
     accuracy_of,
@@ -48,13 +49,13 @@ def hart_search_rows(settings: Settings, store: ArtifactStore, subject: Subject,
     HART(γ) alone for every γ of the profile's grid, on the first ``hart_search_images`` test images; the γ with
     the lowest accuracy is ``chosen`` (the first in the grid on a tie). Every run is a stored verdict."""
     profile = settings.profile
-    rows = []
+    rows, named = [], paper_attack_name("PGD", profile.pgd_steps)
     for width in profile.hart_widths:
         member = HybridRateTemporal(width)
         record = evaluate(settings, store, subject, "PGD", profile.budget("ε3"), profile.pgd_steps,
                           members=(member.label,), n_test=min(profile.hart_search_images, profile.n_test_extended),
                           progress=progress)
-        rows.append(verdict_row(subject, f"{member.label} PGD{profile.pgd_steps}", profile.budget("ε3"), record,
+        rows.append(verdict_row(subject, f"{member.label} {named}", profile.budget("ε3"), record,
                          width=width, member=member.label))
     best = min(range(len(rows)), key=lambda i: rows[i]["correct"])
     return [{**row, "chosen": i == best} for i, row in enumerate(rows)]
@@ -69,18 +70,18 @@ def audit_attacks(profile: Profile, spiking: bool) -> tuple[tuple[str, str, int,
     Square (Carlini et al. 2019: report the worst case over attacks).
     """
     pgd = profile.pgd_steps
+    named = paper_attack_name("PGD", pgd)
     # An ANN has a single gradient: its PGD²⁰ is no ensemble.
-    attacks: list[tuple[str, str, int, tuple[str, ...]]] = [
-        (f"ensemble PGD{pgd}" if spiking else f"PGD{pgd}", "PGD", pgd, ())]
+    attacks: list[tuple[str, str, int, tuple[str, ...]]] = [(f"ensemble {named}" if spiking else named, "PGD", pgd, ())]
     if spiking:
-        attacks.append((f"threshold-scaled PGD{pgd}", "PGD", pgd, tuple(m.label for m in THRESHOLD_SCALED)))
+        attacks.append((f"threshold-scaled {named}", "PGD", pgd, tuple(m.label for m in THRESHOLD_SCALED)))
         for member in STRONGER_MEMBERS:
             if isinstance(member, AdaptiveSharpness):
                 attacks.append((f"{member.label} SA-PGD{profile.sapgd_steps}", "SA-PGD", profile.sapgd_steps,
                                 (member.label,)))
             else:  # HART's row keeps one name; its width is the per-model search's (hart_search_rows)
                 name = "HART" if isinstance(member, HybridRateTemporal) else member.label
-                attacks.append((f"{name} PGD{pgd}", "PGD", pgd, (member.label,)))
+                attacks.append((f"{name} {named}", "PGD", pgd, (member.label,)))
     attacks += [(name, name, profile.apgd_steps, ()) for name in ("APGD-CE", "APGD-DLR", "APGD-T")]
     attacks.append(("Square", "Square", max(profile.square_queries), ()))
     return tuple(attacks)

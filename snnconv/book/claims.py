@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from snnconv.attacks import paper_attack_name
 from snnconv.book import audit, masking, results, subjects
 from snnconv.datasets.data import CORRUPTIONS
 from snnconv.evaluation.statistics import ALPHA, judge, paired, t_half_width
@@ -197,7 +198,7 @@ def _efficiency(settings: Settings, store: ArtifactStore, progress: bool) -> lis
 
 def _fig2_if(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
     rows = _rows(results.lif_latency_rows(settings, store, progress, neurons=("IF",)),
-                 attack=f"PGD{settings.profile.pgd_steps}")
+                 attack=paper_attack_name("PGD", settings.profile.pgd_steps))
     ours = next(row for row in rows if row["method"].startswith("Ours"))
     return [(f"ours vs {row['method']} (IF)", ours["robust"], row["robust"]) for row in rows
             if row["method"] in ("RFGSM", "SNN-RAT")]
@@ -221,7 +222,7 @@ def _finetuning_ablations() -> tuple[Ablation, ...]:
 
 def _finetuning_design(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
     rows = _rows(results.ablation_rows(settings, store, progress, _finetuning_ablations()),
-                 attack=f"PGD{settings.profile.pgd_steps}")
+                 attack=paper_attack_name("PGD", settings.profile.pgd_steps))
     return [(f"ours vs {row['model']}", rows[-1]["robust"], row["robust"]) for row in rows[:-1]]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from snnconv.attacks import paper_attack_name
 from snnconv.book.published import budget_of
 from snnconv.book.subjects import (
     Subject,
@@ -34,7 +35,6 @@ from snnconv.book.subjects import (
     evaluation_images,
     evaluation_row,
     lif_latency_subjects,
-    paper_attack_name,
     prepare,
     square_subjects,
     table2_subjects,
@@ -120,7 +120,7 @@ def beta_sweep_rows(settings: Settings, betas: Any = None, store: ArtifactStore 
             clean = attack == "clean"
             record = evaluate(settings, store, subject, attack, 0.0 if clean else epsilon, 1 if clean else steps,
                               n_test=profile.n_test, progress=progress)
-            rows.append(verdict_row(subject, "" if clean else f"PGD{steps}", 0.0 if clean else epsilon, record,
+            rows.append(verdict_row(subject, paper_attack_name(attack, steps), 0.0 if clean else epsilon, record,
                              metric="clean" if clean else "robust", budget="" if clean else budget, **extra))
 
     for label, beta, snn in beta_sweep_subjects(settings, betas, store, progress):
@@ -146,8 +146,7 @@ def ann_robustness_rows(
             clean = attack == "clean"
             record = evaluate(settings, store, ann, attack, 0.0 if clean else epsilon, steps, n_test=profile.n_test,
                               progress=progress)
-            label = {"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack)
-            rows.append(verdict_row(ann, label, 0.0 if clean else epsilon, record,
+            rows.append(verdict_row(ann, paper_attack_name(attack, steps), 0.0 if clean else epsilon, record,
                                     metric="clean" if clean else "robust", budget="" if clean else budget))
     return [{"ann_objective": row.pop("model"), **row} for row in rows]
 
@@ -241,8 +240,8 @@ def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progre
             for setting, source in (("WB", None), ("BB_SNN", twin), ("BB_ANN", ann)):
                 record = evaluate(settings, store, snn, "PGD", epsilon, profile.pgd_steps, source=source,
                                   progress=progress, transfer_resisted=resisted)
-                rows.append(verdict_row(snn, f"PGD{profile.pgd_steps}", epsilon, record, setting=setting,
-                                        budget=budget))
+                rows.append(verdict_row(snn, paper_attack_name("PGD", profile.pgd_steps), epsilon, record,
+                                        setting=setting, budget=budget))
     return rows
 
 

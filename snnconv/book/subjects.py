@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from snnconv.attacks import paper_attack_name
 from snnconv.evaluation.diagnostics import input_gradient_norms, random_noise_accuracy
 from snnconv.experiment.config import (
     END_TO_END,
@@ -196,11 +197,6 @@ def evaluation_row(
                 epsilon=epsilon_label(epsilon) if attack != "clean" else "", budget=budget,
                 correct=record["correct"], n=record["n"], robust=record["robust"], seconds=record["seconds"],
                 commit=record.get("commit", "not recorded"), record=record)
-
-
-def paper_attack_name(attack: str, steps: int) -> str:
-    """An attack as the paper's tables name it (Sec. 4.3): PGD with its steps (``PGD20``), clean as an empty cell."""
-    return {"clean": "", "PGD": f"PGD{steps}"}.get(attack, attack)
 
 
 def prepare(settings: Settings, store: ArtifactStore | None) -> ArtifactStore:

@@ -177,7 +177,7 @@ class EvaluationConfig:
 
     model_key: str
     dataset: str
-    attack: str  # an AttackSpec name, AutoAttack or clean
+    attack: str  # one of attacks.ATTACKS, AutoAttack, clean or corruption (pipeline.evaluation_of reads it)
     epsilon: float  # [0, 1] pixel units
     steps: int
     time_steps: int  # 0 = ANN

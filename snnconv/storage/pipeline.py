@@ -19,14 +19,14 @@ import torch
 
 from snnconv.attacks import (
     AttackSpec,
-    EnsembleResult,
-    autoattack_robustness,
-    ensemble_robustness,
-    predict,
-    transfer_images,
+    AutoAttackEvaluation,
+    CleanEvaluation,
+    CorruptionEvaluation,
+    EnsembleEvaluation,
+    Evaluation,
+    TransferEvaluation,
 )
-from snnconv.datasets.corruptions import corrupt
-from snnconv.datasets.data import CORRUPTED_SETS, DATASETS, load, load_corrupted
+from snnconv.datasets.data import DATASETS, load
 from snnconv.experiment.config import (
     END_TO_END,
     OBJECTIVE_LABELS,
@@ -159,19 +159,6 @@ def ensure_end_to_end(config: EndToEndConfig, store: ArtifactStore, progress: bo
     return model.eval()
 
 
-def corrupted_test_images(config: EvaluationConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n_test`` test images and labels under ``config.corruption`` at ``config.severity`` (Suppl. B.4).
-
-    CIFAR-10/100 read the published CIFAR-10-C / CIFAR-100-C files (Hendrycks & Dietterich 2019); any other data
-    set is corrupted here by :func:`snnconv.datasets.corruptions.corrupt`, seeded by the evaluation's seed.
-    """
-    if config.dataset in CORRUPTED_SETS:
-        images, labels = load_corrupted(config.dataset, config.corruption, config.severity, paths.data_root())
-        return images[: config.n_test], labels[: config.n_test]
-    images, labels = dataset(config.dataset, "test")
-    return corrupt(images[: config.n_test], config.corruption, config.severity, config.seed), labels[: config.n_test]
-
-
 def members_by_label(labels: tuple[str, ...]) -> tuple[GradientMode, ...]:
     """The members named by ``labels`` (their :attr:`label`): the paper's 19, the stronger members published
     after it and the threshold-scaled surrogates; () gives the paper's 19."""
@@ -188,11 +175,35 @@ def members_by_label(labels: tuple[str, ...]) -> tuple[GradientMode, ...]:
     return tuple(known[label] for label in labels)
 
 
+def evaluation_of(config: EvaluationConfig) -> Evaluation:
+    """What the verdict of ``config`` runs, as a typed evaluation: the one place that reads an evaluation config.
+
+    ``attack`` names the evaluation: ``"clean"``, ``"corruption"`` (with ``corruption`` and ``severity``),
+    ``"AutoAttack"``, or an attack of :data:`~snnconv.attacks.ATTACKS` — replayed from the model under
+    ``source_key`` when there is one (a transfer attack), else run through the ensemble of ``members``.
+    """
+    match config.attack:
+        case "clean":
+            return CleanEvaluation(config.time_steps, config.readout)
+        case "corruption":
+            return CorruptionEvaluation(config.dataset, config.corruption, config.severity, config.seed,
+                                        config.time_steps, config.readout)
+        case "AutoAttack":
+            return AutoAttackEvaluation(config.epsilon, config.seed)
+    spec = AttackSpec(config.attack, config.epsilon, config.steps, config.step_size)
+    if config.source_key:
+        return TransferEvaluation(spec, config.source_time_steps, config.time_steps, members_by_label(config.members),
+                                  config.seed, config.readout, config.transfer_resisted)  # type: ignore[arg-type]
+    return EnsembleEvaluation(spec, config.time_steps, members_by_label(config.members), config.seed, config.readout,
+                              config.per_member, config.eot)
+
+
 def ensure_evaluation(
     model: SpikingNetwork, config: EvaluationConfig, store: ArtifactStore, batch_size: int, progress: bool = True,
     source: SpikingNetwork | None = None,
 ) -> dict:
-    """Per-sample verdicts of one attack on one model: loaded from the store, or computed and stored.
+    """Per-sample verdicts of one attack on one model (:func:`evaluation_of`): loaded from the store, or computed and
+    stored.
 
     With ``config.source_key``, ``source`` is the model the adversarial images are crafted on (transfer).
     """
@@ -204,35 +215,7 @@ def ensure_evaluation(
     torch.manual_seed(config.seed)  # a random input encoding (BNTT's Poisson spikes) draws from torch's generator
     images, labels = dataset(config.dataset, "test")
     images, labels = images[: config.n_test].to(device()), labels[: config.n_test].to(device())
-    result: EnsembleResult
-    if config.attack in ("clean", "corruption"):
-        if config.attack == "corruption":  # the verdict is the clean prediction on the corrupted image
-            images, labels = (t.to(device()) for t in corrupted_test_images(config))
-        simulation = Simulation(config.time_steps, readout=config.readout)
-        correct = predict(model, images, simulation, batch_size) == labels
-        result = EnsembleResult(correct, correct, tuple("" if c else config.attack for c in correct.tolist()))
-    elif config.attack == "AutoAttack":
-        result = autoattack_robustness(model, images, labels, config.epsilon, config.seed, batch_size, progress)
-    elif config.source_key:
-        if source is None:
-            raise ValueError("a transfer evaluation needs the source model it was configured with.")
-        spec = AttackSpec(config.attack, config.epsilon, config.steps, config.step_size)
-        crafted = transfer_images(source, images, labels, spec, config.source_time_steps,
-                                  members=members_by_label(config.members), readout=config.readout, seed=config.seed,
-                                  batch_size=batch_size, progress=progress,
-                                  resisted=config.transfer_resisted)  # type: ignore[arg-type]
-        simulation = Simulation(config.time_steps, readout=config.readout)
-        clean = predict(model, images, simulation, batch_size) == labels
-        robust = clean & (predict(model, crafted, simulation, batch_size) == labels)
-        fooled = tuple("" if r else ("clean" if not c else "transfer")
-                       for r, c in zip(robust.tolist(), clean.tolist(), strict=True))
-        result = EnsembleResult(clean, robust, fooled, ("transfer",))
-    else:
-        spec = AttackSpec(config.attack, config.epsilon, config.steps, config.step_size)
-        result = ensemble_robustness(model, images, labels, spec, config.time_steps,
-                                     members=members_by_label(config.members), readout=config.readout,
-                                     seed=config.seed, batch_size=batch_size, progress=progress,
-                                     per_member=config.per_member, eot=config.eot)
+    result = evaluation_of(config).run(model, images, labels, batch_size, progress, source)
     extra = {} if result.fooled_at is None else {"fooled_at": result.fooled_at.tolist()}
     record = _record(config, started, inputs=store.inputs(*filter(None, (config.model_key, config.source_key))),
                      correct=result.correct, clean_correct=int(result.clean_correct.sum()),

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnconv.attacks import project
+from snnconv.attacks import pgd_step, project, rfgsm_start, rfgsm_step
 from snnconv.method.models import ANN, Simulation
 
 Logits = Callable[[torch.Tensor], torch.Tensor]
@@ -76,7 +76,7 @@ def projected_gradient_ascent(
     for _ in range(steps):
         x_adv.requires_grad_(True)
         (grad,) = torch.autograd.grad(loss(logits(x_adv)), x_adv)
-        x_adv = project(x_adv.detach() + step_size * grad.sign(), x, epsilon).detach()
+        x_adv = pgd_step(x_adv.detach(), grad, x, epsilon, step_size).detach()
     return x_adv
 
 
@@ -208,14 +208,14 @@ class RobustFinetuning:
         if natural:
             return F.cross_entropy(clean_logits, y)
         with evaluation_mode(model):
-            x_rand = (x + self.step * torch.randn_like(x).sign()).clamp(0.0, 1.0).requires_grad_(True)
+            x_rand = rfgsm_start(x, self.step, torch.randn_like(x)).requires_grad_(True)
             if self.inner_loss == "kl":
                 clean_eval = model(x, self.simulation).detach()
                 inner = kl_clean_adversarial(clean_eval, model(x_rand, self.simulation))
             else:
                 inner = F.cross_entropy(model(x_rand, self.simulation), y)
             (grad,) = torch.autograd.grad(inner, x_rand)
-            x_adv = project(x_rand.detach() + (self.epsilon - self.step) * grad.sign(), x, self.epsilon)
+            x_adv = rfgsm_step(x_rand.detach(), grad, x, self.epsilon, self.step)
         if self.outer == "adversarial_ce":
             return F.cross_entropy(model(x_adv, self.simulation), y)
         loss = F.cross_entropy(clean_logits, y)
@@ -240,9 +240,9 @@ class RandomStepAdversarialTraining:
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with evaluation_mode(model):
-            x_rand = (x + self.step * torch.randn_like(x).sign()).clamp(0.0, 1.0).requires_grad_(True)
+            x_rand = rfgsm_start(x, self.step, torch.randn_like(x)).requires_grad_(True)
             (grad,) = torch.autograd.grad(F.cross_entropy(model(x_rand, self.simulation), y), x_rand)
-            x_adv = project(x_rand.detach() + (self.epsilon - self.step) * grad.sign(), x, self.epsilon)
+            x_adv = rfgsm_step(x_rand.detach(), grad, x, self.epsilon, self.step)
         loss = (1 - self.clean_weight) * F.cross_entropy(model(x_adv, self.simulation), y)
         if self.clean_weight > 0:
             loss = loss + self.clean_weight * F.cross_entropy(model(x, self.simulation), y)
