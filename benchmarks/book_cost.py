@@ -41,7 +41,7 @@ from snnconv.storage.store import ArtifactStore
 #: The project's budget for the whole default book (issue "Performance"): two hours on two cores.
 BUDGET_S = 2 * 3600
 #: Pages that extend the paper (not one of its tables or figures): the book is also costed without them.
-EXTENSIONS = ("claims", "robustness_audit")
+EXTENSIONS = ("claims", "robustness_audit", "standard_evaluation")
 #: The numbers of cores the cold rebuild is simulated on: this machine's two, one large node, a few nodes, a cluster.
 CORES = (2, 16, 64, 256)
 

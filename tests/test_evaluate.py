@@ -151,22 +151,30 @@ def test_card_and_verdicts_round_trip_through_csv(snn_and_data, tmp_path, one_th
 
 
 def test_the_named_suites_are_the_audits_attacks():
-    for profile in ("smoke", "default"):
+    # The standard suite is a subset of the audit's attacks (the standard-evaluation page chooses it from them), in
+    # the audit's order with Square last, at every profile's strengths; an ANN runs those that stand for them.
+    default = [label for label, *_ in audit_attacks(PROFILES["default"], True)]
+    assert set(STANDARD_ATTACKS) <= set(default) and STANDARD_ATTACKS[-1] == "Square"
+    assert list(STANDARD_ATTACKS) == [label for label in default if label in STANDARD_ATTACKS]
+    for profile in ("smoke", "default", "paper"):
         for spiking in (True, False):
             full, standard = (build_suite(name, profile, spiking) for name in ("full", "standard"))
             assert [(a.label, a.attack, a.steps, a.members) for a in full.attacks] == list(
                 audit_attacks(PROFILES[profile], spiking))
-            assert [a.label for a in standard.attacks] == list(STANDARD_ATTACKS)
             assert set(standard.attacks) <= set(full.attacks)
-            assert "provisional" in standard.version and "provisional" not in full.version
+            assert [a for a in full.attacks if a in standard.attacks] == list(standard.attacks)
+            assert "provisional" not in standard.version and "provisional" not in full.version
+            assert (standard.search is not None) == (spiking and any("HART" in label for label in STANDARD_ATTACKS))
+        assert len(build_suite("standard", profile).attacks) == len(STANDARD_ATTACKS)
+    assert [a.label for a in build_suite("standard", "default").attacks] == list(STANDARD_ATTACKS)
     assert build_suite("full", "smoke").version != build_suite("full", "default").version
-    assert "provisional" in build_suite.__doc__
 
 
 def test_a_named_suite_on_an_ann(snn_and_data, one_thread):
     net, x, y = snn_and_data
     result = evaluate(net, x, y, 8 / 255, "standard", time_steps=0, profile="smoke", progress=False)
-    assert [o.label for o in result.attacks] == list(STANDARD_ATTACKS)
+    # An ANN has one gradient: the standard suite's attacks through chosen surrogate members do not run on it.
+    assert [o.label for o in result.attacks] == [a.label for a in build_suite("standard", "smoke", False).attacks]
     assert [o.steps for o in result.attacks] == [3, 3, 50]  # the smoke profile's APGD steps and Square queries
     assert result.card.neuron == "ReLU (the ANN)" and result.card.suite == "standard"
     assert [o.members for o in result.attacks] == [("ANN",), ("ANN",), ("Square",)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from snnconv import cli
-from snnconv.book import audit, claims, masking, pages, results, retests, subjects
+from snnconv.book import audit, claims, masking, pages, results, retests, standard, subjects
 from snnconv.experiment.parameters import ParameterError
 from snnconv.storage import pipeline, published_store
 from snnconv.storage.plan import planning
@@ -25,7 +25,7 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 #: The book's modules whose functions that take the store ask for models and verdicts.
 BOOK_MODULES = {"results": results, "audit": audit, "masking": masking, "claims": claims, "retests": retests,
-                "subjects": subjects}
+                "standard": standard, "subjects": subjects}
 
 
 def _notebook_code(page: str) -> str:
@@ -35,7 +35,7 @@ def _notebook_code(page: str) -> str:
 
 def _asks_for_models(source: str) -> set[str]:
     """The book functions that ``source`` calls with the store: the calls that load, compute or plan artifacts."""
-    called = set(re.findall(r"\b(results|audit|masking|claims|retests|subjects)\.(\w+)\(", source))
+    called = set(re.findall(r"\b(results|audit|masking|claims|retests|standard|subjects)\.(\w+)\(", source))
     imported = {(module, name.strip().split(" as ")[0])
                 for module, names in re.findall(r"from snnconv\.book\.(\w+) import ([^\n]+)", source)
                 if module in BOOK_MODULES for name in names.split(",")}

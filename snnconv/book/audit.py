@@ -87,6 +87,24 @@ def audit_attacks(profile: Profile, spiking: bool) -> tuple[tuple[str, str, int,
     return tuple(attacks)
 
 
+def suite_names(profile: Profile) -> dict[str, str]:
+    """Every attack of :func:`audit_attacks` (an SNN's and an ANN's) by the spiking attack it stands for, so that one
+    suite names the same attacks on every model: an SNN's attack is its own name; an ANN's is the SNN's attack of the
+    same algorithm and steps through the ensemble (an ANN has one gradient, so its PGD²⁰ stands for the ensemble
+    PGD²⁰). The SNN's attacks through chosen members (the later surrogates, Sec. 4.3's beyond) have no ANN
+    counterpart.
+
+    >>> from snnconv.experiment.profiles import PROFILES
+    >>> suite_names(PROFILES["default"])["PGD20"]
+    'ensemble PGD20'
+    """
+    spiking = audit_attacks(profile, True)
+    names = {label: label for label, *_ in spiking}
+    for label, attack, steps, _ in audit_attacks(profile, False):
+        names[label] = next(own for own, a, s, members in spiking if (a, s) == (attack, steps) and not members)
+    return names
+
+
 def audit_rows(settings: Settings, store: ArtifactStore, subject: Subject, epsilon: float,
                progress: bool = True) -> list[dict]:
     """Every attack of :func:`audit_attacks` on ``subject`` at ``epsilon`` (the adaptive evaluation's images),

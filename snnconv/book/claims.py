@@ -84,16 +84,26 @@ def _one(rows: list[dict], **match: Any) -> dict:
     return found[0]
 
 
-def _strongest(settings: Settings, store: ArtifactStore, progress: bool,
-               pairs: Sequence[tuple[str, subjects.Subject, subjects.Subject]],
-               epsilon: float | None = None) -> list[Comparison]:
-    """Each ``(name, A, B)`` under the strongest known attack at ``epsilon`` (None: ε3): per image, robust only if
-    every attack of the robustness audit (:func:`snnconv.book.audit.audit_rows`) failed."""
-    epsilon, robust = settings.profile.budget("ε3") if epsilon is None else epsilon, {}
-    for subject in (s for _, a, b in pairs for s in (a, b)):
-        if subject.id not in robust:
-            robust[subject.id] = audit.strongest_known_row(settings, store, subject, epsilon, progress)["robust"]
-    return [(f"{name}, strongest known", robust[a.id], robust[b.id]) for name, a, b in pairs]
+#: The models a claim compares under the strongest known attack, ``(name, A, B)``, and the budget (None: ε3).
+AuditedPairs = tuple[list[tuple[str, subjects.Subject, subjects.Subject]], float | None]
+
+
+@dataclass(frozen=True)
+class UnderAudit:
+    """A claim's comparisons under the robustness audit's strongest known attack (a :attr:`Claim.strongest`):
+    ``pairs`` names the models the claim compares and the budget; calling it gives the comparisons, per image
+    robust only if every attack of the audit (:func:`snnconv.book.audit.audit_rows`) failed (Carlini et al. 2019).
+    The models are data, so that other pages can read the same audits (:func:`audited_subjects`)."""
+
+    pairs: Callable[[Settings, ArtifactStore, bool], AuditedPairs]
+
+    def __call__(self, settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+        pairs, epsilon = self.pairs(settings, store, progress)
+        epsilon, robust = settings.profile.budget("ε3") if epsilon is None else epsilon, {}
+        for subject in (s for _, a, b in pairs for s in (a, b)):
+            if subject.id not in robust:
+                robust[subject.id] = audit.strongest_known_row(settings, store, subject, epsilon, progress)["robust"]
+        return [(f"{name}, strongest known", robust[a.id], robust[b.id]) for name, a, b in pairs]
 
 
 def _table1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
@@ -109,10 +119,10 @@ def _table1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Co
     return [(f"{label} vs Natural", verdicts, natural) for label, verdicts in robust.items()]
 
 
-def _table1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+def _table1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
     snns = {s.label: s for s in audit.converted_snn_subjects(settings, store, progress)}
     natural = snns.pop("Natural")
-    return _strongest(settings, store, progress, [(f"{label} vs Natural", s, natural) for label, s in snns.items()])
+    return [(f"{label} vs Natural", s, natural) for label, s in snns.items()], None
 
 
 def _fig1_betas(settings: Settings) -> tuple[float, ...]:
@@ -127,11 +137,10 @@ def _fig1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comp
              _one(rows, ann_objective="AT-eps1", beta=beta)["robust"]) for beta in betas]
 
 
-def _fig1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+def _fig1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
     betas = _fig1_betas(settings)
     found = {(label, beta): s for label, beta, s in subjects.beta_sweep_subjects(settings, betas, store, progress)}
-    return _strongest(settings, store, progress, [(f"AT-eps3 vs AT-eps1, β={beta:g}", found["AT-eps3", beta],
-                                                   found["AT-eps1", beta]) for beta in betas])
+    return [(f"AT-eps3 vs AT-eps1, β={beta:g}", found["AT-eps3", beta], found["AT-eps1", beta]) for beta in betas], None
 
 
 def _robust_only(settings: Settings) -> Settings:
@@ -148,10 +157,9 @@ def _table2(metric: str) -> Callable[[Settings, ArtifactStore, bool], list[Compa
     return comparisons
 
 
-def _table2_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    chosen = _robust_only(settings)
-    rat, *ours = subjects.table2_subjects(chosen, store, progress)
-    return _strongest(chosen, store, progress, [(f"{s.label} vs {rat.label}", s, rat) for s in ours])
+def _table2_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
+    rat, *ours = subjects.table2_subjects(_robust_only(settings), store, progress)
+    return [(f"{s.label} vs {rat.label}", s, rat) for s in ours], None
 
 
 def _fig4_rat(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
@@ -204,12 +212,11 @@ def _fig2_if(settings: Settings, store: ArtifactStore, progress: bool) -> list[C
             if row["method"] in ("RFGSM", "SNN-RAT")]
 
 
-def _fig2_if_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+def _fig2_if_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
     found = {cells["method"]: s for cells, s in subjects.lif_latency_subjects(settings, store, progress, ("IF",))}
     ours = next(s for method, s in found.items() if method.startswith("Ours"))
-    return _strongest(settings, store, progress, [(f"ours vs {method} (IF)", ours, found[method])
-                                                  for method in ("RFGSM", "SNN-RAT")],
-                      epsilon=results.fig2b_epsilon(settings.profile))
+    return ([(f"ours vs {method} (IF)", ours, found[method]) for method in ("RFGSM", "SNN-RAT")],
+            results.fig2b_epsilon(settings.profile))
 
 
 def _finetuning_ablations() -> tuple[Ablation, ...]:
@@ -226,9 +233,9 @@ def _finetuning_design(settings: Settings, store: ArtifactStore, progress: bool)
     return [(f"ours vs {row['model']}", rows[-1]["robust"], row["robust"]) for row in rows[:-1]]
 
 
-def _finetuning_design_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+def _finetuning_design_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
     *rivals, ours = (s for _, s in subjects.ablation_subjects(settings, store, progress, _finetuning_ablations()))
-    return _strongest(settings, store, progress, [(f"ours vs {s.label}", ours, s) for s in rivals])
+    return [(f"ours vs {s.label}", ours, s) for s in rivals], None
 
 
 def _corruptions(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
@@ -253,13 +260,13 @@ def _masking(settings: Settings, store: ArtifactStore, progress: bool) -> list[d
 CLAIMS: tuple[Claim, ...] = (
     Claim("robust_init", "SNNs converted from adversarially trained ANNs are far more robust than the SNN converted "
           "from a naturally trained ANN (ε3 ensemble PGD²⁰)", "Sec. 5.1, Table 1", comparisons=_table1,
-          strongest=_table1_strongest),
+          strongest=UnderAudit(_table1_strongest)),
     Claim("ann_budget_transfers", "the baseline ANN's robustness transfers: the SNN converted from the AT-ε3 ANN is "
           "more robust (ε3 ensemble PGD²⁰) than the one from the AT-ε1 ANN, though both are finetuned at ε1",
-          "Sec. 5.1, Fig. 1", comparisons=_fig1, strongest=_fig1_strongest),
+          "Sec. 5.1, Fig. 1", comparisons=_fig1, strongest=UnderAudit(_fig1_strongest)),
     Claim("vs_snn_rat_robust", "our converted SNNs are more robust than SNN-RAT under every ensemble attack",
           "Sec. 5.2, Table 2", comparisons=_table2("robust"),
-          strongest=_table2_strongest),
+          strongest=UnderAudit(_table2_strongest)),
     Claim("vs_snn_rat_clean", "our converted SNNs have a higher clean accuracy than SNN-RAT", "Sec. 5.2, Table 2",
           comparisons=_table2("clean")),
     Claim("square_vs_snn_rat", "under the Square attack ours is more robust than SNN-RAT at the largest query budget",
@@ -273,10 +280,10 @@ CLAIMS: tuple[Claim, ...] = (
           "Suppl. B.3, Tables B3/B4", comparisons=_table_b3, nested=True),
     Claim("fig2_if", "with IF neurons at T = 8 ours is more robust than the RFGSM-trained SNN and SNN-RAT (ε2 "
           "ensemble PGD²⁰)", "Sec. 5.2, Fig. 2", comparisons=_fig2_if,
-          strongest=_fig2_if_strongest),
+          strongest=UnderAudit(_fig2_if_strongest)),
     Claim("finetuning_design", "natural cross-entropy finetuning, or our objective with fixed thresholds, yields "
           "worse robustness than ours (ε3 ensemble PGD²⁰)", "Sec. 5.1, Table B5",
-          comparisons=_finetuning_design, strongest=_finetuning_design_strongest),
+          comparisons=_finetuning_design, strongest=UnderAudit(_finetuning_design_strongest)),
     Claim("efficiency", "our SNNs emit fewer spikes per sample than SNN-RAT and the vanilla SNN (higher coding "
           "efficiency)", "Sec. 5.3, Fig. 3", comparisons=_efficiency),
     Claim("corruptions", "our SNN generalizes better out of distribution: its accuracy averaged over the common "
@@ -380,4 +387,23 @@ def verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
         counts = {s: sum(row["status"] == s for row in own) for s in ("for", "against", "unclear")}
         out.append({"claim": claim.statement, "where": claim.source, "seeds": len({row["seed"] for row in own}),
                     "comparisons": len(statuses), **counts, "verdict": verdict(statuses)})
+    return out
+
+
+def audited_subjects(settings: Settings, store: ArtifactStore, progress: bool = True,
+                     claims: Sequence[Claim] = CLAIMS) -> list[tuple[Claim, subjects.Subject, float]]:
+    """Every model that a claim's re-test under the strongest known attack audits (:class:`UnderAudit`; Sec.
+    5.1–5.2: Tables 1, 2, B5, Figs. 1, 2), once per model and budget, with the first claim that compares it and the
+    budget: the audits that the claims page already reads (:func:`snnconv.book.retests.attack_rows`), for pages that
+    read them again."""
+    out, seen = [], set()
+    for claim in claims:
+        if not isinstance(claim.strongest, UnderAudit):
+            continue
+        pairs, epsilon = claim.strongest.pairs(settings, store, progress)
+        epsilon = settings.profile.budget("ε3") if epsilon is None else epsilon
+        for subject in (s for _, a, b in pairs for s in (a, b)):
+            if (subject.id, epsilon) not in seen:
+                seen.add((subject.id, epsilon))
+                out.append((claim, subject, epsilon))
     return out

@@ -3,10 +3,11 @@ computes, so that the command line (:mod:`snnconv.cli`) and the cluster workflow
 exactly what the notebook would, without rendering it.
 
 Each page has one compute function (:data:`PAGES`, called through :func:`compute`): it asks the row functions of
-:mod:`snnconv.book.results`, :mod:`snnconv.book.audit`, :mod:`snnconv.book.masking`, :mod:`snnconv.book.claims`
-and :mod:`snnconv.book.retests` for every table the page shows and returns them by name. The notebook calls it in
-one line and only renders (``tests/test_workflow.py`` checks that no notebook asks for a model or verdict any other
-way); the command line and the workflow call the same function, so they compute exactly what the notebook shows.
+:mod:`snnconv.book.results`, :mod:`snnconv.book.audit`, :mod:`snnconv.book.masking`, :mod:`snnconv.book.claims`,
+:mod:`snnconv.book.retests` and :mod:`snnconv.book.standard` for every table the page shows and returns them by
+name. The notebook calls it in one line and only renders (``tests/test_workflow.py`` checks that no notebook asks
+for a model or verdict any other way); the command line and the workflow call the same function, so they compute
+exactly what the notebook shows.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from snnconv.book import audit, claims, masking, results, retests, subjects
+from snnconv.book import audit, claims, masking, results, retests, standard, subjects
 from snnconv.experiment.parameters import (
     ParameterError,
     Settings,
@@ -147,6 +148,16 @@ def _claims(run: Run) -> Tables:
             "attacks": retests.attack_rows(dataclasses.replace(s, seed=chosen[0]), store=store, progress=progress)}
 
 
+def _standard(run: Run) -> Tables:
+    s, store, progress = run.settings, run.store, run.progress
+    # The models that did not choose the suite: the claims page's re-test models and seeds (read, never computed).
+    held = standard.held_out(s, claim_seeds(run), store, progress)
+    return {"audit": audit.robustness_audit_rows(s, store, progress),
+            "hart_widths": audit.hart_width_rows(s, store, progress),
+            "held_out": held.rows, "held_out_widths": held.widths, "unchecked": held.unchecked,
+            "threads": standard.thread_rows(s, store)}
+
+
 #: Every result notebook (its file name without ``.ipynb``) and its compute: the one place where a page's models
 #: and verdicts are asked for. The notebook calls it in one line (``run.compute()``), the command line and the
 #: workflow through :func:`work`.
@@ -164,6 +175,7 @@ PAGES: dict[str, Compute] = {
     "tableB5_ablations": _table_b5,
     "tableB6_corruptions": _table_b6,
     "robustness_audit": _audit,
+    "standard_evaluation": _standard,
     "claims": _claims,
 }
 

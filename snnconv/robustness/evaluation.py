@@ -27,7 +27,9 @@ and its own verdicts are complete, so the masking check "images only Square fool
 
 **Suites** are data (:class:`Suite`, a tuple of :class:`SuiteAttack`): ``"full"`` is the audit's attacks, read from
 :func:`snnconv.book.audit.audit_attacks`, with HART's width searched per model as the audit does; ``"standard"`` is
-three of them (APGD-CE, APGD-T, Square). Their strengths (steps, queries) are a profile's
+the cheapest subset of them that stays within one point of the audit's worst case on every audited model and budget,
+as the standard-evaluation page chose it from the audit's stored verdicts
+(:data:`snnconv.robustness.suite.STANDARD_ATTACKS`). Their strengths (steps, queries) are a profile's
 (:mod:`snnconv.experiment.config`).
 
 **Networks.** Any ``nn.Module`` with ``forward(x, simulation)`` (Sec. 3.1): snnconv's own networks, a network of
@@ -205,8 +207,9 @@ def evaluate(
     ``8 / 255`` for the paper's ε3) with every attack of ``suite``, and return the per-image worst case with its
     model card (Sec. 4.3; the module docstring says which images each attack sees and why).
 
-    ``suite``: ``"standard"`` (provisional: :func:`build_suite`), ``"full"`` (the robustness audit's attacks) or a
-    :class:`Suite`. ``time_steps``: T (0 for an ANN). ``profile``: whose attack strengths the named suites use
+    ``suite``: ``"standard"`` (the standard-evaluation page's choice: :func:`build_suite`), ``"full"`` (the
+    robustness audit's attacks) or a :class:`Suite`. ``time_steps``: T (0 for an ANN). ``profile``: whose attack
+    strengths the named suites use
     (steps, queries, HART's grid; default ``"default"``). ``seed``: of every random start (default 0). A network from
     :func:`snnconv.robustness.checkpoints.load` supplies T, its profile and seed, its data set and SHA-256, and the
     ensemble the book attacks it with; an argument given here overrides them. ``checkpoint``: the file the weights came
