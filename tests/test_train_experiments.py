@@ -322,7 +322,7 @@ def test_a_lif_snn_keeps_its_leak_and_soft_reset_through_conversion_and_a_store_
         trains = []
         hooks = [n.register_forward_hook(lambda m, i, out: trains.append(out)) for n in model.neurons]
         with torch.no_grad():
-            model(images[:8], lif.simulation)
+            model(images[:8], pipeline.snn_simulation(lif))
         for hook in hooks:
             hook.remove()
         return trains

@@ -40,6 +40,7 @@ from snnconv.method.convert import Calibration, convert
 from snnconv.method.models import Simulation, build
 from snnconv.method.neurons import KERNELS, clamp_thresholds
 from snnconv.method.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT
+from snnconv.storage.pipeline import snn_simulation
 from snnconv.storage.revision import code_revision
 from snnconv.training.objectives import AdversarialTraining, Natural, RobustFinetuning
 from snnconv.training.train import Schedule, fit
@@ -124,7 +125,7 @@ class Check:
 
     def objective(self) -> RobustFinetuning:
         c = self.config
-        return RobustFinetuning(c.epsilon, c.step, c.trade_off, c.simulation)
+        return RobustFinetuning(c.epsilon, c.step, c.trade_off, snn_simulation(c))
 
     def calibrate(self) -> None:
         # The ANN learns the synthetic task first (natural training, a few hundred steps), then is converted.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,14 +9,10 @@ from tqdm import tqdm
 
 from snnconv.attacks.ensemble import AttackSpec, logits
 from snnconv.attacks.gradient import MemberView
+from snnconv.foundations.choices import RESISTED_IMAGES, ResistedImage
 from snnconv.foundations.paths import PROGRESS_INTERVAL
 from snnconv.method.models import Readout, Simulation
 from snnconv.method.surrogates import PAPER_ENSEMBLE, TRAINING_GRADIENT, GradientMode, fresh_statistics
-
-#: What a transfer attack hands the target for an image the source resists: the source's highest-loss
-#: attempt (ours), or the clean image (the authors' MultiAttack).
-ResistedImage = Literal["highest_loss", "clean"]
-RESISTED_IMAGES: tuple[str, ...] = ("highest_loss", "clean")
 
 
 def transfer_images(

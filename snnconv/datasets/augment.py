@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from snnconv.datasets.data import DatasetSpec
+from snnconv.datasets.specs import DatasetSpec
 
 
 def _pad_crop(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:

@@ -24,14 +24,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from snnconv.method.convert import Calibration
-from snnconv.method.models import BiasMode, Readout, Simulation
-from snnconv.training.objectives import MART, TRADES, AdversarialTraining, Natural, RobustFinetuning
-from snnconv.training.train import Schedule
+from snnconv.method.architectures import BiasMode, Readout
+from snnconv.method.calibration import Calibration
+from snnconv.training.schedule import Schedule
 
 #: The paper's three l∞ budgets by name (Sec. 4.3), in [0, 1] pixel units. A budget is named by its value
 #: (:func:`budget_name`), and every place that means "the paper's ε3" asks for it by name (:meth:`Profile.budget`).
@@ -93,16 +92,6 @@ class ANNConfig:
     # Cutout in the ANN's training augmentation (authors' notes §5; the paper profile only).
     cutout: bool = field(default=False, metadata={"added_later": True})
 
-    def objective_fn(self) -> Callable:
-        """The training loss (Eqs. 4–6) as a callable ``(model, images, labels) -> loss``."""
-        if self.objective == "natural":
-            return Natural()
-        if self.objective == "at":
-            return AdversarialTraining(self.epsilon, self.steps)
-        if self.objective == "trades":
-            return TRADES(self.epsilon, self.trade_off, self.steps)
-        return MART(self.epsilon, self.trade_off, self.steps)
-
 
 @dataclass(frozen=True)
 class SNNConfig:
@@ -128,14 +117,6 @@ class SNNConfig:
     inner_loss: str = field(default="kl", metadata={"added_later": True})
     outer: str = field(default="eq11", metadata={"added_later": True})
     trainable_threshold: bool = field(default=True, metadata={"added_later": True})
-
-    @property
-    def simulation(self) -> Simulation:
-        return Simulation(self.time_steps, readout=self.readout)
-
-    def objective(self) -> RobustFinetuning:
-        """The finetuning loss (Eqs. 9–11, or a Table B5 ablation of it)."""
-        return RobustFinetuning(self.epsilon, self.step, self.trade_off, self.simulation, self.inner_loss, self.outer)
 
 
 @dataclass(frozen=True)

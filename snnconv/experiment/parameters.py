@@ -21,11 +21,11 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
-from snnconv.attacks import RESISTED_IMAGES
-from snnconv.datasets.data import DATASETS
+from snnconv.datasets.specs import DATASETS
 from snnconv.experiment.config import CONVERTED_OBJECTIVES, OBJECTIVES
 from snnconv.experiment.profiles import PROFILES, Profile
-from snnconv.method.models import ARCHITECTURES
+from snnconv.foundations.choices import RESISTED_IMAGES
+from snnconv.method.architectures import ARCHITECTURES
 
 
 class ParameterError(ValueError):
@@ -242,7 +242,7 @@ def parse_betas(betas: Any, profile: Profile) -> tuple[float, ...]:
 
 def parse_transfer_resisted(resisted: str) -> str:
     """Table B1's ``transfer_resisted``: what a transfer attack hands the target for an image its source resists,
-    one of :data:`snnconv.attacks.RESISTED_IMAGES` (see :func:`snnconv.attacks.transfer_images`)."""
+    one of :data:`snnconv.foundations.choices.RESISTED_IMAGES` (see :func:`snnconv.attacks.transfer_images`)."""
     if resisted not in RESISTED_IMAGES:
         raise fail("transfer_resisted", resisted, f"one of {RESISTED_IMAGES}")
     return resisted

@@ -35,8 +35,8 @@ from snnconv.experiment.config import (
     epsilon_label,
     objective_label,
 )
-from snnconv.method.convert import Calibration
-from snnconv.training.train import Schedule
+from snnconv.method.calibration import Calibration
+from snnconv.training.schedule import Schedule
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from torch import nn
 
 from snnconv.datasets.data import DATASETS
 from snnconv.foundations.kernels import AveragePool2d
-from snnconv.method.models import VGG_CONFIGS, initialize
+from snnconv.method.architectures import VGG_CONFIGS
+from snnconv.method.models import initialize
 from snnconv.method.network import Normalization, Simulation, SpikingModel, fire, read_out
 from snnconv.method.neurons import SpikingNeuron
 from snnconv.method.surrogates import RateApproximation

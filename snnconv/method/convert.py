@@ -17,41 +17,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from snnconv.foundations.memory import returning_freed_memory
 from snnconv.foundations.paths import PROGRESS_INTERVAL
+from snnconv.method.calibration import Calibration
 from snnconv.method.models import Simulation, SpikingModel, SpikingNetwork
 from snnconv.method.neurons import SpikingNeuron
 from snnconv.method.surrogates import TRAINING_GRADIENT
 from snnconv.method.tdbn import TemporalBatchNorm2d, batch_statistics, reset_running_statistics
 
 _RUNNING_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Threshold-calibration settings of Algorithm 1 (defaults: Suppl. A.2)."""
-
-    time_steps: int = 100  # T_c
-    percentile: float = 99.7  # ρ
-    batches: int = 10
-    batch_size: int = 64
-    scale: float = 0.3  # κ
-
-    def __post_init__(self) -> None:
-        if self.time_steps < 1:
-            raise ValueError(f"calibration time_steps must be >= 1, got {self.time_steps}.")
-        if not 0 < self.percentile <= 100:
-            raise ValueError(f"calibration percentile must be in (0, 100], got {self.percentile}.")
-        if self.batches < 1 or self.batch_size < 1:
-            raise ValueError("calibration needs at least one batch of at least one image.")
-        if not 0 < self.scale:
-            raise ValueError(f"calibration scale κ must be > 0, got {self.scale}.")
 
 
 def load_ann_weights(snn: SpikingModel, ann_state: dict[str, torch.Tensor]) -> None:

@@ -24,7 +24,6 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 from torch import nn
@@ -32,6 +31,7 @@ from torch import nn
 from snnconv.datasets.data import DATASETS
 from snnconv.foundations.kernels import AveragePool2d
 from snnconv.method import residual
+from snnconv.method.architectures import ARCHITECTURES, RESIDUAL_ARCHITECTURES, VGG_CONFIGS, BiasMode
 from snnconv.method.network import (  # noqa: F401 — re-exported: networks are built and run through this module
     ANN,
     Normalization,
@@ -44,8 +44,6 @@ from snnconv.method.network import (  # noqa: F401 — re-exported: networks are
 )
 from snnconv.method.neurons import SpikingNeuron
 from snnconv.method.tdbn import TemporalBatchNorm2d
-
-BiasMode = Literal["none", "output", "all"]
 
 
 class Stage(nn.Module):
@@ -86,30 +84,6 @@ class SpikingNetwork(SpikingModel):
                 x = direct_coding(x, simulation)
             x = fire(stage.neuron, x, simulation)
         return read_out(self.head(x), simulation, batch)
-
-
-# Architectures as data: numbers are conv channels, "A" is 2×2 average pooling after the spiking layer.
-VGG_CONFIGS: dict[str, dict] = {
-    # The default profile's network for 28×28×1 inputs. It averages 2×2 pixel blocks first and is
-    # small on purpose: an SNN step costs about T ANN steps, and the 19-member ensemble PGD²⁰ of
-    # Table 1 must fit a 2-core CPU (book: deviations page). 4,768 IF neurons.
-    "vgg_small": dict(features=("A", 16, "A", 32, "A"), hidden=(64,), dropout=0.0),
-    # VGG11 of SNN-RAT / the authors' code for 32×32×3 (Suppl. A.1; 286,720 IF neurons).
-    "vgg11": dict(
-        features=(64, "A", 128, 256, "A", 512, 512, 512, "A", 512, 512), hidden=(4096, 4096), dropout=0.2
-    ),
-    # VGG11 of BNTT for 64×64×3 TinyImageNet (authors' notes §1, ``vgg11_tin``): global average pooling before
-    # one hidden layer, no dropout; 610,304 IF neurons in 9 spiking layers.
-    "vgg11_tin": dict(
-        features=(64, "A", 128, "A", 256, 256, "A", 512, 512, "A", 512, 512), hidden=(4096,), dropout=0.0,
-        global_pool=True,
-    ),
-}
-
-#: The residual networks of the paper profile (:mod:`snnconv.method.residual`): ResNet-20 (SVHN), WRN-16-4 (CIFAR-100).
-RESIDUAL_ARCHITECTURES = ("resnet20", "wrn16_4")
-
-ARCHITECTURES = (*VGG_CONFIGS, *RESIDUAL_ARCHITECTURES)
 
 
 def _vgg(

@@ -23,12 +23,12 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snnconv.method.architectures import Readout
 from snnconv.method.neurons import SpikingNeuron, spiking_neurons
 from snnconv.method.surrogates import (
     TRAINING_GRADIENT,
@@ -37,8 +37,6 @@ from snnconv.method.surrogates import (
     RateApproximation,
     ReLUApproximation,
 )
-
-Readout = Literal["mean", "sum"]
 
 
 @dataclass(frozen=True)

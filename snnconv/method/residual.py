@@ -46,7 +46,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from snnconv.datasets.data import DatasetSpec
+from snnconv.datasets.specs import DatasetSpec
 from snnconv.method.network import ANN, Normalization, Simulation, SpikingModel, direct_coding, fire, read_out
 from snnconv.method.neurons import SpikingNeuron
 from snnconv.method.tdbn import TemporalBatchNorm2d

@@ -48,7 +48,14 @@ from snnconv.method.surrogates import (
     HybridRateTemporal,
 )
 from snnconv.storage.store import ArtifactStore, artifact_key, plain
-from snnconv.training.objectives import Natural, RandomStepAdversarialTraining, RobustFinetuning
+from snnconv.training.objectives import (
+    MART,
+    TRADES,
+    AdversarialTraining,
+    Natural,
+    RandomStepAdversarialTraining,
+    RobustFinetuning,
+)
 from snnconv.training.train import ParsevalRetraction, fit
 
 
@@ -79,6 +86,28 @@ def _record(config: Any, started: float, **extra: Any) -> dict:
             "threads": torch.get_num_threads(), "commit": source_commit(), **extra}
 
 
+def ann_objective(config: ANNConfig) -> Callable:
+    """The baseline ANN's training loss (Eqs. 4–6) as a callable ``(model, images, labels) -> loss``."""
+    if config.objective == "natural":
+        return Natural()
+    if config.objective == "at":
+        return AdversarialTraining(config.epsilon, config.steps)
+    if config.objective == "trades":
+        return TRADES(config.epsilon, config.trade_off, config.steps)
+    return MART(config.epsilon, config.trade_off, config.steps)
+
+
+def snn_simulation(config: SNNConfig) -> Simulation:
+    """How the finetuned SNN of ``config`` runs: T = ``time_steps`` with its readout, the training surrogate."""
+    return Simulation(config.time_steps, readout=config.readout)
+
+
+def snn_objective(config: SNNConfig) -> RobustFinetuning:
+    """The SNN's finetuning loss (Eqs. 9–11, or a Table B5 ablation of it)."""
+    return RobustFinetuning(config.epsilon, config.step, config.trade_off, snn_simulation(config), config.inner_loss,
+                            config.outer)
+
+
 def ensure_ann(config: ANNConfig, store: ArtifactStore, progress: bool = True) -> SpikingNetwork:
     """The trained baseline ANN for ``config`` (Eqs. 4–6): loaded from the store, or trained and stored."""
     key = artifact_key("ann", config)
@@ -88,7 +117,7 @@ def ensure_ann(config: ANNConfig, store: ArtifactStore, progress: bool = True) -
     if state is None:
         started = time.time()
         images, labels = training_data(config.dataset, config.train_subset, config.seed)
-        history = fit(model, config.objective_fn(), images, labels, config.schedule, DATASETS[config.dataset],
+        history = fit(model, ann_objective(config), images, labels, config.schedule, DATASETS[config.dataset],
                       config.seed, store.checkpoint("ann", key),
                       f"ANN {OBJECTIVE_LABELS[config.objective]}", progress, cutout=config.cutout)
         store.save_weights("ann", key, model.state_dict(), _record(config, started, history=history))
@@ -117,7 +146,7 @@ def ensure_snn(config: SNNConfig, store: ArtifactStore, progress: bool = True) -
         ann = ensure_ann(config.ann, store, progress)
         started = time.time()  # the baseline ANN's cost is in its own record, named in this one's inputs
         thresholds = convert(model, ann.state_dict(), calibration_batches(config), config.calibration, progress)
-        objective = config.objective()
+        objective = snn_objective(config)
         images, labels = training_data(config.ann.dataset, config.train_subset, config.seed)
         history = fit(model, objective, images, labels, config.schedule, DATASETS[config.ann.dataset],
                       config.seed, store.checkpoint("snn", key),

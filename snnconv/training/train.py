@@ -23,33 +23,12 @@ from torch import nn
 from tqdm import tqdm
 
 from snnconv.datasets.augment import augment
-from snnconv.datasets.data import DatasetSpec
+from snnconv.datasets.specs import DatasetSpec
 from snnconv.foundations.paths import PROGRESS_INTERVAL
 from snnconv.method.neurons import clamp_thresholds
+from snnconv.training.schedule import Schedule
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Optimizer and schedule (Suppl. A.2: momentum SGD, cosine annealing, batch 64).
-
-    The momentum, 0.9, is the authors' code's value; the paper does not state it.
-    """
-
-    epochs: int
-    learning_rate: float
-    weight_decay: float
-    batch_size: int = 64
-    momentum: float = 0.9
-    # The authors decay every parameter (thresholds and BN too); by default we decay weights only.
-    decay_all_parameters: bool = False
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be >= 1.")
-        if self.learning_rate <= 0 or self.weight_decay < 0:
-            raise ValueError("learning_rate must be > 0 and weight_decay >= 0.")
 
 
 @dataclass(frozen=True)
