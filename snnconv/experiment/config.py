@@ -5,6 +5,12 @@ A config is a frozen value; its content hash is the model's or verdict's key in 
 it. A :class:`~snnconv.experiment.profiles.Profile` holds the knobs that differ between a CI smoke run, the CPU
 book and the paper's GPU runs; its ``*_config`` functions turn a profile into these configs.
 
+A config holds values only and builds nothing, so that this module, the profiles and the page parameters import no
+torch: the values it names (:class:`~snnconv.method.calibration.Calibration`,
+:class:`~snnconv.training.schedule.Schedule`, the bias and readout choices) come from torch-free modules, and the
+objectives and simulations it describes are built by :mod:`snnconv.storage.pipeline` (``ann_objective``,
+``snn_simulation``, ``snn_objective``).
+
 Units: every budget ε inside the library is in [0, 1] pixel units (``8 / 255``); only the notebook
 parameter ``epsilons`` and the labels shown to readers use the paper's /255 notation
 (:func:`epsilon_label`).
