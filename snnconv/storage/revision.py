@@ -270,6 +270,17 @@ EQUIVALENCES: tuple[Equivalence, ...] = (
         evidence="book/measurements/revision_equivalence.json: the run from d674fae1cc31 (5 smoke artifacts of "
                  "table1_conversion: ANN, converted and RFGSM-finetuned SNN, clean, ensemble PGD, APGD-CE), "
                  "identical"),
+    Equivalence(
+        new="2-ab4802d03bc52e", old="2-2636fa3b7874b7",
+        reason="configuration as values (issue 29, item 4): the config classes' objective_fn, simulation and "
+               "objective became pipeline.ann_objective, snn_simulation and snn_objective with the same "
+               "constructor calls and arguments; Calibration (from convert), Schedule (from train), DatasetSpec "
+               "and DATASETS (from data), BiasMode, Readout, VGG_CONFIGS and the architecture names (from models "
+               "and network) and RESISTED_IMAGES (from attacks.transfer) moved unchanged into torch-free modules "
+               "(method/calibration, training/schedule, datasets/specs, method/architectures, "
+               "foundations/choices), imported where they were used; no definition changed, so no number can",
+        evidence="book/measurements/revision_equivalence.json: the run from 6b07e14916d5 (5 smoke artifacts of "
+                 "table1_conversion: ANN, converted and finetuned SNN, clean, ensemble PGD, APGD-CE), identical"),
 )
 
 
