@@ -71,6 +71,11 @@ def test_a_page_claim_is_judged_by_holm_over_its_comparisons():
     sentence = page.verdict_sentence(rows, verdict, "X beats Y", "SNNs")
     assert sentence == ("**The claim holds at this profile** (X beats Y): of 3 SNNs, 3 for it, 0 against it, "
                         "0 unclear (Holm-adjusted over the 3, α = 0.05).")
+    # A single comparison is named as one, not as "1 SNNs".
+    single, verdict = page.judged(pd.DataFrame({"difference": [-2.0], "p_value": [0.001]}))
+    assert page.verdict_sentence(single, verdict, "X beats Y", "SNNs") == (
+        "**The claim does not hold at this profile** (X beats Y): its one comparison is against it (one test, "
+        "α = 0.05).")
     # Each p-value alone is below 0.05, but four of them at 0.03 are not after Holm: no longer shown.
     marginal, verdict = page.judged(pd.DataFrame({"difference": [1.0] * 4, "p_value": [0.03] * 4}))
     assert set(marginal.status) == {"unclear"} and verdict == "inconclusive"

@@ -115,8 +115,13 @@ def verdict_sentence(frame: pd.DataFrame, verdict: str, statement: str, unit: st
     said = {"holds": "holds", "does not hold": "does not hold", "inconclusive": "is inconclusive"}[verdict]
     family = (f"Holm-adjusted over the {len(frame)}" if adjust and len(frame) > 1 else "each read alone"
               if len(frame) > 1 else "one test")
-    sentence = (f"**The claim {said} at this profile** ({statement}): of {len(frame)} {unit}, {counts['for']} for "
-                f"it, {counts['against']} against it, {counts['unclear']} unclear ({family}, α = {ALPHA:g})")
+    if len(frame) == 1:  # "of 1 comparisons" would misname a single test
+        status = frame["status"].iloc[0]
+        tally = f"its one comparison is {status if status == 'unclear' else f'{status} it'}"
+    else:
+        tally = (f"of {len(frame)} {unit}, {counts['for']} for it, {counts['against']} against it, "
+                 f"{counts['unclear']} unclear")
+    sentence = f"**The claim {said} at this profile** ({statement}): {tally} ({family}, α = {ALPHA:g})"
     if not EXPECTATIONS[expects][1]:
         sentence += f"; a claim that A is {expects} B is refuted only by a comparison against it"
     return sentence + "."
