@@ -115,8 +115,7 @@ class MemberSpike:
     (SpikingJelly, ``fires_at_zero=True``) in ``z``'s dtype, and its backward multiplies by the member's
     :func:`surrogate_derivative` (Eqs. 15–18). ``gradient`` may be a :class:`~snnconv.method.surrogates.MemberSwitch`:
     the member is then the switch's member when the backward runs. :attr:`calls` counts the calls, so that an adapter
-    can
-    tell a layer that never used it (and whose gradient would not follow the member).
+    can tell a layer that never used it (and whose gradient would not follow the member).
     """
 
     def __init__(self, gradient: BPTT | MemberSwitch, threshold: float | None, fires_at_zero: bool) -> None:

@@ -279,9 +279,8 @@ def square_only_rows(settings: Settings, store: ArtifactStore | None = None, pro
     """Where the images that only Square fools lie: for every model and budget, the images that Square alone
     fools and those that resist every attack (*resist all*), each group's median clean margin
     (:func:`snnconv.evaluation.diagnostics.logit_margins`) and the median input-gradient norm through the training
-    gradient
-    (the SNNs' training surrogate; the ANNs' exact gradient). A vanishing gradient would show as a norm near 0; a
-    misleading one, as images near the boundary (small margin) that a non-zero gradient does not push across."""
+    gradient (the SNNs' training surrogate; the ANNs' exact gradient). A vanishing gradient would show as a norm near 0;
+    a misleading one, as images near the boundary (small margin) that a non-zero gradient does not push across."""
     spot = _measured_on_the_spot(settings, store, progress)
     if spot is None:
         return []

@@ -209,17 +209,16 @@ def evaluate(
 
     ``suite``: ``"standard"`` (the standard-evaluation page's choice: :func:`build_suite`), ``"full"`` (the
     robustness audit's attacks) or a :class:`Suite`. ``time_steps``: T (0 for an ANN). ``profile``: whose attack
-    strengths the named suites use
-    (steps, queries, HART's grid; default ``"default"``). ``seed``: of every random start (default 0). A network from
-    :func:`snnconv.robustness.checkpoints.load` supplies T, its profile and seed, its data set and SHA-256, and the
-    ensemble the book attacks it with; an argument given here overrides them. ``checkpoint``: the file the weights came
-    from, for the card's SHA-256. ``ensemble``: the members behind the suite's ensemble attacks; ``eot``: draws per
-    attacker forward for a random input encoding (Suppl. A.4; torch's generator is then seeded with ``seed`` first, as
-    the pipeline does). ``batch_size``: images per batch (default: the profile's attack batch, as the audit's).
-    ``diagnostics``: also run the masking checks that need no attack (:attr:`Evaluation.diagnostics`: Square against
-    the strongest white-box attack, uniform noise at ε, zero input gradients; one forward and one backward pass per
-    image). ``progress``: a progress bar over the attacks (and each attack's own). A bad argument raises
-    ``ValueError`` with one sentence before any attack runs.
+    strengths the named suites use (steps, queries, HART's grid; default ``"default"``). ``seed``: of every random start
+    (default 0). A network from :func:`snnconv.robustness.checkpoints.load` supplies T, its profile and seed, its data
+    set and SHA-256, and the ensemble the book attacks it with; an argument given here overrides them. ``checkpoint``:
+    the file the weights came from, for the card's SHA-256. ``ensemble``: the members behind the suite's ensemble
+    attacks; ``eot``: draws per attacker forward for a random input encoding (Suppl. A.4; torch's generator is then
+    seeded with ``seed`` first, as the pipeline does). ``batch_size``: images per batch (default: the profile's attack
+    batch, as the audit's). ``diagnostics``: also run the masking checks that need no attack
+    (:attr:`Evaluation.diagnostics`: Square against the strongest white-box attack, uniform noise at ε, zero input
+    gradients; one forward and one backward pass per image). ``progress``: a progress bar over the attacks (and each
+    attack's own). A bad argument raises ``ValueError`` with one sentence before any attack runs.
     """
     info = checkpoint_of(model)
     time_steps = info.time_steps if time_steps is None and info is not None else time_steps
