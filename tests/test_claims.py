@@ -82,6 +82,9 @@ def test_seeds_parse_from_papermill_strings_and_lists():
     assert parameters.parse_seeds("0, 1,2") == (0, 1, 2)
     assert parameters.parse_seeds([3]) == (3,)
     assert parameters.parse_seeds(4) == (4,)
+    # No seeds given: the profile's (the smoke profile tests claims over seeds 0 and 1).
+    smoke = resolve(profile="smoke").profile
+    assert parameters.claim_seeds(None, smoke) == (0, 1) and parameters.claim_seeds("2", smoke) == (2,)
 
 
 def test_every_claim_has_exactly_one_way_to_be_tested():

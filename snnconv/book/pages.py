@@ -25,6 +25,7 @@ from snnconv.book import audit, claims, masking, results, retests, standard, sub
 from snnconv.experiment.parameters import (
     ParameterError,
     Settings,
+    claim_seeds,
     parse_betas,
     parse_seeds,
     parse_transfer_resisted,
@@ -130,15 +131,13 @@ def _audit(run: Run) -> Tables:
             "member_gradients": audit.member_gradient_rows(s, store, progress)}
 
 
-def claim_seeds(run: Run) -> tuple[int, ...]:
-    """The seeds over which the claims page tests each claim: its ``seeds`` parameter, else the profile's."""
-    seeds = run.extra.get("seeds")
-    return parse_seeds(seeds if seeds is not None else run.settings.profile.claim_seeds)
+def _claim_seeds(run: Run) -> tuple[int, ...]:
+    return claim_seeds(run.extra.get("seeds"), run.settings.profile)
 
 
 def _claims(run: Run) -> Tables:
     s, store, progress = run.settings, run.store, run.progress
-    chosen = claim_seeds(run)
+    chosen = _claim_seeds(run)
     schedules = sensitivity_schedules(s.profile, run.extra["longer_ann_epochs"], run.extra["longer_snn_epochs"])
     # The re-tests use the first seed; the schedule re-test trains the AT-ε1 ANN's models only.
     budget = dataclasses.replace(s, seed=chosen[0], objectives=("at",))
@@ -151,7 +150,7 @@ def _claims(run: Run) -> Tables:
 def _standard(run: Run) -> Tables:
     s, store, progress = run.settings, run.store, run.progress
     # The models that did not choose the suite: the claims page's re-test models and seeds (read, never computed).
-    held = standard.held_out(s, claim_seeds(run), store, progress)
+    held = standard.held_out(s, _claim_seeds(run), store, progress)
     return {"audit": audit.robustness_audit_rows(s, store, progress),
             "hart_widths": audit.hart_width_rows(s, store, progress),
             "held_out": held.rows, "held_out_widths": held.widths, "unchecked": held.unchecked,

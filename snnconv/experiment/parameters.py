@@ -207,6 +207,12 @@ def parse_seeds(seeds: Any) -> tuple[int, ...]:
     return parsed
 
 
+def claim_seeds(seeds: Any, profile: Profile) -> tuple[int, ...]:
+    """The seeds over which the claims page tests each claim: its ``seeds`` parameter (:func:`parse_seeds`), else
+    the profile's ``claim_seeds``."""
+    return parse_seeds(seeds if seeds is not None else profile.claim_seeds)
+
+
 def sensitivity_schedules(profile: Profile, longer_ann_epochs: Any = None,
                           longer_snn_epochs: Any = None) -> list[tuple[int, int]]:
     """The claims page's schedules: the profile's, a longer finetuning and longer baselines, as ``(ann_epochs,
