@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from snnconv.attacks import AttackSpec, MemberView, ensemble_robustness, halving_checkpoints
+from snnconv.attacks import AttackSpec, MemberView, apgd_checkpoints, ensemble_robustness
 from snnconv.method.models import Simulation, build
 from snnconv.method.neurons import SpikingNeuron, _membrane_spread
 from snnconv.method.surrogates import (
@@ -173,9 +173,39 @@ def test_sa_pgd_stays_in_the_ball_and_does_not_carry_statistics_between_runs(snn
     assert with_assg.correct < with_assg.clean_correct.sum()
 
 
-def test_sa_pgd_halves_its_step_on_the_apgd_schedule():
-    assert halving_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
-    assert halving_checkpoints(10) == [2, 4, 6, 7, 8, 9, 10]
+def test_sa_pgd_halves_its_step_on_the_apgd_schedule(monkeypatch):
+    """SA-PGD's step η, read off every projection, is halved after iterations 2, 3, …, 10 of 10: APGD's checkpoints
+    (Croce & Hein 2020's code: w₁ = ⌊0.22·10⌋ = 2, then one apart). A two-class linear model with the true class
+    far ahead is never fooled and has a constant input gradient, so every step is clipped to ±η."""
+    import snnconv.attacks.apgd as apgd
+
+    epsilon, steps, moves, previous = 0.25, 10, [], []
+
+    def recorded_project(x, images, eps):
+        out = project(x, images, eps)
+        moves.append((x - previous[-1]).abs().max().item())
+        previous.append(out)
+        return out
+
+    from snnconv.attacks import per_sample_uniform, project
+
+    model = nn.Linear(12, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.linspace(-1, 1, 24).view(2, 12))
+        model.bias.copy_(torch.tensor([20.0, 0.0]))  # ahead by ≥ 8: never fooled, gradient not 0
+    images, labels = torch.full((3, 12), 0.5), torch.zeros(3, dtype=torch.long)
+    previous.append((images + epsilon * per_sample_uniform(images, 0, "s")).clamp(0, 1))
+    monkeypatch.setattr(apgd, "project", recorded_project)
+    apgd.SAPGD(model, epsilon, steps, 0, "s")(images, labels)
+    halved_by_hand = [1, 1, 2, 4, 8, 16, 32, 64, 128, 256]
+    assert moves == pytest.approx([epsilon / h for h in halved_by_hand], rel=1e-5)
+
+
+def test_sa_pgd_schedule_is_the_one_its_stored_verdicts_ran():
+    """Every stored SA-PGD verdict ran 100 steps (the smoke profile: 5), where SA-PGD's schedule before it took APGD's
+    (rounded fractions 0.22, 0.41, … of N) has the same checkpoints: the change left those verdicts as they are."""
+    assert apgd_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+    assert apgd_checkpoints(5) == [1, 2, 3, 4, 5]
 
 
 def test_the_strongest_known_attack_is_the_per_image_worst_case():

@@ -21,7 +21,7 @@ What the package offers is imported here, so ``from snnconv.attacks import Attac
 does not depend on which module an algorithm lives in.
 """
 
-from snnconv.attacks.apgd import APGD, SAPGD, TargetedAPGD, apgd_checkpoints, dlr_loss, halve_step, halving_checkpoints
+from snnconv.attacks.apgd import APGD, SAPGD, TargetedAPGD, apgd_checkpoints, dlr_loss, halve_step
 from snnconv.attacks.autoattack import autoattack_robustness
 from snnconv.attacks.ensemble import (
     ATTACKS,
@@ -61,7 +61,7 @@ __all__ = [
     "APGD", "ATTACKS", "BUILDERS", "FGSM", "PGD", "RESISTED_IMAGES", "RFGSM", "SAPGD", "VANILLA", "AttackSpec",
     "AutoAttackEvaluation", "CleanEvaluation", "CorruptionEvaluation", "EnsembleEvaluation", "EnsembleResult",
     "Evaluation", "MemberView", "ResistedImage", "Square", "TargetedAPGD", "TransferEvaluation", "apgd_checkpoints",
-    "autoattack_robustness", "dlr_loss", "ensemble_robustness", "fgsm_step", "halve_step", "halving_checkpoints",
+    "autoattack_robustness", "dlr_loss", "ensemble_robustness", "fgsm_step", "halve_step",
     "logits", "paper_attack_name", "per_sample_uniform", "pgd_step", "predict", "project", "rfgsm_start",
     "rfgsm_step", "transfer_images",
 ]

@@ -36,7 +36,7 @@ def apgd_checkpoints(steps: int) -> list[int]:
 
     The first check comes after :math:`w_1 = \\max(\\lfloor 0.22N \\rfloor, 1)` iterations; the spacing then
     shrinks by :math:`\\max(\\lfloor 0.03N \\rfloor, 1)` per check down to :math:`\\max(\\lfloor 0.06N \\rfloor, 1)`.
-    (SA-PGD's :func:`halving_checkpoints` rounds the same fractions of N otherwise; the two agree at N = 100.)
+    SA-PGD (:class:`SAPGD`) halves its step on the same schedule, as Wang et al. (2025) take it from APGD.
 
     Example:
         >>> apgd_checkpoints(100)
@@ -170,34 +170,16 @@ class TargetedAPGD(Attack):
         return result
 
 
-def halving_checkpoints(steps: int) -> list[int]:
-    """Iterations after which SA-PGD halves its step: APGD's schedule (Croce & Hein 2020) as SA-PGD uses it.
-
-    The first checkpoint is at :math:`0.22N`; the spacing then shrinks by :math:`0.03N` per checkpoint down
-    to :math:`0.06N` (Wang et al. 2025).
-
-    Example:
-        >>> halving_checkpoints(100)
-        [22, 41, 57, 70, 80, 87, 93, 99]
-    """
-    points, previous, spacing = [], 0.0, 0.22
-    while previous + spacing <= 1.0:
-        previous += spacing
-        points.append(max(1, round(previous * steps)))
-        spacing = max(spacing - 0.03, 0.06)
-    return sorted(set(points))
-
-
 class SAPGD(Attack):
     """SA-PGD (Wang et al. 2025): ℓ∞ PGD for the noisy gradients of SNNs, with adaptive steps.
 
     From a random start in the ε-ball, per step: the gradient normalized by its mean absolute value per image,
     :math:`g`; moments :math:`m \\leftarrow 0.5\\,m + 0.5\\,g`, :math:`v \\leftarrow 0.8\\,v + 0.2\\,g^2`; step
     :math:`\\delta = \\mathrm{clip}(\\eta\\, m / \\sqrt{v}, -\\eta, \\eta)` with :math:`\\eta = \\epsilon` halved at
-    :func:`halving_checkpoints`; projection onto the ball (Eq. 4's :math:`\\Delta_\\epsilon^\\infty`). Returns each
-    image's first misclassified iterate, else its highest-loss iterate. With the ASSG member
-    (:class:`~snnconv.method.surrogates.AdaptiveSharpness`) it resets the surrogate's statistics at the start of every
-    run.
+    APGD's checkpoints (:func:`apgd_checkpoints`); projection onto the ball (Eq. 4's
+    :math:`\\Delta_\\epsilon^\\infty`). Returns each image's first misclassified iterate, else its highest-loss
+    iterate. With the ASSG member (:class:`~snnconv.method.surrogates.AdaptiveSharpness`) it resets the surrogate's
+    statistics at the start of every run.
     """
 
     def __init__(self, model: nn.Module, epsilon: float, steps: int, seed: int, salt: str) -> None:
@@ -213,7 +195,7 @@ class SAPGD(Attack):
         adv = (images + self.epsilon * per_sample_uniform(images, self.seed, self.salt)).clamp(0, 1)
         shape = (-1, *([1] * (images.dim() - 1)))
         first_moment, second_moment = torch.zeros_like(images), torch.zeros_like(images)
-        eta, checkpoints = self.epsilon, set(halving_checkpoints(self.steps))
+        eta, checkpoints = self.epsilon, set(apgd_checkpoints(self.steps))
         fooled = torch.zeros(len(images), dtype=torch.bool, device=images.device)
         best_loss = torch.full((len(images),), -torch.inf, device=images.device)
         result = adv.clone()
