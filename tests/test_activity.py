@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from snnconv.book import claims
+from snnconv.book.run import Run
 from snnconv.evaluation.activity import active_share, spike_counts
 from snnconv.evaluation.statistics import paired_mean_difference
 from snnconv.experiment.parameters import resolve
@@ -52,9 +53,9 @@ def test_paired_mean_difference_by_hand_and_its_wilcoxon_p_value():
 
 
 def test_a_claim_on_numbers_uses_the_paired_mean_difference():
-    def comparisons(settings, store, progress):
+    def comparisons(run):
         return [("baseline spikes − ours", [12, 14, 13, 15, 16, 14], [10, 11, 10, 12, 12, 11])]
     claim = claims.Claim("toy", "ours spikes less", "nowhere", comparisons=comparisons)
-    (row,) = claims.claim_rows(resolve("smoke"), [0], [claim], progress=False)
+    (row,) = claims.claim_rows(Run(resolve("smoke"), progress=False), [0], [claim])
     assert row["difference"] == pytest.approx(3.0) and row["status"] == "for"
     assert row["A"] == pytest.approx(14.0)

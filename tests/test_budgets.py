@@ -11,6 +11,7 @@ import pytest
 
 from snnconv.book import audit, results
 from snnconv.book.published import EPSILON_BUDGETS, published
+from snnconv.book.run import Run
 from snnconv.book.tables import side_by_side_by_budget
 from snnconv.experiment.config import PAPER_BUDGETS, budget_name, epsilon_label
 from snnconv.experiment.parameters import resolve
@@ -56,9 +57,9 @@ def test_table1_joins_each_row_with_the_paper_cell_of_its_own_budget(tmp_path):
     # The bar of issue 27: -p epsilons "1,8" at the smoke profile; the 8/255 rows meet the paper's ε3 cells (not its
     # ε2 cells, as by position), the 1/255 rows meet none, and the ANNs' AutoAttack keeps its ε3 cell.
     settings = resolve("smoke", epsilons="1,8", objectives="natural,at")
-    store = planning(ArtifactStore(tmp_path))
-    ours = results.table1_rows(settings, store, progress=False)
-    strongest = audit.strongest_known_rows(settings, "table1", store, progress=False)
+    run = Run(settings, planning(ArtifactStore(tmp_path)), progress=False)
+    ours = results.table1_rows(run)
+    strongest = audit.strongest_known_rows(run, "table1")
     rows = pd.DataFrame(results.table1_with_strongest(ours, strongest))
     paper = published("table1").query("dataset == 'CIFAR-10'")
     table = side_by_side_by_budget(rows, paper, ["ann_objective", "model", "metric", "attack", "budget"])
@@ -83,14 +84,14 @@ def test_table1_joins_each_row_with_the_paper_cell_of_its_own_budget(tmp_path):
 
 def test_a_page_the_paper_reports_at_one_budget_keeps_it_and_the_sweeps_follow_epsilons(tmp_path):
     settings = resolve("smoke", epsilons="1,8", objectives="at")
-    store = planning(ArtifactStore(tmp_path))
-    table2 = results.table2_rows(settings, store, progress=False)
+    run = Run(settings, planning(ArtifactStore(tmp_path)), progress=False)
+    table2 = results.table2_rows(run)
     assert {row["epsilon"] for row in table2 if row["metric"] == "robust"} == {"8/255"}
-    fig2 = results.lif_latency_rows(settings, store, progress=False, neurons=("IF", "LIF"))
+    fig2 = results.lif_latency_rows(run, neurons=("IF", "LIF"))
     pgd = {(row["neuron"], row["epsilon"]) for row in fig2 if row["attack"].startswith("PGD")}
     assert {e for n, e in pgd if n == "IF"} == {"4/255"}  # Fig. 2b at ε2, though ε2 is not swept
     assert {e for n, e in pgd if n == "LIF"} == {"1/255", "4/255", "8/255"}  # Fig. 2a's curves: the sweep and ε2
-    rows = audit.robustness_audit_rows(settings, store, progress=False)
+    rows = audit.robustness_audit_rows(run)
     assert list(dict.fromkeys(row["budget"] for row in rows)) == ["1/255", "ε3"]
     assert audit.audit_diagnostics(rows)  # the clean row and the largest budget are found by value, not as "ε1"
 

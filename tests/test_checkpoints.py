@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 
 import snnconv
 from snnconv.book import pages
+from snnconv.book.run import Run
 from snnconv.book.subjects import converted, prepare
 from snnconv.cli import book_needs, parameter_value, parser, plan_page
 from snnconv.experiment.parameters import resolve
@@ -73,7 +74,7 @@ def stored_model():
     """Table 1's AT-ε1 SNN at the smoke profile, from the store (CI's notebooks compute it in the same session with
     the store shared; run alone on an empty store, this trains it first: about a minute)."""
     settings = resolve(profile=PROFILE, threads=torch.get_num_threads())
-    subject = converted(settings, "at", prepare(settings, ArtifactStore()), progress=False)[1]
+    subject = converted(prepare(Run(settings, ArtifactStore(), progress=False)), "at")[1]
     subject.model  # noqa: B018 - loads it, or computes and stores it
     return subject
 

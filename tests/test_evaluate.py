@@ -24,6 +24,7 @@ import snnconv
 from snnconv.adapters import SnnTorchNetwork
 from snnconv.attacks import AttackSpec, ensemble_robustness, predict
 from snnconv.book.audit import audit_attacks, audit_rows
+from snnconv.book.run import Run
 from snnconv.book.subjects import converted, evaluation_images, prepare
 from snnconv.experiment.parameters import resolve
 from snnconv.experiment.profiles import PROFILES
@@ -235,10 +236,10 @@ def test_full_suite_on_a_named_checkpoint_reproduces_the_audit(one_thread):
     ``audit_rows`` computes them first, about two minutes on one thread). The evaluation itself takes ~15 s.
     """
     settings = resolve(profile="smoke", threads=1)
-    store = prepare(settings, ArtifactStore())
-    subject = converted(settings, "at", store, progress=False)[1]
+    run = prepare(Run(settings, ArtifactStore(), progress=False))
+    subject = converted(run, "at")[1]
     epsilon = settings.profile.budget("ε2")
-    stored = {row["attack"]: row["robust"] for row in audit_rows(settings, store, subject, epsilon, progress=False)}
+    stored = {row["attack"]: row["robust"] for row in audit_rows(run, subject, epsilon)}
     images, labels = evaluation_images(settings, settings.profile.n_test_extended)
 
     result = snnconv.evaluate(snnconv.load("converted/at-eps1", profile="smoke"), images, labels, epsilon,
@@ -252,7 +253,7 @@ def test_full_suite_on_a_named_checkpoint_reproduces_the_audit(one_thread):
         mismatched = [i for i, v in enumerate(outcome.robust) if v is not None and v != stored[outcome.label][i]]
         assert not mismatched, f"{outcome.label} differs from the audit on images {mismatched}"
     assert result.clean == tuple(stored["clean"])
-    weights = store.root / "snn" / f"{subject.key}.safetensors"
+    weights = run.store.root / "snn" / f"{subject.key}.safetensors"
     assert result.card.checkpoint_sha256 == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert (result.card.model, result.card.checkpoint) == ("converted/at-eps1", f"snn/{subject.key}")
     assert (result.card.attack_profile, result.card.time_steps, result.card.dataset) == ("smoke", 8, "fashion_mnist")

@@ -71,13 +71,14 @@ def test_bntt_members_leave_out_only_the_conversion_based_approximation():
 def test_the_if_models_of_fig2_are_planned_without_training_the_lif_models(tmp_path):
     # The claims page tests only Fig. 2's IF comparison; a BNTT model at the longer T costs most of an hour.
     from snnconv.book.results import lif_latency_rows
+    from snnconv.book.run import Run
     from snnconv.experiment.parameters import resolve
     from snnconv.storage.plan import planning
     from snnconv.storage.store import ArtifactStore
 
     def planned_models(neurons: tuple[str, ...]) -> set[str]:
         store = planning(ArtifactStore(tmp_path))
-        lif_latency_rows(resolve("smoke"), store, progress=False, neurons=neurons)
+        lif_latency_rows(Run(resolve("smoke"), store, progress=False), neurons=neurons)
         return {need.label for need in store.plan.needs.values() if need.kind != "evaluation"}
 
     if_only, both = planned_models(("IF",)), planned_models(("IF", "LIF"))

@@ -135,14 +135,15 @@ def test_the_audits_rows_become_covers_named_by_the_spiking_attacks():
 
 def test_held_out_models_of_another_seed_are_read_only_where_their_audit_is_stored(tmp_path, monkeypatch):
     from snnconv.book import audit, standard
+    from snnconv.book.run import Run
     from snnconv.experiment.parameters import resolve
     from snnconv.storage.plan import planning
     from snnconv.storage.store import ArtifactStore
 
     settings = resolve("smoke")
     store = planning(ArtifactStore(tmp_path))  # nothing stored: seed 0 is planned, seed 1 cannot be read
-    held = standard.held_out(settings, (0, 1), store, progress=False)
-    audited = {s.label for s in audit.audit_subjects(settings, store, False)}
+    held = standard.held_out(Run(settings, store, progress=False), (0, 1))
+    audited = {s.label for s in audit.audit_subjects(Run(settings, store, progress=False))}
     seed0 = {row["model"] for row in held.rows}
     assert seed0 and not seed0 & audited and {row["seed"] for row in held.rows} == {0}
     assert {"AT-eps3, β=2", "RFGSM, IF, T=8"} <= seed0
@@ -152,6 +153,6 @@ def test_held_out_models_of_another_seed_are_read_only_where_their_audit_is_stor
     assert all(getattr(need.config, "seed", 0) == 0 for need in store.plan.needs.values())
     assert not list(tmp_path.rglob("*.json"))
     # Where another seed's audit is stored, its rows are read like seed 0's, under the model's name and seed.
-    monkeypatch.setattr(standard, "_stored", lambda settings, store, subject, epsilon: (1, 1))
-    held = standard.held_out(settings, (0, 1), planning(ArtifactStore(tmp_path)), progress=False)
+    monkeypatch.setattr(standard, "_stored", lambda run, subject, epsilon: (1, 1))
+    held = standard.held_out(Run(settings, planning(ArtifactStore(tmp_path)), progress=False), (0, 1))
     assert not held.unchecked and "AT-eps1 (seed 1)" in {row["model"] for row in held.rows if row["seed"] == 1}

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
-#: The book's modules whose functions that take the store ask for models and verdicts.
+#: The book's modules whose functions that take the run context (snnconv.book.run.Run) ask for models and verdicts.
 BOOK_MODULES = {"results": results, "audit": audit, "masking": masking, "claims": claims, "retests": retests,
                 "standard": standard, "subjects": subjects}
 
@@ -34,20 +34,21 @@ def _notebook_code(page: str) -> str:
 
 
 def _asks_for_models(source: str) -> set[str]:
-    """The book functions that ``source`` calls with the store: the calls that load, compute or plan artifacts."""
+    """The book functions that ``source`` calls with the run context: the calls that load, compute or plan
+    artifacts."""
     called = set(re.findall(r"\b(results|audit|masking|claims|retests|standard|subjects)\.(\w+)\(", source))
     imported = {(module, name.strip().split(" as ")[0])
                 for module, names in re.findall(r"from snnconv\.book\.(\w+) import ([^\n]+)", source)
                 if module in BOOK_MODULES for name in names.split(",")}
     return {f"{module}.{name}" for module, name in called | imported
             if inspect.isfunction(function := getattr(BOOK_MODULES[module], name, None))
-            and "store" in inspect.signature(function).parameters}
+            and "run" in inspect.signature(function).parameters}
 
 
 def test_the_check_sees_a_notebook_asking_for_models_itself():
-    assert _asks_for_models("ours = results.table1_rows(run.settings, store=run.store)") == {"results.table1_rows"}
+    assert _asks_for_models("ours = results.table1_rows(run.context)") == {"results.table1_rows"}
     assert _asks_for_models("from snnconv.book.audit import square_only_rows") == {"audit.square_only_rows"}
-    assert not _asks_for_models("verdicts = claims.verdicts(rows)")  # renders rows: no store
+    assert not _asks_for_models("verdicts = claims.verdicts(rows)")  # renders rows: no run context
 
 
 @pytest.mark.parametrize("page", list(pages.PAGES))

@@ -16,6 +16,7 @@ from dataclasses import replace
 import torch
 
 from snnconv.attacks import paper_attack_name
+from snnconv.book.run import Run
 from snnconv.book.subjects import (
     Subject,
     accuracy_of,
@@ -31,7 +32,6 @@ from snnconv.book.subjects import (
 from snnconv.evaluation.diagnostics import Evidence, diagnose, input_gradient_norms, layer_statistics, logit_margins
 from snnconv.evaluation.statistics import paired_comparison
 from snnconv.experiment.config import MAIN_BASELINES, budget_name
-from snnconv.experiment.parameters import Settings
 from snnconv.experiment.profiles import Profile
 from snnconv.method.models import Simulation
 from snnconv.method.surrogates import (
@@ -41,20 +41,18 @@ from snnconv.method.surrogates import (
     AdaptiveSharpness,
     HybridRateTemporal,
 )
-from snnconv.storage.store import ArtifactStore
 
 
-def hart_search_rows(settings: Settings, store: ArtifactStore, subject: Subject, progress: bool = True) -> list[dict]:
+def hart_search_rows(run: Run, subject: Subject) -> list[dict]:
     """HART's width γ for ``subject``, chosen as its authors do by a search (Hao et al. 2024): PGD²⁰ at ε3 through
     HART(γ) alone for every γ of the profile's grid, on the first ``hart_search_images`` test images; the γ with
     the lowest accuracy is ``chosen`` (the first in the grid on a tie). Every run is a stored verdict."""
-    profile = settings.profile
+    profile = run.settings.profile
     rows, named = [], paper_attack_name("PGD", profile.pgd_steps)
     for width in profile.hart_widths:
         member = HybridRateTemporal(width)
-        record = evaluate(settings, store, subject, "PGD", profile.budget("ε3"), profile.pgd_steps,
-                          members=(member.label,), n_test=min(profile.hart_search_images, profile.n_test_extended),
-                          progress=progress)
+        record = evaluate(run, subject, "PGD", profile.budget("ε3"), profile.pgd_steps,
+                          members=(member.label,), n_test=min(profile.hart_search_images, profile.n_test_extended))
         rows.append(verdict_row(subject, f"{member.label} {named}", profile.budget("ε3"), record,
                          width=width, member=member.label))
     best = min(range(len(rows)), key=lambda i: rows[i]["correct"])
@@ -105,20 +103,18 @@ def suite_names(profile: Profile) -> dict[str, str]:
     return names
 
 
-def audit_rows(settings: Settings, store: ArtifactStore, subject: Subject, epsilon: float,
-               progress: bool = True) -> list[dict]:
+def audit_rows(run: Run, subject: Subject, epsilon: float) -> list[dict]:
     """Every attack of :func:`audit_attacks` on ``subject`` at ``epsilon`` (the adaptive evaluation's images),
     then the per-image worst cases: *strongest white-box* (all but Square) and *strongest known* (all)."""
-    rows = [verdict_row(subject, "clean", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
-                 kind="clean")]
-    attacks = audit_attacks(settings.profile, subject.time_steps > 0)
+    rows = [verdict_row(subject, "clean", 0.0, evaluate(run, subject, "clean"), kind="clean")]
+    attacks = audit_attacks(run.settings.profile, subject.time_steps > 0)
     if subject.time_steps > 0:  # HART at the width its search chose for this model
-        chosen = next(r for r in hart_search_rows(settings, store, subject, progress) if r["chosen"])
+        chosen = next(r for r in hart_search_rows(run, subject) if r["chosen"])
         default = HybridRateTemporal().label
         attacks = tuple((label, attack, steps, (chosen["member"],) if members == (default,) else members)
                         for label, attack, steps, members in attacks)
     for label, attack, steps, members in attacks:
-        record = evaluate(settings, store, subject, attack, epsilon, steps, members=members, progress=progress)
+        record = evaluate(run, subject, attack, epsilon, steps, members=members)
         kind = "black-box" if attack == "Square" else "white-box"
         rows.append(verdict_row(subject, label, epsilon, record, kind=kind))
     return rows + worst_cases(rows)
@@ -137,49 +133,46 @@ def worst_cases(rows: list[dict]) -> list[dict]:
     return out
 
 
-def converted_snn_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+def converted_snn_subjects(run: Run) -> list[Subject]:
     """The SNNs converted from the baseline ANNs of ``objectives`` (Table 1's SNNs)."""
-    return [converted(settings, objective, store, progress)[1] for objective in settings.objectives]
+    return [converted(run, objective)[1] for objective in run.settings.objectives]
 
 
 #: The pages that show the strongest known attack beside their own, and the models each evaluates.
 STRONGEST_KNOWN_PAGES = {"table1": converted_snn_subjects, "table2": table2_subjects, "fig4": square_subjects}
 
 
-def strongest_known_row(settings: Settings, store: ArtifactStore, subject: Subject, epsilon: float,
-                        progress: bool = True) -> dict:
+def strongest_known_row(run: Run, subject: Subject, epsilon: float) -> dict:
     """The last row of :func:`audit_rows`: ``subject`` under the strongest known attack at ``epsilon``."""
-    return audit_rows(settings, store, subject, epsilon, progress)[-1]
+    return audit_rows(run, subject, epsilon)[-1]
 
 
-def strongest_known_rows(settings: Settings, page: str, store: ArtifactStore | None = None,
-                         progress: bool = True) -> list[dict]:
+def strongest_known_rows(run: Run, page: str) -> list[dict]:
     """The strongest known attack at ε3 for each model of ``page`` (a key of :data:`STRONGEST_KNOWN_PAGES`), one
     row each, on the adaptive evaluation's images."""
-    store = prepare(settings, store)
-    epsilon = settings.profile.budget("ε3")
-    subjects = STRONGEST_KNOWN_PAGES[page](settings, store, progress)
-    return [strongest_known_row(settings, store, subject, epsilon, progress) for subject in subjects]
+    run = prepare(run)
+    epsilon = run.settings.profile.budget("ε3")
+    subjects = STRONGEST_KNOWN_PAGES[page](run)
+    return [strongest_known_row(run, subject, epsilon) for subject in subjects]
 
 
-def audit_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+def audit_subjects(run: Run) -> list[Subject]:
     """The audit's models: the converted SNNs of ``objectives``, the vanilla SNN, SNN-RAT and the baseline ANNs."""
-    pairs = [converted(settings, o, store, progress) for o in settings.objectives]
-    return [*(snn for _, snn in pairs), *(end_to_end_subject(settings, m, store, progress) for m in MAIN_BASELINES),
+    pairs = [converted(run, o) for o in run.settings.objectives]
+    return [*(snn for _, snn in pairs), *(end_to_end_subject(run, m) for m in MAIN_BASELINES),
             *(replace(ann, label=f"ANN {ann.label}") for ann, _ in pairs)]
 
 
-def robustness_audit_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def robustness_audit_rows(run: Run) -> list[dict]:
     """Every model of :func:`audit_subjects` under every attack of :func:`audit_attacks` at each evaluated ε of the
     profile, in ascending order, with the per-image worst cases (one row per model, attack and ε, on the adaptive
     evaluation's images; one clean row per model, with the first budget). Each row's ``budget`` is named by its value
     (:func:`snnconv.experiment.config.budget_name`)."""
-    store = prepare(settings, store)
+    run = prepare(run)
     rows = []
-    for subject in audit_subjects(settings, store, progress):
-        for index, epsilon in enumerate(sorted(settings.profile.epsilons)):
-            rows += [{**row, "budget": budget_name(epsilon)}
-                     for row in audit_rows(settings, store, subject, epsilon, progress)
+    for subject in audit_subjects(run):
+        for index, epsilon in enumerate(sorted(run.settings.profile.epsilons)):
+            rows += [{**row, "budget": budget_name(epsilon)} for row in audit_rows(run, subject, epsilon)
                      if row["kind"] != "clean" or index == 0]
     return rows
 
@@ -226,23 +219,22 @@ def masking_gap_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _measured_on_the_spot(settings: Settings, store: ArtifactStore | None,
-                          progress: bool) -> tuple[ArtifactStore, list[Subject], torch.Tensor, torch.Tensor] | None:
-    """For rows measured on the spot from the audit's models, never stored: the store, the models and the adaptive
-    evaluation's images and labels; None while planning (the models are planned all the same)."""
-    store = prepare(settings, store)
-    subjects = audit_subjects(settings, store, progress)
-    if store.planning:
+def _measured_on_the_spot(run: Run) -> tuple[Run, list[Subject], torch.Tensor, torch.Tensor] | None:
+    """For rows measured on the spot from the audit's models, never stored: the prepared run, the models and the
+    adaptive evaluation's images and labels; None while planning (the models are planned all the same)."""
+    run = prepare(run)
+    subjects = audit_subjects(run)
+    if run.store.planning:
         return None
-    images, labels = evaluation_images(settings, settings.profile.n_test_extended)
-    return store, subjects, images, labels
+    images, labels = evaluation_images(run.settings, run.settings.profile.n_test_extended)
+    return run, subjects, images, labels
 
 
-def layer_statistics_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def layer_statistics_rows(run: Run) -> list[dict]:
     """:func:`snnconv.evaluation.diagnostics.layer_statistics` of every converted SNN and end-to-end SNN of the audit,
     on the
     adaptive evaluation's images."""
-    spot = _measured_on_the_spot(settings, store, progress)
+    spot = _measured_on_the_spot(run)
     if spot is None:
         return []
     _, subjects, images, _ = spot
@@ -251,14 +243,14 @@ def layer_statistics_rows(settings: Settings, store: ArtifactStore | None = None
             for row in layer_statistics(subject.model, images, subject.time_steps)]
 
 
-def member_gradient_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def member_gradient_rows(run: Run) -> list[dict]:
     """Mean input-gradient norm :math:`\\|\\nabla_x \\mathcal{L}_{CE}\\|_1` of every converted and end-to-end SNN
     under each member (the paper's and the later ones): a member whose gradient is about zero cannot attack."""
-    spot = _measured_on_the_spot(settings, store, progress)
+    spot = _measured_on_the_spot(run)
     if spot is None:
         return []
     _, subjects, images, labels = spot
-    profile = settings.profile
+    profile = run.settings.profile
     rows = []
     for subject in subjects:
         if subject.time_steps == 0:
@@ -275,24 +267,24 @@ def _median(values: torch.Tensor, chosen: torch.Tensor) -> float:
     return float(values[chosen].median()) if chosen.any() else float("nan")
 
 
-def square_only_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def square_only_rows(run: Run) -> list[dict]:
     """Where the images that only Square fools lie: for every model and budget, the images that Square alone
     fools and those that resist every attack (*resist all*), each group's median clean margin
     (:func:`snnconv.evaluation.diagnostics.logit_margins`) and the median input-gradient norm through the training
     gradient (the SNNs' training surrogate; the ANNs' exact gradient). A vanishing gradient would show as a norm near 0;
     a misleading one, as images near the boundary (small margin) that a non-zero gradient does not push across."""
-    spot = _measured_on_the_spot(settings, store, progress)
+    spot = _measured_on_the_spot(run)
     if spot is None:
         return []
-    store, subjects, images, labels = spot
-    profile = settings.profile
+    run, subjects, images, labels = spot
+    profile = run.settings.profile
     rows = []
     for subject in subjects:
         simulation = Simulation(subject.time_steps)
         margins = logit_margins(subject.model, images, labels, simulation, profile.attack_batch)
         norms = input_gradient_norms(subject.model, images, labels, simulation, profile.attack_batch)
         for epsilon in sorted(profile.epsilons):
-            by = {row["attack"]: row for row in audit_rows(settings, store, subject, epsilon, progress)}
+            by = {row["attack"]: row for row in audit_rows(run, subject, epsilon)}
             white = torch.tensor(by["strongest white-box"]["robust"])
             square = torch.tensor(by["Square"]["robust"])
             groups = {"Square alone": white & ~square, "resist all": white & square}
@@ -305,8 +297,8 @@ def square_only_rows(settings: Settings, store: ArtifactStore | None = None, pro
     return rows
 
 
-def hart_width_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def hart_width_rows(run: Run) -> list[dict]:
     """:func:`hart_search_rows` for every spiking model of the audit: the search behind each HART row, shown."""
-    store = prepare(settings, store)
-    return [row for subject in audit_subjects(settings, store, progress) if subject.time_steps > 0
-            for row in hart_search_rows(settings, store, subject, progress)]
+    run = prepare(run)
+    return [row for subject in audit_subjects(run) if subject.time_steps > 0
+            for row in hart_search_rows(run, subject)]

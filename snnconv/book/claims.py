@@ -47,11 +47,11 @@ import numpy as np
 
 from snnconv.attacks import paper_attack_name
 from snnconv.book import audit, masking, results, subjects
+from snnconv.book.run import Run
 from snnconv.datasets.data import CORRUPTIONS
 from snnconv.evaluation.statistics import ALPHA, judge, paired, t_half_width
 from snnconv.experiment.parameters import Settings
 from snnconv.experiment.profiles import ABLATIONS, Ablation
-from snnconv.storage.store import ArtifactStore
 
 #: One comparison inside one seed: a name, then A's and B's per-image verdicts (the paper says A > B).
 Comparison = tuple[str, Sequence[bool], Sequence[bool]]
@@ -59,15 +59,16 @@ Comparison = tuple[str, Sequence[bool], Sequence[bool]]
 
 @dataclass(frozen=True)
 class Claim:
-    """A qualitative claim of the paper: its words, where it is made, and how one seed tests it."""
+    """A qualitative claim of the paper: its words, where it is made, and how one seed tests it (each test takes the
+    run context at that seed, :class:`snnconv.book.run.Run`)."""
 
     key: str
     statement: str  # the claim in the paper's words
     source: str  # where the paper makes it
-    comparisons: Callable[[Settings, ArtifactStore, bool], list[Comparison]] | None = None
-    checks: Callable[[Settings, ArtifactStore, bool], list[dict]] | None = None  # diagnose() rows with model
+    comparisons: Callable[[Run], list[Comparison]] | None = None
+    checks: Callable[[Run], list[dict]] | None = None  # diagnose() rows with model
     # the comparisons again under the robustness audit's strongest known attack, where the audit attacks the models
-    strongest: Callable[[Settings, ArtifactStore, bool], list[Comparison]] | None = None
+    strongest: Callable[[Run], list[Comparison]] | None = None
     # B is right only where A is, by construction (an attack against a stronger one that includes it): the
     # comparison can only come out for or unclear, and its interval is the exact one of a nested comparison
     nested: bool = False
@@ -95,32 +96,32 @@ class UnderAudit:
     robust only if every attack of the audit (:func:`snnconv.book.audit.audit_rows`) failed (Carlini et al. 2019).
     The models are data, so that other pages can read the same audits (:func:`audited_subjects`)."""
 
-    pairs: Callable[[Settings, ArtifactStore, bool], AuditedPairs]
+    pairs: Callable[[Run], AuditedPairs]
 
-    def __call__(self, settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-        pairs, epsilon = self.pairs(settings, store, progress)
-        epsilon, robust = settings.profile.budget("ε3") if epsilon is None else epsilon, {}
+    def __call__(self, run: Run) -> list[Comparison]:
+        pairs, epsilon = self.pairs(run)
+        epsilon, robust = run.settings.profile.budget("ε3") if epsilon is None else epsilon, {}
         for subject in (s for _, a, b in pairs for s in (a, b)):
             if subject.id not in robust:
-                robust[subject.id] = audit.strongest_known_row(settings, store, subject, epsilon, progress)["robust"]
+                robust[subject.id] = audit.strongest_known_row(run, subject, epsilon)["robust"]
         return [(f"{name}, strongest known", robust[a.id], robust[b.id]) for name, a, b in pairs]
 
 
-def _table1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
+def _table1(run: Run) -> list[Comparison]:
     # Only the cells the claim compares, not all of Table 1: the ANNs' AutoAttack and the SNNs' other attacks
     # would add about two hours on one thread per three seeds at the default profile.
-    profile = settings.profile
+    profile = run.settings.profile
     robust = {}
-    for objective in settings.objectives:
-        pair = subjects.converted_pair(settings, objective, store, progress)
-        robust[pair.label] = subjects.evaluation_row(settings, store, pair, "snn", "PGD", profile.budget("ε3"),
-                                                    steps=profile.pgd_steps, progress=progress)["robust"]
+    for objective in run.settings.objectives:
+        pair = subjects.converted_pair(run, objective)
+        robust[pair.label] = subjects.evaluation_row(run, pair, "snn", "PGD", profile.budget("ε3"),
+                                                     steps=profile.pgd_steps)["robust"]
     natural = robust.pop("Natural")
     return [(f"{label} vs Natural", verdicts, natural) for label, verdicts in robust.items()]
 
 
-def _table1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
-    snns = {s.label: s for s in audit.converted_snn_subjects(settings, store, progress)}
+def _table1_strongest(run: Run) -> AuditedPairs:
+    snns = {s.label: s for s in audit.converted_snn_subjects(run)}
     natural = snns.pop("Natural")
     return [(f"{label} vs Natural", s, natural) for label, s in snns.items()], None
 
@@ -130,54 +131,57 @@ def _fig1_betas(settings: Settings) -> tuple[float, ...]:
     return tuple(dict.fromkeys((settings.profile.finetune_trade_off, max(settings.profile.beta_grid))))
 
 
-def _fig1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    betas = _fig1_betas(settings)
-    rows = _rows(results.beta_sweep_rows(settings, betas, store, progress), metric="robust")
+def _fig1(run: Run) -> list[Comparison]:
+    betas = _fig1_betas(run.settings)
+    rows = _rows(results.beta_sweep_rows(run, betas), metric="robust")
     return [(f"AT-eps3 vs AT-eps1, β={beta:g}", _one(rows, ann_objective="AT-eps3", beta=beta)["robust"],
              _one(rows, ann_objective="AT-eps1", beta=beta)["robust"]) for beta in betas]
 
 
-def _fig1_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
-    betas = _fig1_betas(settings)
-    found = {(label, beta): s for label, beta, s in subjects.beta_sweep_subjects(settings, betas, store, progress)}
+def _fig1_strongest(run: Run) -> AuditedPairs:
+    betas = _fig1_betas(run.settings)
+    found = {(label, beta): s for label, beta, s in subjects.beta_sweep_subjects(run, betas)}
     return [(f"AT-eps3 vs AT-eps1, β={beta:g}", found["AT-eps3", beta], found["AT-eps1", beta]) for beta in betas], None
 
 
-def _robust_only(settings: Settings) -> Settings:
+def _robust_only(run: Run) -> Run:
     """Table 2 and Tables B3/B4 study the SNNs converted from robust ANNs only (their pages' ``objectives``)."""
-    return dataclasses.replace(settings, objectives=tuple(o for o in settings.objectives if o != "natural"))
+    settings = run.settings
+    return dataclasses.replace(run, settings=dataclasses.replace(
+        settings, objectives=tuple(o for o in settings.objectives if o != "natural")))
 
 
-def _table2(metric: str) -> Callable[[Settings, ArtifactStore, bool], list[Comparison]]:
-    def comparisons(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-        rows = _rows(results.table2_rows(_robust_only(settings), store, progress), metric=metric)
+def _table2(metric: str) -> Callable[[Run], list[Comparison]]:
+    def comparisons(run: Run) -> list[Comparison]:
+        rows = _rows(results.table2_rows(_robust_only(run)), metric=metric)
         rat = {row["attack"]: row for row in rows if row["model"] == "SNN-RAT"}
         return [(f"{row['model']} vs SNN-RAT" + (f", {row['attack']}" if row["attack"] else ""), row["robust"],
                  rat[row["attack"]]["robust"]) for row in rows if row["model"] != "SNN-RAT"]
     return comparisons
 
 
-def _table2_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
-    rat, *ours = subjects.table2_subjects(_robust_only(settings), store, progress)
+def _table2_strongest(run: Run) -> AuditedPairs:
+    rat, *ours = subjects.table2_subjects(_robust_only(run))
     return [(f"{s.label} vs {rat.label}", s, rat) for s in ours], None
 
 
-def _fig4_rat(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    rows = results.square_rows(settings, store, progress)
-    most = max(settings.profile.square_queries)
+def _fig4_rat(run: Run) -> list[Comparison]:
+    rows = results.square_rows(run)
+    most = max(run.settings.profile.square_queries)
     return [(f"Ours vs SNN-RAT, {most} queries", _one(rows, model="Ours (AT-eps1)", queries=most)["robust"],
              _one(rows, model="SNN-RAT", queries=most)["robust"])]
 
 
-def _fig4_ann(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    rows = results.square_rows(settings, store, progress)
-    budgets = [q for q in settings.profile.square_queries if q >= 1000] or [max(settings.profile.square_queries)]
+def _fig4_ann(run: Run) -> list[Comparison]:
+    rows = results.square_rows(run)
+    queries = run.settings.profile.square_queries
+    budgets = [q for q in queries if q >= 1000] or [max(queries)]
     return [(f"Ours vs ANN, {q} queries", _one(rows, model="Ours (AT-eps1)", queries=q)["robust"],
              _one(rows, model="ANN (AT-eps1)", queries=q)["robust"]) for q in budgets]
 
 
-def _table_b1(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    rows = results.transfer_rows(settings, store, progress)
+def _table_b1(run: Run) -> list[Comparison]:
+    rows = results.transfer_rows(run)
     out = []
     for model in dict.fromkeys(row["model"] for row in rows):
         for budget in dict.fromkeys(row["budget"] for row in _rows(rows, model=model) if row["budget"]):
@@ -187,8 +191,8 @@ def _table_b1(settings: Settings, store: ArtifactStore, progress: bool) -> list[
     return out
 
 
-def _table_b3(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    rows = _rows(results.vanilla_versus_ensemble_rows(_robust_only(settings), store, progress), model="snn")
+def _table_b3(run: Run) -> list[Comparison]:
+    rows = _rows(results.vanilla_versus_ensemble_rows(_robust_only(run)), model="snn")
     out = []
     for objective in dict.fromkeys(row["ann_objective"] for row in rows):
         by = {row["attack"].rsplit("_", 1)[-1]: row["robust"] for row in _rows(rows, ann_objective=objective)}
@@ -196,27 +200,27 @@ def _table_b3(settings: Settings, store: ArtifactStore, progress: bool) -> list[
     return out
 
 
-def _efficiency(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    rows = {row["model"]: row["counts"] for row in results.spike_count_rows(settings, store, progress)}
+def _efficiency(run: Run) -> list[Comparison]:
+    rows = {row["model"]: row["counts"] for row in results.spike_count_rows(run)}
     if not rows:  # a plan (snnconv.storage.plan): spikes are counted on the spot, nothing to compare yet
         return []
     ours = rows.pop("Ours (AT-eps1)")
     return [(f"{model} spikes − ours", counts, ours) for model, counts in rows.items()]
 
 
-def _fig2_if(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    rows = _rows(results.lif_latency_rows(settings, store, progress, neurons=("IF",)),
-                 attack=paper_attack_name("PGD", settings.profile.pgd_steps))
+def _fig2_if(run: Run) -> list[Comparison]:
+    rows = _rows(results.lif_latency_rows(run, neurons=("IF",)),
+                 attack=paper_attack_name("PGD", run.settings.profile.pgd_steps))
     ours = next(row for row in rows if row["method"].startswith("Ours"))
     return [(f"ours vs {row['method']} (IF)", ours["robust"], row["robust"]) for row in rows
             if row["method"] in ("RFGSM", "SNN-RAT")]
 
 
-def _fig2_if_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
-    found = {cells["method"]: s for cells, s in subjects.lif_latency_subjects(settings, store, progress, ("IF",))}
+def _fig2_if_strongest(run: Run) -> AuditedPairs:
+    found = {cells["method"]: s for cells, s in subjects.lif_latency_subjects(run, ("IF",))}
     ours = next(s for method, s in found.items() if method.startswith("Ours"))
     return ([(f"ours vs {method} (IF)", ours, found[method]) for method in ("RFGSM", "SNN-RAT")],
-            results.fig2b_epsilon(settings.profile))
+            results.fig2b_epsilon(run.settings.profile))
 
 
 def _finetuning_ablations() -> tuple[Ablation, ...]:
@@ -227,29 +231,29 @@ def _finetuning_ablations() -> tuple[Ablation, ...]:
                                                                     or not a.trainable_threshold)), ours)
 
 
-def _finetuning_design(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    rows = _rows(results.ablation_rows(settings, store, progress, _finetuning_ablations()),
-                 attack=paper_attack_name("PGD", settings.profile.pgd_steps))
+def _finetuning_design(run: Run) -> list[Comparison]:
+    rows = _rows(results.ablation_rows(run, _finetuning_ablations()),
+                 attack=paper_attack_name("PGD", run.settings.profile.pgd_steps))
     return [(f"ours vs {row['model']}", rows[-1]["robust"], row["robust"]) for row in rows[:-1]]
 
 
-def _finetuning_design_strongest(settings: Settings, store: ArtifactStore, progress: bool) -> AuditedPairs:
-    *rivals, ours = (s for _, s in subjects.ablation_subjects(settings, store, progress, _finetuning_ablations()))
+def _finetuning_design_strongest(run: Run) -> AuditedPairs:
+    *rivals, ours = (s for _, s in subjects.ablation_subjects(run, _finetuning_ablations()))
     return [(f"ours vs {s.label}", ours, s) for s in rivals], None
 
 
-def _corruptions(settings: Settings, store: ArtifactStore, progress: bool) -> list[Comparison]:
-    rows = results.corruption_rows(settings, store, progress)
+def _corruptions(run: Run) -> list[Comparison]:
+    rows = results.corruption_rows(run)
     ours = results.corruption_image_accuracy(rows, "Ours (AT-eps1)", CORRUPTIONS)
     return [(f"ours − {model}: accuracy over all corruptions", ours,
              results.corruption_image_accuracy(rows, model, CORRUPTIONS)) for model in ("SNN-RAT", "Vanilla SNN")]
 
 
-def _masking(settings: Settings, store: ArtifactStore, progress: bool) -> list[dict]:
+def _masking(run: Run) -> list[dict]:
     seen: set[tuple[str, str]] = set()
     rows = []
     for page in (masking.converted_snn_diagnostics, masking.table2_diagnostics, masking.square_diagnostics):
-        for row in page(_robust_only(settings) if page is masking.table2_diagnostics else settings, store, progress):
+        for row in page(_robust_only(run) if page is masking.table2_diagnostics else run):
             if (row["model"], row["check"]) not in seen:  # the AT SNN appears on several pages
                 seen.add((row["model"], row["check"]))
                 rows.append(row)
@@ -316,34 +320,35 @@ def decide(rows: list[dict], family: Callable[[dict], Any] = lambda row: row["cl
     return out
 
 
-def _tested(settings: Settings, claims: Sequence[Claim], store: ArtifactStore | None, progress: bool,
-            images: int | None = None) -> list[dict]:
-    """Each comparison's paired effect (undecided: :func:`decide` gives the statuses) and each check; with
-    ``images``, every comparison on its first ``images`` test images only."""
-    prepared = subjects.prepare(settings, store)
+def _tested(run: Run, claims: Sequence[Claim], images: int | None = None) -> list[dict]:
+    """Each comparison's paired effect (undecided: :func:`decide` gives the statuses) and each check, at
+    ``run.settings.seed``; with ``images``, every comparison on its first ``images`` test images only."""
+    run = subjects.prepare(run)
+    settings = run.settings
     rows = []
     for claim in claims:
         if claim.comparisons is not None:
-            for name, a, b in claim.comparisons(settings, prepared, progress):
+            for name, a, b in claim.comparisons(run):
                 a, b = (a, b) if images is None else (a[:images], b[:images])
                 # verdicts: accuracies and McNemar; numbers (spike counts): t interval, Wilcoxon
                 c = paired(a, b, nested=claim.nested)
                 rows.append({"claim": claim.key, "seed": settings.seed, "comparison": name, "images": len(a),
                              **c.row("A", "B")})
         if claim.checks is not None:
-            for check in claim.checks(settings, prepared, progress):
+            for check in claim.checks(run):
                 rows.append({"claim": claim.key, "seed": settings.seed, "comparison": f"{check['model']}: "
                              f"{check['check']}", "status": "for" if check["passed"] else "against",
                              "value": str(check["value"])})
     return rows
 
 
-def claim_rows(settings: Settings, seeds: Sequence[int], claims: Sequence[Claim] = CLAIMS,
-               store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def claim_rows(run: Run, seeds: Sequence[int], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
     """One row per claim, seed and comparison (or check), with the paired effect and its status in that seed
-    (Holm over each claim's comparisons and seeds)."""
-    return decide([row for seed in seeds for row in _tested(dataclasses.replace(settings, seed=seed), claims, store,
-                                                            progress)])
+    (Holm over each claim's comparisons and seeds); each seed replaces ``run.settings.seed``."""
+    rows = []
+    for seed in seeds:
+        rows += _tested(dataclasses.replace(run, settings=dataclasses.replace(run.settings, seed=seed)), claims)
+    return decide(rows)
 
 
 def pooled(rows: list[dict], confidence: float = 0.95) -> list[dict]:
@@ -390,8 +395,7 @@ def verdicts(rows: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
     return out
 
 
-def audited_subjects(settings: Settings, store: ArtifactStore, progress: bool = True,
-                     claims: Sequence[Claim] = CLAIMS) -> list[tuple[Claim, subjects.Subject, float]]:
+def audited_subjects(run: Run, claims: Sequence[Claim] = CLAIMS) -> list[tuple[Claim, subjects.Subject, float]]:
     """Every model that a claim's re-test under the strongest known attack audits (:class:`UnderAudit`; Sec.
     5.1–5.2: Tables 1, 2, B5, Figs. 1, 2), once per model and budget, with the first claim that compares it and the
     budget: the audits that the claims page already reads (:func:`snnconv.book.retests.attack_rows`), for pages that
@@ -400,8 +404,8 @@ def audited_subjects(settings: Settings, store: ArtifactStore, progress: bool = 
     for claim in claims:
         if not isinstance(claim.strongest, UnderAudit):
             continue
-        pairs, epsilon = claim.strongest.pairs(settings, store, progress)
-        epsilon = settings.profile.budget("ε3") if epsilon is None else epsilon
+        pairs, epsilon = claim.strongest.pairs(run)
+        epsilon = run.settings.profile.budget("ε3") if epsilon is None else epsilon
         for subject in (s for _, a, b in pairs for s in (a, b)):
             if (subject.id, epsilon) not in seen:
                 seen.add((subject.id, epsilon))

@@ -4,6 +4,7 @@ Table A1."""
 
 from __future__ import annotations
 
+from snnconv.book.run import Run
 from snnconv.book.subjects import (
     Subject,
     _without_attack,
@@ -16,26 +17,22 @@ from snnconv.book.subjects import (
     square_subjects,
 )
 from snnconv.evaluation.diagnostics import Evidence, diagnose
-from snnconv.experiment.parameters import Settings
-from snnconv.storage.store import ArtifactStore
 
 
-def diagnostic_rows(
-    settings: Settings, store: ArtifactStore, subject: Subject, transfer_from: Subject, progress: bool = True
-) -> list[dict]:
+def diagnostic_rows(run: Run, subject: Subject, transfer_from: Subject) -> list[dict]:
     """Every gradient-masking check of :func:`snnconv.evaluation.diagnostics.diagnose` for ``subject``, from real
     attack runs on the extended test set: ensemble FGSM and PGD at ε3 (PGD also at each evaluated ε, in ascending
     order, for the ordering in ε), PGD at the unbounded budget, uniform noise at ε3, input gradients, PGD images
     crafted on ``transfer_from``, and the Square attack, all at ε3."""
-    profile = settings.profile
+    profile = run.settings.profile
     epsilon, steps = profile.budget("ε3"), profile.pgd_steps
 
     def accuracy(attack: str, budget: float = epsilon, count: int = steps, source: Subject | None = None) -> float:
-        return accuracy_of(evaluate(settings, store, subject, attack, budget, count, source=source, progress=progress))
+        return accuracy_of(evaluate(run, subject, attack, budget, count, source=source))
 
     # Computed on the spot from the model, never stored: a plan only needs the model to exist.
-    zero_fraction, noise = (0.0, 0.0) if store.planning else _without_attack(settings, subject,
-                                                                             profile.n_test_extended)
+    zero_fraction, noise = (0.0, 0.0) if run.store.planning else _without_attack(run.settings, subject,
+                                                                                 profile.n_test_extended)
     evidence = Evidence(
         clean=accuracy("clean", 0.0, 1),
         attacked=accuracy("PGD"),
@@ -50,48 +47,46 @@ def diagnostic_rows(
     return [{"model": subject.label, **row} for row in diagnose(evidence)]
 
 
-def _diagnostics(settings: Settings, store: ArtifactStore, checks: list[tuple[Subject, Subject]],
-                 progress: bool) -> list[dict]:
-    return [row for subject, source in checks for row in diagnostic_rows(settings, store, subject, source, progress)]
+def _diagnostics(run: Run, checks: list[tuple[Subject, Subject]]) -> list[dict]:
+    return [row for subject, source in checks for row in diagnostic_rows(run, subject, source)]
 
 
-def table2_diagnostics(settings: Settings, store: ArtifactStore | None = None, progress: bool = True):
+def table2_diagnostics(run: Run) -> list[dict]:
     """Diagnostics for Table 2's models; transfer images come from the AT-ε1 ANN (SNN-RAT) or the SNN's own ANN."""
-    store = prepare(settings, store)
-    at_ann = baseline_ann(settings, "at", store, progress)
-    checks = [(end_to_end_subject(settings, "snn_rat", store, progress), at_ann)]
-    for objective in settings.objectives:
-        ann, snn = converted(settings, objective, store, progress)
+    run = prepare(run)
+    at_ann = baseline_ann(run, "at")
+    checks = [(end_to_end_subject(run, "snn_rat"), at_ann)]
+    for objective in run.settings.objectives:
+        ann, snn = converted(run, objective)
         checks.append((snn, ann))
-    return _diagnostics(settings, store, checks, progress)
+    return _diagnostics(run, checks)
 
 
-def converted_snn_diagnostics(settings: Settings, store: ArtifactStore | None = None, progress: bool = True):
+def converted_snn_diagnostics(run: Run) -> list[dict]:
     """Diagnostics for the converted SNNs of Tables 1, B1, B2 and B3/B4 (transfer images from each SNN's own
     baseline ANN)."""
-    store = prepare(settings, store)
-    pairs = [converted(settings, o, store, progress) for o in settings.objectives]
-    return _diagnostics(settings, store, [(snn, ann) for ann, snn in pairs], progress)
+    run = prepare(run)
+    pairs = [converted(run, o) for o in run.settings.objectives]
+    return _diagnostics(run, [(snn, ann) for ann, snn in pairs])
 
 
-def square_diagnostics(settings: Settings, store: ArtifactStore | None = None, progress: bool = True):
+def square_diagnostics(run: Run) -> list[dict]:
     """Diagnostics for Fig. 4's models. Transfer sources: for the ANN, our SNN converted from it (ensemble
     PGD images); for the vanilla SNN, the natural ANN; for SNN-RAT and ours, the AT-ε1 ANN."""
-    store = prepare(settings, store)
-    ann, vanilla, rat, ours = square_subjects(settings, store, progress)
-    natural_ann = baseline_ann(settings, "natural", store, progress)
+    run = prepare(run)
+    ann, vanilla, rat, ours = square_subjects(run)
+    natural_ann = baseline_ann(run, "natural")
     checks = [(ann, ours), (vanilla, natural_ann), (rat, ann), (ours, ann)]
-    return _diagnostics(settings, store, checks, progress)
+    return _diagnostics(run, checks)
 
 
-def ann_diagnostics(settings: Settings, store: ArtifactStore | None = None, progress: bool = True):
+def ann_diagnostics(run: Run) -> list[dict]:
     """Diagnostics for the baseline ANNs of Table A1. Transfer images come from another baseline ANN: the
     natural ANN's for robust ANNs, the AT-ε1 ANN's for the natural one."""
-    store = prepare(settings, store)
-    checks = [(baseline_ann(settings, o, store, progress),
-               baseline_ann(settings, "at" if o == "natural" else "natural", store, progress))
-              for o in settings.objectives]
-    return _diagnostics(settings, store, checks, progress)
+    run = prepare(run)
+    checks = [(baseline_ann(run, o), baseline_ann(run, "at" if o == "natural" else "natural"))
+              for o in run.settings.objectives]
+    return _diagnostics(run, checks)
 
 
 def ann_table_checks(rows: list[dict]) -> list[dict]:

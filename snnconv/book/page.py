@@ -44,8 +44,9 @@ from typing import Any
 
 import pandas as pd
 
-from snnconv.book.pages import Run, Tables, compute
+from snnconv.book.pages import Tables, compute
 from snnconv.book.published import published
+from snnconv.book.run import Run
 from snnconv.book.tables import RESULT_COLUMNS, format_table
 from snnconv.evaluation.statistics import ALPHA, EXPECTATIONS, judge
 from snnconv.experiment.parameters import Settings, check_injected, fail, resolve
@@ -205,7 +206,8 @@ class Page:
 
     @property
     def context(self) -> Run:
-        """What the page's compute needs (:class:`snnconv.book.pages.Run`): settings, store, the page's parameters."""
+        """The run context of the page's compute (:class:`snnconv.book.run.Run`): settings, store, progress bars on,
+        the page's own parameters."""
         return Run(self.settings, self.store, True, self.extra)
 
     def compute(self) -> Tables:
@@ -341,7 +343,8 @@ def start(notebook: str, published_table: str, paper_dataset: str | None = None,
         if paper_dataset not in set(paper.dataset):
             raise fail("paper_dataset", paper_dataset, f"one of {sorted(set(paper.dataset))}")
         paper = paper.loc[paper.dataset == paper_dataset]
-    store = prepare(settings, ArtifactStore())  # threads; a missing data set fails here, not after an hour of training
+    # threads; a missing data set fails here, not after an hour of training
+    store = prepare(Run(settings, ArtifactStore())).store
     arguments = {**parameters, **(extra or {}), "paper_dataset": paper_dataset}
     provenance = collect_provenance(arguments, settings.profile.name, 0.0)  # the code as it starts
     print(settings.profile.summary())

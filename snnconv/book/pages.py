@@ -2,12 +2,12 @@
 computes, so that the command line (:mod:`snnconv.cli`) and the cluster workflow (``workflow/Snakefile``) compute
 exactly what the notebook would, without rendering it.
 
-Each page has one compute function (:data:`PAGES`, called through :func:`compute`): it asks the row functions of
-:mod:`snnconv.book.results`, :mod:`snnconv.book.audit`, :mod:`snnconv.book.masking`, :mod:`snnconv.book.claims`,
-:mod:`snnconv.book.retests` and :mod:`snnconv.book.standard` for every table the page shows and returns them by
-name. The notebook calls it in one line and only renders (``tests/test_workflow.py`` checks that no notebook asks
-for a model or verdict any other way); the command line and the workflow call the same function, so they compute
-exactly what the notebook shows.
+Each page has one compute function (:data:`PAGES`, called through :func:`compute`) of the run context
+(:class:`snnconv.book.run.Run`): it hands the context to the row functions of :mod:`snnconv.book.results`,
+:mod:`snnconv.book.audit`, :mod:`snnconv.book.masking`, :mod:`snnconv.book.claims`, :mod:`snnconv.book.retests` and
+:mod:`snnconv.book.standard` for every table the page shows and returns them by name. The notebook calls it in one
+line and only renders (``tests/test_workflow.py`` checks that no notebook asks for a model or verdict any other
+way); the command line and the workflow call the same function, so they compute exactly what the notebook shows.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import inspect
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from snnconv.book import audit, claims, masking, results, retests, standard, subjects
+from snnconv.book.run import Run
 from snnconv.experiment.parameters import (
     ParameterError,
     Settings,
@@ -37,18 +37,6 @@ from snnconv.storage.store import ArtifactStore
 
 NOTEBOOKS = PACKAGE.parent / "notebooks"
 
-@dataclass(frozen=True)
-class Run:
-    """What a page's compute needs: validated settings, the store (or a plan, :mod:`snnconv.storage.plan`), whether
-    to show progress bars, and the page's own parameters (``extra``: e.g. Fig. 1's ``betas``, the claims page's
-    ``seeds``). A notebook gets it from :attr:`snnconv.book.page.Page.context`; the command line from
-    :func:`work`."""
-
-    settings: Settings
-    store: ArtifactStore
-    progress: bool = True
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
 
 #: A page's results: its tables by name, each a list of rows (dicts) as the row functions return them.
 Tables = dict[str, list[dict]]
@@ -57,78 +45,69 @@ Compute = Callable[[Run], Tables]
 
 
 def _table1(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
-    return {"rows": results.table1_rows(s, store, progress),
-            "strongest": audit.strongest_known_rows(s, "table1", store, progress),
-            "diagnostics": masking.converted_snn_diagnostics(s, store, progress)}
+    return {"rows": results.table1_rows(run),
+            "strongest": audit.strongest_known_rows(run, "table1"),
+            "diagnostics": masking.converted_snn_diagnostics(run)}
 
 
 def _table2(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
-    return {"rows": results.table2_rows(s, store, progress),
-            "strongest": audit.strongest_known_rows(s, "table2", store, progress),
-            "diagnostics": masking.table2_diagnostics(s, store, progress)}
+    return {"rows": results.table2_rows(run),
+            "strongest": audit.strongest_known_rows(run, "table2"),
+            "diagnostics": masking.table2_diagnostics(run)}
 
 
 def _table_a1(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
-    return {"rows": results.ann_robustness_rows(s, store, progress),
-            "diagnostics": masking.ann_diagnostics(s, store, progress)}
+    return {"rows": results.ann_robustness_rows(run),
+            "diagnostics": masking.ann_diagnostics(run)}
 
 
 def _table_b1(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
-    return {"rows": results.transfer_rows(s, store, progress, resisted=run.extra["transfer_resisted"]),
-            "diagnostics": masking.converted_snn_diagnostics(s, store, progress)}
+    return {"rows": results.transfer_rows(run, resisted=run.extra["transfer_resisted"]),
+            "diagnostics": masking.converted_snn_diagnostics(run)}
 
 
 def _table_b2(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
-    return {"rows": results.surrogate_member_rows(s, store, progress),
-            "diagnostics": masking.converted_snn_diagnostics(s, store, progress)}
+    return {"rows": results.surrogate_member_rows(run),
+            "diagnostics": masking.converted_snn_diagnostics(run)}
 
 
 def _table_b3(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
-    return {"rows": results.vanilla_versus_ensemble_rows(s, store, progress),
-            "diagnostics": masking.converted_snn_diagnostics(s, store, progress)}
+    return {"rows": results.vanilla_versus_ensemble_rows(run),
+            "diagnostics": masking.converted_snn_diagnostics(run)}
 
 
 def _fig1(run: Run) -> Tables:
-    s = run.settings
-    return {"rows": results.beta_sweep_rows(s, parse_betas(run.extra["betas"], s.profile), run.store, run.progress)}
+    return {"rows": results.beta_sweep_rows(run, parse_betas(run.extra["betas"], run.settings.profile))}
 
 
 def _fig2(run: Run) -> Tables:
-    return {"rows": results.lif_latency_rows(run.settings, run.store, run.progress)}
+    return {"rows": results.lif_latency_rows(run)}
 
 
 def _fig3(run: Run) -> Tables:
-    return {"rows": results.spike_count_rows(run.settings, run.store, run.progress)}
+    return {"rows": results.spike_count_rows(run)}
 
 
 def _table_b5(run: Run) -> Tables:
-    return {"rows": results.ablation_rows(run.settings, run.store, run.progress)}
+    return {"rows": results.ablation_rows(run)}
 
 
 def _table_b6(run: Run) -> Tables:
-    return {"rows": results.corruption_rows(run.settings, run.store, run.progress)}
+    return {"rows": results.corruption_rows(run)}
 
 
 def _fig4(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
-    return {"rows": results.square_rows(s, store, progress),
-            "strongest": audit.strongest_known_rows(s, "fig4", store, progress),
-            "diagnostics": masking.square_diagnostics(s, store, progress)}
+    return {"rows": results.square_rows(run),
+            "strongest": audit.strongest_known_rows(run, "fig4"),
+            "diagnostics": masking.square_diagnostics(run)}
 
 
 def _audit(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
-    return {"rows": audit.robustness_audit_rows(s, store, progress),
-            "square_only": audit.square_only_rows(s, store, progress),
-            "hart_widths": audit.hart_width_rows(s, store, progress),
-            "layer_statistics": audit.layer_statistics_rows(s, store, progress),
-            "member_gradients": audit.member_gradient_rows(s, store, progress)}
+    return {"rows": audit.robustness_audit_rows(run),
+            "square_only": audit.square_only_rows(run),
+            "hart_widths": audit.hart_width_rows(run),
+            "layer_statistics": audit.layer_statistics_rows(run),
+            "member_gradients": audit.member_gradient_rows(run)}
 
 
 def _claim_seeds(run: Run) -> tuple[int, ...]:
@@ -136,25 +115,25 @@ def _claim_seeds(run: Run) -> tuple[int, ...]:
 
 
 def _claims(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
+    s = run.settings
     chosen = _claim_seeds(run)
     schedules = sensitivity_schedules(s.profile, run.extra["longer_ann_epochs"], run.extra["longer_snn_epochs"])
     # The re-tests use the first seed; the schedule re-test trains the AT-ε1 ANN's models only.
-    budget = dataclasses.replace(s, seed=chosen[0], objectives=("at",))
-    return {"claims": claims.claim_rows(s, chosen, store=store, progress=progress),
-            "schedules": retests.schedule_rows(budget, schedules, store=store, progress=progress),
-            "schedule_costs": retests.schedule_costs(budget, schedules, store),
-            "attacks": retests.attack_rows(dataclasses.replace(s, seed=chosen[0]), store=store, progress=progress)}
+    first = dataclasses.replace(run, settings=dataclasses.replace(s, seed=chosen[0]))
+    budget = dataclasses.replace(run, settings=dataclasses.replace(s, seed=chosen[0], objectives=("at",)))
+    return {"claims": claims.claim_rows(run, chosen),
+            "schedules": retests.schedule_rows(budget, schedules),
+            "schedule_costs": retests.schedule_costs(budget, schedules),
+            "attacks": retests.attack_rows(first)}
 
 
 def _standard(run: Run) -> Tables:
-    s, store, progress = run.settings, run.store, run.progress
     # The models that did not choose the suite: the claims page's re-test models and seeds (read, never computed).
-    held = standard.held_out(s, _claim_seeds(run), store, progress)
-    return {"audit": audit.robustness_audit_rows(s, store, progress),
-            "hart_widths": audit.hart_width_rows(s, store, progress),
+    held = standard.held_out(run, _claim_seeds(run))
+    return {"audit": audit.robustness_audit_rows(run),
+            "hart_widths": audit.hart_width_rows(run),
             "held_out": held.rows, "held_out_widths": held.widths, "unchecked": held.unchecked,
-            "threads": standard.thread_rows(s, store)}
+            "threads": standard.thread_rows(run)}
 
 
 #: Every result notebook (its file name without ``.ipynb``) and its compute: the one place where a page's models
@@ -235,6 +214,6 @@ def work(page: str, given: Mapping[str, Any], store: ArtifactStore, progress: bo
     """Run (or, on a planning store, plan) everything ``page`` computes for the ``given`` parameters: the page's
     :func:`compute`, as its notebook calls it."""
     settings, extra = settings_of(page, parameters(page, given))
-    compute(page, Run(settings, subjects.prepare(settings, store), progress, extra))
+    compute(page, subjects.prepare(Run(settings, store, progress, extra)))
     return settings
 

@@ -1,8 +1,9 @@
 """What each result page computes: rows of (model, attack, correct, n) from stored or computed artifacts.
 
-One function per page (or per part of a page) turns validated :class:`~snnconv.experiment.parameters.Settings`
-into table rows. Models and verdicts come from the artifact store (:mod:`snnconv.storage.pipeline`), so pages that
-share a model share its artifacts; rendering is :mod:`snnconv.book.page`'s job.
+One function per page (or per part of a page) turns a run context (:class:`snnconv.book.run.Run`: validated
+settings, the store, progress bars) into table rows. Models and verdicts come from the artifact store
+(:mod:`snnconv.storage.pipeline`), so pages that share a model share its artifacts; rendering is
+:mod:`snnconv.book.page`'s job.
 
 * Table 1 and its masking checks, Tables A1, B2, B3/B4 — on the profile's ``n_test`` images;
 * Table 2, Table B1, Fig. 4 and their gradient-masking diagnostics — the adaptive evaluation, on the
@@ -21,6 +22,7 @@ from tqdm import tqdm
 
 from snnconv.attacks import paper_attack_name
 from snnconv.book.published import budget_of
+from snnconv.book.run import Run
 from snnconv.book.subjects import (
     Subject,
     ablation_subjects,
@@ -44,7 +46,7 @@ from snnconv.book.subjects import (
 from snnconv.datasets.data import CORRUPTIONS, SEVERITIES
 from snnconv.evaluation.activity import active_share, spike_counts
 from snnconv.experiment.config import budget_name
-from snnconv.experiment.parameters import Settings, parse_transfer_resisted
+from snnconv.experiment.parameters import parse_transfer_resisted
 from snnconv.experiment.profiles import ABLATIONS, Ablation, Profile
 from snnconv.method.surrogates import (
     BPTR,
@@ -53,25 +55,22 @@ from snnconv.method.surrogates import (
     GradientMode,
     ReLUApproximation,
 )
-from snnconv.storage.store import ArtifactStore
 
 
-def table1_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def table1_rows(run: Run) -> list[dict]:
     """Compute (or load) every cell of Table 1; one row per cell with ``correct`` and ``n``."""
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     rows: list[dict] = []
-    for objective in settings.objectives:
-        pair = converted_pair(settings, objective, store, progress)
-        rows.append(evaluation_row(settings, store, pair, "ann", "clean", progress=progress))
+    for objective in run.settings.objectives:
+        pair = converted_pair(run, objective)
+        rows.append(evaluation_row(run, pair, "ann", "clean"))
         if profile.autoattack:  # the ANN column: AutoAttack at ε3, whatever budgets the SNN rows sweep
-            rows.append(evaluation_row(settings, store, pair, "ann", "AutoAttack", profile.budget("ε3"),
-                                       progress=progress))
-        rows.append(evaluation_row(settings, store, pair, "snn", "clean", progress=progress))
+            rows.append(evaluation_row(run, pair, "ann", "AutoAttack", profile.budget("ε3")))
+        rows.append(evaluation_row(run, pair, "snn", "clean"))
         for epsilon in profile.epsilons:
-            rows.append(evaluation_row(settings, store, pair, "snn", "FGSM", epsilon, progress=progress))
-            rows.append(evaluation_row(settings, store, pair, "snn", "PGD", epsilon, steps=profile.pgd_steps,
-                                       progress=progress))
+            rows.append(evaluation_row(run, pair, "snn", "FGSM", epsilon))
+            rows.append(evaluation_row(run, pair, "snn", "PGD", epsilon, steps=profile.pgd_steps))
     return [{k: v for k, v in row.items() if k != "record"} for row in rows]
 
 
@@ -84,33 +83,29 @@ def table1_with_strongest(ours: list[dict], strongest: list[dict]) -> list[dict]
     return [*ours, *beyond]
 
 
-def vanilla_versus_ensemble_rows(
-    settings: Settings, store: ArtifactStore | None = None, progress: bool = True
-) -> list[dict]:
+def vanilla_versus_ensemble_rows(run: Run) -> list[dict]:
     """Tables B3/B4: ANN PGD²⁰ and SNN PGD²⁰ with the training surrogate only (vanilla) or the ensemble, at ε3."""
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     epsilon, steps = profile.budget("ε3"), profile.pgd_steps
     vanilla = (PAPER_ENSEMBLE[0].label,)  # the training surrogate, triangular γw = 1
     rows: list[dict] = []
-    for objective in settings.objectives:
-        pair = converted_pair(settings, objective, store, progress)
-        rows.append(evaluation_row(settings, store, pair, "ann", "clean", progress=progress))
-        rows.append(evaluation_row(settings, store, pair, "ann", "PGD", epsilon, steps=steps, progress=progress))
-        rows.append(evaluation_row(settings, store, pair, "snn", "clean", progress=progress))
+    for objective in run.settings.objectives:
+        pair = converted_pair(run, objective)
+        rows.append(evaluation_row(run, pair, "ann", "clean"))
+        rows.append(evaluation_row(run, pair, "ann", "PGD", epsilon, steps=steps))
+        rows.append(evaluation_row(run, pair, "snn", "clean"))
         for members, suffix in ((vanilla, "_vanilla"), ((), "_ensemble")):
-            row = evaluation_row(settings, store, pair, "snn", "PGD", epsilon, steps=steps, members=members,
-                                 progress=progress)
+            row = evaluation_row(run, pair, "snn", "PGD", epsilon, steps=steps, members=members)
             rows.append({**row, "attack": row["attack"] + suffix})
     return [{k: v for k, v in row.items() if k != "record"} for row in rows]
 
 
-def beta_sweep_rows(settings: Settings, betas: Any = None, store: ArtifactStore | None = None,
-                    progress: bool = True) -> list[dict]:
+def beta_sweep_rows(run: Run, betas: Any = None) -> list[dict]:
     """Fig. 1: clean and ε3 ensemble PGD²⁰ accuracy of the SNNs converted from the AT-ε1, AT-ε2 and AT-ε3 ANNs and
     finetuned at ε1 with each β of Eq. 9 (Sec. 5.1), and of SNN-RAT as the reference point, on the same images."""
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     epsilon, steps = profile.budget("ε3"), profile.pgd_steps
     budget = budget_name(epsilon)
     rows: list[dict] = []
@@ -118,51 +113,45 @@ def beta_sweep_rows(settings: Settings, betas: Any = None, store: ArtifactStore 
     def attacked(subject: Subject, **extra: Any) -> None:
         for attack in ("clean", "PGD"):
             clean = attack == "clean"
-            record = evaluate(settings, store, subject, attack, 0.0 if clean else epsilon, 1 if clean else steps,
-                              n_test=profile.n_test, progress=progress)
+            record = evaluate(run, subject, attack, 0.0 if clean else epsilon, 1 if clean else steps,
+                              n_test=profile.n_test)
             rows.append(verdict_row(subject, paper_attack_name(attack, steps), 0.0 if clean else epsilon, record,
                              metric="clean" if clean else "robust", budget="" if clean else budget, **extra))
 
-    for label, beta, snn in beta_sweep_subjects(settings, betas, store, progress):
+    for label, beta, snn in beta_sweep_subjects(run, betas):
         attacked(snn, ann_objective=label, beta=beta)
-    attacked(end_to_end_subject(settings, "snn_rat", store, progress), ann_objective="SNN-RAT", beta=float("nan"))
+    attacked(end_to_end_subject(run, "snn_rat"), ann_objective="SNN-RAT", beta=float("nan"))
     return rows
 
 
-def ann_robustness_rows(
-    settings: Settings, store: ArtifactStore | None = None, progress: bool = True
-) -> list[dict]:
+def ann_robustness_rows(run: Run) -> list[dict]:
     """Table A1: every baseline ANN under FGSM, PGD¹⁰, PGD⁵⁰, APGD-CE (100 steps), Square (5000 queries)
     and AutoAttack, all at ε3. Only the ANNs are needed (AT-ε2/ε3 are never converted here)."""
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     epsilon = profile.budget("ε3")
     budget = budget_name(epsilon)
     rows: list[dict] = []
-    for objective in settings.objectives:
-        ann = baseline_ann(settings, objective, store, progress)
+    for objective in run.settings.objectives:
+        ann = baseline_ann(run, objective)
         for attack, steps in (("clean", 1), ("FGSM", 1), ("PGD", 10), ("PGD", 50), ("APGD-CE", 100),
                               ("Square", 5000), ("AutoAttack", 1)):
             clean = attack == "clean"
-            record = evaluate(settings, store, ann, attack, 0.0 if clean else epsilon, steps, n_test=profile.n_test,
-                              progress=progress)
+            record = evaluate(run, ann, attack, 0.0 if clean else epsilon, steps, n_test=profile.n_test)
             rows.append(verdict_row(ann, paper_attack_name(attack, steps), 0.0 if clean else epsilon, record,
                                     metric="clean" if clean else "robust", budget="" if clean else budget))
     return [{"ann_objective": row.pop("model"), **row} for row in rows]
 
 
-def surrogate_member_rows(
-    settings: Settings, store: ArtifactStore | None = None, progress: bool = True
-) -> list[dict]:
+def surrogate_member_rows(run: Run) -> list[dict]:
     """Table B2: ε3-FGSM accuracy of each SNN under each ensemble member alone, and under the ensemble."""
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     rows: list[dict] = []
-    for objective in settings.objectives:
-        pair = converted_pair(settings, objective, store, progress)
-        clean = evaluation_row(settings, store, pair, "snn", "clean", progress=progress)
-        each = evaluation_row(settings, store, pair, "snn", "FGSM", profile.budget("ε3"), per_member=True,
-                              progress=progress)
+    for objective in run.settings.objectives:
+        pair = converted_pair(run, objective)
+        clean = evaluation_row(run, pair, "snn", "clean")
+        each = evaluation_row(run, pair, "snn", "FGSM", profile.budget("ε3"), per_member=True)
         common = dict(model=pair.label, n=each["n"], commit=each["commit"])
         rows.append(dict(member="clean", family="clean", parameters="", correct=clean["correct"],
                          robust=clean["robust"], seconds=0.0, **common))
@@ -204,56 +193,52 @@ TABLE2_ATTACKS: tuple[tuple[str, str, int | None, float | None], ...] = (
 )
 
 
-def table2_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def table2_rows(run: Run) -> list[dict]:
     """Table 2: SNN-RAT and the converted SNNs under the eight ensemble attacks at ε3."""
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     epsilon = profile.budget("ε3")
     rows = []
-    for subject in table2_subjects(settings, store, progress):
-        rows.append(verdict_row(subject, "", 0.0, evaluate(settings, store, subject, "clean", progress=progress),
-                         metric="clean"))
+    for subject in table2_subjects(run):
+        rows.append(verdict_row(subject, "", 0.0, evaluate(run, subject, "clean"), metric="clean"))
         for label, attack, steps, step_size in TABLE2_ATTACKS:
-            record = evaluate(settings, store, subject, attack, epsilon, steps or profile.apgd_steps, step_size,
-                              progress=progress)
+            record = evaluate(run, subject, attack, epsilon, steps or profile.apgd_steps, step_size)
             rows.append(verdict_row(subject, label, epsilon, record, metric="robust"))
     return rows
 
 
-def transfer_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True,
-                  resisted: str = "highest_loss") -> list[dict]:
+def transfer_rows(run: Run, resisted: str = "highest_loss") -> list[dict]:
     """Table B1: each converted SNN under white-box ensemble PGD²⁰ (WB) and under PGD²⁰ images crafted on a
     second SNN converted from the same ANN and finetuned with another seed (BB_SNN) or on the baseline ANN
     (BB_ANN), at ε1 and ε3. ``resisted`` is :func:`snnconv.attacks.transfer_images`' option: ``"clean"`` gives
     the authors' protocol."""
     parse_transfer_resisted(resisted)
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     rows = []
-    for objective in settings.objectives:
-        ann, snn = converted(settings, objective, store, progress)
-        twin = twin_snn(settings, objective, store, progress)
-        rows.append(verdict_row(snn, "clean", 0.0, evaluate(settings, store, snn, "clean", progress=progress),
-                         setting="clean", budget=""))
+    for objective in run.settings.objectives:
+        ann, snn = converted(run, objective)
+        twin = twin_snn(run, objective)
+        rows.append(verdict_row(snn, "clean", 0.0, evaluate(run, snn, "clean"), setting="clean", budget=""))
         for budget in ("ε1", "ε3"):
             epsilon = profile.budget(budget)
             for setting, source in (("WB", None), ("BB_SNN", twin), ("BB_ANN", ann)):
-                record = evaluate(settings, store, snn, "PGD", epsilon, profile.pgd_steps, source=source,
-                                  progress=progress, transfer_resisted=resisted)
+                record = evaluate(run, snn, "PGD", epsilon, profile.pgd_steps, source=source,
+                                  transfer_resisted=resisted)
                 rows.append(verdict_row(snn, paper_attack_name("PGD", profile.pgd_steps), epsilon, record,
                                         setting=setting, budget=budget))
     return rows
 
 
-def spike_count_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def spike_count_rows(run: Run) -> list[dict]:
     """Fig. 3: the spikes each of :func:`efficiency_subjects` emits per test image (``counts``, on the profile's
     ``n_test`` images), their mean, the network's neuron count and the active share (Sec. 5.3)."""
-    store = prepare(settings, store)
-    profile = settings.profile
-    subjects = efficiency_subjects(settings, store, progress)
-    if store.planning:  # counted on the spot from the models, never stored
+    run = prepare(run)
+    profile = run.settings.profile
+    subjects = efficiency_subjects(run)
+    if run.store.planning:  # counted on the spot from the models, never stored
         return []
-    images, _ = evaluation_images(settings, profile.n_test)
+    images, _ = evaluation_images(run.settings, profile.n_test)
     rows = []
     for subject in subjects:
         counts = spike_counts(subject.model, images, subject.time_steps, profile.attack_batch)
@@ -264,23 +249,22 @@ def spike_count_rows(settings: Settings, store: ArtifactStore | None = None, pro
     return rows
 
 
-def corruption_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def corruption_rows(run: Run) -> list[dict]:
     """Tables B6/B7 (Suppl. B.4): each of :func:`corruption_subjects` on the profile's first ``n_test`` test
     images, clean and under each common corruption at each severity (Hendrycks & Dietterich 2019); one row per
     model × condition, with the per-image verdicts (``robust``: classified correctly) for paired comparisons."""
-    store = prepare(settings, store)
-    n_test = settings.profile.n_test
+    run = prepare(run)
+    n_test = run.settings.profile.n_test
     conditions = [("clean", 0), *((c, s) for c in CORRUPTIONS for s in SEVERITIES)]
     rows = []
-    for subject in corruption_subjects(settings, store, progress):
-        bar = tqdm(conditions, desc=f"corruptions on {subject.label}", disable=not progress or store.planning,
+    for subject in corruption_subjects(run):
+        bar = tqdm(conditions, desc=f"corruptions on {subject.label}", disable=not run.progress or run.store.planning,
                    leave=False)
         for corruption, severity in bar:
             if corruption == "clean":
-                record = evaluate(settings, store, subject, "clean", n_test=n_test, progress=progress)
+                record = evaluate(run, subject, "clean", n_test=n_test)
             else:
-                record = evaluate(settings, store, subject, "corruption", n_test=n_test, progress=progress,
-                                  corruption=corruption, severity=severity)
+                record = evaluate(run, subject, "corruption", n_test=n_test, corruption=corruption, severity=severity)
             rows.append(verdict_row(subject, "", 0.0, record, corruption=corruption, severity=severity))
     return rows
 
@@ -299,23 +283,21 @@ def corruption_image_accuracy(rows: list[dict], model: str, corruptions: Collect
 ABLATION_ATTACKS: tuple[str, ...] = ("FGSM", "PGD", "APGD-CE")
 
 
-def ablation_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True,
-                  ablations: tuple[Ablation, ...] = ABLATIONS) -> list[dict]:
+def ablation_rows(run: Run, ablations: tuple[Ablation, ...] = ABLATIONS) -> list[dict]:
     """Table B5: each ablation's SNN (by default all ten rows of :data:`~snnconv.experiment.profiles.ABLATIONS`) clean
     and under the ε3 ensemble attacks of :data:`ABLATION_ATTACKS`, on the profile's ``n_test`` images; each row
     carries the ablation's cells as the paper prints them."""
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     epsilon = profile.budget("ε3")
     rows = []
-    for ablation, subject in ablation_subjects(settings, store, progress, ablations):
+    for ablation, subject in ablation_subjects(run, ablations):
         cells = ablation.paper_row
-        record = evaluate(settings, store, subject, "clean", n_test=profile.n_test, progress=progress)
+        record = evaluate(run, subject, "clean", n_test=profile.n_test)
         rows.append(verdict_row(subject, "", 0.0, record, metric="clean", **cells))
         for attack in ABLATION_ATTACKS:
             steps = {"FGSM": 1, "PGD": profile.pgd_steps}.get(attack, profile.apgd_steps)
-            record = evaluate(settings, store, subject, attack, epsilon, steps, n_test=profile.n_test,
-                              progress=progress)
+            record = evaluate(run, subject, attack, epsilon, steps, n_test=profile.n_test)
             rows.append(verdict_row(subject, paper_attack_name(attack, steps), epsilon, record, metric="robust",
                                     **cells))
     return rows
@@ -333,41 +315,39 @@ def fig2b_epsilon(profile: Profile) -> float:
     return profile.budget("ε2")
 
 
-def lif_latency_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True,
-                     neurons: tuple[str, ...] = ("IF", "LIF")) -> list[dict]:
+def lif_latency_rows(run: Run, neurons: tuple[str, ...] = ("IF", "LIF")) -> list[dict]:
     """Fig. 2 (Sec. 5.2): each of :func:`lif_latency_subjects` with its neuron in ``neurons`` clean and under the
     ensemble FGSM and PGD at ε2 (Fig. 2b), and the LIF models (Fig. 2a's curves) also under PGD at the other
     budgets; on the adaptive evaluation's first ``n_test_extended`` images. BNTT is attacked with
     :data:`BNTT_MEMBERS`, its Poisson encoding passed straight through and ``eot_draws`` draws per attacker forward
     (Suppl. A.4)."""
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     middle = fig2b_epsilon(profile)
     rows = []
-    for cells, subject in lif_latency_subjects(settings, store, progress, neurons):
+    for cells, subject in lif_latency_subjects(run, neurons):
         bntt = cells["method"] == "BNTT"
         options = {"members": BNTT_MEMBERS, "eot": profile.eot_draws} if bntt else {}
-        record = evaluate(settings, store, subject, "clean", progress=progress)
+        record = evaluate(run, subject, "clean")
         rows.append(verdict_row(subject, "", 0.0, record, metric="clean", **cells))
         # PGD at ε2 for every model (Fig. 2b); the LIF models' curves (Fig. 2a) also at every evaluated budget
         pgd = sorted({*profile.epsilons, middle}) if cells["neuron"] == "LIF" else [middle]
         attacks = [("FGSM", middle), *(("PGD", e) for e in pgd)]
         for attack, epsilon in attacks:
             steps = profile.pgd_steps if attack == "PGD" else 1
-            record = evaluate(settings, store, subject, attack, epsilon, steps, progress=progress, **options)
+            record = evaluate(run, subject, attack, epsilon, steps, **options)
             rows.append(verdict_row(subject, paper_attack_name(attack, steps), epsilon, record, metric="robust",
                                     **cells))
     return rows
 
 
-def square_rows(settings: Settings, store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
+def square_rows(run: Run) -> list[dict]:
     """Fig. 4: Square-attack accuracy at every query budget of the profile, from one run per model at ε3."""
-    store = prepare(settings, store)
-    profile = settings.profile
+    run = prepare(run)
+    profile = run.settings.profile
     rows = []
-    for subject in square_subjects(settings, store, progress):
-        record = evaluate(settings, store, subject, "Square", profile.budget("ε3"), max(profile.square_queries),
-                          progress=progress)
+    for subject in square_subjects(run):
+        record = evaluate(run, subject, "Square", profile.budget("ε3"), max(profile.square_queries))
         fooled_at = torch.tensor(record["fooled_at"])
         for queries in profile.square_queries:
             robust = (fooled_at < 0) | (fooled_at > queries)  # not yet fooled after this many queries

@@ -8,9 +8,9 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from snnconv.book.claims import CLAIMS, Claim, _tested, decide, verdict
+from snnconv.book.run import Run
 from snnconv.experiment.parameters import Settings
 from snnconv.storage.plan import planning
-from snnconv.storage.store import ArtifactStore
 
 #: The claims that compare training methods, whose effects can move with the training budget.
 BUDGET_CLAIMS = ("vs_snn_rat_robust", "vs_snn_rat_clean", "square_vs_snn_rat", "square_vs_ann")
@@ -29,29 +29,28 @@ def with_schedule(settings: Settings, ann_epochs: int | None = None, snn_epochs:
     return dataclasses.replace(settings, profile=profile)
 
 
-def schedule_rows(settings: Settings, schedules: Sequence[tuple[int, int]], claims: Sequence[Claim] | None = None,
-                  store: ArtifactStore | None = None, progress: bool = True) -> list[dict]:
-    """The :data:`BUDGET_CLAIMS` (by default) for each ``(ann_epochs, snn_epochs)`` schedule, seed ``settings.seed``;
-    each row names its schedule."""
+def schedule_rows(run: Run, schedules: Sequence[tuple[int, int]], claims: Sequence[Claim] | None = None) -> list[dict]:
+    """The :data:`BUDGET_CLAIMS` (by default) for each ``(ann_epochs, snn_epochs)`` schedule, seed
+    ``run.settings.seed``; each row names its schedule."""
     chosen = claims if claims is not None else [c for c in CLAIMS if c.key in BUDGET_CLAIMS]
     rows = []
     for ann_epochs, snn_epochs in schedules:
-        run = with_schedule(settings, ann_epochs, snn_epochs)
-        rows += [{"ANN epochs": ann_epochs, "SNN epochs": snn_epochs, **row}
-                 for row in _tested(run, chosen, store, progress)]
+        longer = dataclasses.replace(run, settings=with_schedule(run.settings, ann_epochs, snn_epochs))
+        rows += [{"ANN epochs": ann_epochs, "SNN epochs": snn_epochs, **row} for row in _tested(longer, chosen)]
     return decide(rows, lambda row: (row["claim"], row["ANN epochs"], row["SNN epochs"]))
 
 
-def schedule_costs(settings: Settings, schedules: Sequence[tuple[int, int]], store: ArtifactStore,
-                   claims: Sequence[Claim] | None = None) -> list[dict]:
+def schedule_costs(run: Run, schedules: Sequence[tuple[int, int]], claims: Sequence[Claim] | None = None) -> list[dict]:
     """What each schedule of :func:`schedule_rows` cost: the compute time that the stored records of its models
     (training) and attack verdicts report, in minutes, with the torch threads they were computed with; artifacts
-    a schedule shares with another (the profile's ANN under a longer finetuning) count under both."""
+    a schedule shares with another (the profile's ANN under a longer finetuning) count under both. Only the
+    records of ``run.store`` are read: the schedules are planned on it, never computed."""
+    store = run.store
     chosen = claims if claims is not None else [c for c in CLAIMS if c.key in BUDGET_CLAIMS]
     out = []
     for ann_epochs, snn_epochs in schedules:
         planned = planning(store)
-        _tested(with_schedule(settings, ann_epochs, snn_epochs), chosen, planned, progress=False)
+        _tested(Run(with_schedule(run.settings, ann_epochs, snn_epochs), planned, progress=False), chosen)
         minutes, threads, missing = {"training": 0.0, "attacks": 0.0}, set(), 0
         for need in planned.plan.needs.values():
             if not need.stored:
@@ -133,17 +132,16 @@ def attack_sentence(table: list[dict]) -> str:
     return _change_sentence(table, "under the strongest known attack", "under", "both attacks")
 
 
-def attack_rows(settings: Settings, claims: Sequence[Claim] | None = None, store: ArtifactStore | None = None,
-                progress: bool = True) -> list[dict]:
-    """The claims that have a ``strongest`` test (by default), seed ``settings.seed``, under the paper's attacks and
-    under the strongest known attack of :mod:`snnconv.book.audit` (the same models); each row names its attack.
+def attack_rows(run: Run, claims: Sequence[Claim] | None = None) -> list[dict]:
+    """The claims that have a ``strongest`` test (by default), seed ``run.settings.seed``, under the paper's attacks
+    and under the strongest known attack of :mod:`snnconv.book.audit` (the same models); each row names its attack.
 
     Both attacks are compared on the same images: the audit's, the first ``n_test_extended`` test images (the
     paper's attacks ran on ``n_test``; an image's verdict does not depend on the others, so the first
     ``n_test_extended`` of them are the paper's attacks on the audit's images)."""
     chosen = claims if claims is not None else [c for c in CLAIMS if c.strongest is not None]
     stronger = [dataclasses.replace(c, comparisons=c.strongest, checks=None) for c in chosen]
-    images = settings.profile.n_test_extended
+    images = run.settings.profile.n_test_extended
     rows = [{"attack": name, **row} for name, group in ((PAPER_ATTACKS, chosen), (STRONGEST_KNOWN, stronger))
-            for row in _tested(settings, group, store, progress, images)]
+            for row in _tested(run, group, images)]
     return decide(rows, lambda row: (row["claim"], row["attack"]))

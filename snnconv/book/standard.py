@@ -19,14 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from snnconv.book import audit, claims
+from snnconv.book.run import Run
 from snnconv.book.subjects import Subject
 from snnconv.evaluation.selection import Cover
 from snnconv.experiment.config import budget_name
-from snnconv.experiment.parameters import Settings
 from snnconv.experiment.profiles import Profile
 from snnconv.method.surrogates import HybridRateTemporal
 from snnconv.storage.plan import planning
-from snnconv.storage.store import ArtifactStore
 
 #: Where a held-out model of another seed comes from when the robustness audit itself names it.
 AUDIT_SOURCE = "the robustness audit's models"
@@ -95,39 +94,39 @@ def _without_network(subject: Subject) -> Subject:
     return dataclasses.replace(subject, load=lambda: None)
 
 
-def _stored(settings: Settings, store: ArtifactStore, subject: Subject, epsilon: float) -> tuple[int, int]:
+def _stored(run: Run, subject: Subject, epsilon: float) -> tuple[int, int]:
     """How many of the verdicts behind ``subject``'s audit at ``epsilon`` are stored, of how many: planned
     (:mod:`snnconv.storage.plan`), so nothing is computed or loaded but the verdicts' records."""
-    probe = planning(store)
-    audit.audit_rows(settings, probe, _without_network(subject), epsilon, progress=False)
+    probe = planning(run.store)
+    audit.audit_rows(Run(run.settings, probe, progress=False), _without_network(subject), epsilon)
     needs = [need for need in probe.plan.needs.values() if need.kind == "evaluation"]
     return sum(need.stored for need in needs), len(needs)
 
 
-def _candidates(settings: Settings, seed: int, store: ArtifactStore,
-                progress: bool) -> list[tuple[str, Subject, float]]:
+def _candidates(run: Run, seed: int) -> list[tuple[str, Subject, float]]:
     """The held-out models of ``seed`` with where they come from and the budget: the claims page's re-test models
     (:func:`snnconv.book.claims.audited_subjects`), and for another seed than the page's the audit's own models at
     every budget first."""
-    at = dataclasses.replace(settings, seed=seed)
+    settings = run.settings
+    at = dataclasses.replace(run, settings=dataclasses.replace(settings, seed=seed))
     found = []
     if seed != settings.seed:
-        found += [(AUDIT_SOURCE, subject, epsilon) for subject in audit.audit_subjects(at, store, progress)
+        found += [(AUDIT_SOURCE, subject, epsilon) for subject in audit.audit_subjects(at)
                   for epsilon in sorted(settings.profile.epsilons)]
-    found += [(claim.source, subject, epsilon)
-              for claim, subject, epsilon in claims.audited_subjects(at, store, progress)]
+    found += [(claim.source, subject, epsilon) for claim, subject, epsilon in claims.audited_subjects(at)]
     return found
 
 
-def held_out(settings: Settings, seeds: Sequence[int], store: ArtifactStore, progress: bool = True) -> HeldOut:
-    """The models that did not choose the suite, at ``settings.seed`` and each other seed of ``seeds`` (the claims
+def held_out(run: Run, seeds: Sequence[int]) -> HeldOut:
+    """The models that did not choose the suite, at ``run.settings.seed`` and each other seed of ``seeds`` (the claims
     page's, Sec. 5): every held-out model and budget (not one of the audit's own,
     :func:`snnconv.book.audit.audit_subjects`) with its audit's rows (:func:`snnconv.book.audit.audit_rows`).
 
-    At ``settings.seed`` they are the claims page's re-test models, read as that page reads them. At another seed, an
-    audit is read only where every verdict of it is stored, and listed in ``unchecked`` otherwise, with how many of its
-    verdicts are stored: this page computes no audit the book does not."""
-    chosen = {subject.id for subject in audit.audit_subjects(settings, store, progress)}
+    At ``run.settings.seed`` they are the claims page's re-test models, read as that page reads them. At another seed,
+    an audit is read only where every verdict of it is stored, and listed in ``unchecked`` otherwise, with how many of
+    its verdicts are stored: this page computes no audit the book does not."""
+    settings = run.settings
+    chosen = {subject.id for subject in audit.audit_subjects(run)}
     rows: list[dict] = []
     widths: list[dict] = []
     unchecked: list[dict] = []
@@ -135,9 +134,9 @@ def held_out(settings: Settings, seeds: Sequence[int], store: ArtifactStore, pro
     seen: set[tuple[str, float]] = set()
     labels: dict[str, str] = {}  # one name per model, whichever budget or claim finds it first
     for seed in dict.fromkeys((settings.seed, *seeds)):
-        at = dataclasses.replace(settings, seed=seed)
+        at = dataclasses.replace(run, settings=dataclasses.replace(settings, seed=seed))
         # Another seed's models are found on a plan and read without their networks: nothing is trained or loaded.
-        found = _candidates(settings, seed, store if seed == settings.seed else planning(store), progress)
+        found = _candidates(run if seed == settings.seed else dataclasses.replace(run, store=planning(run.store)), seed)
         for source, subject, epsilon in found:
             if subject.id in chosen or (subject.id, epsilon) in seen:
                 continue
@@ -147,28 +146,28 @@ def held_out(settings: Settings, seeds: Sequence[int], store: ArtifactStore, pro
             cells = {"seed": seed, "source": source, "model": label, "budget": budget_name(epsilon)}
             if seed != settings.seed:
                 subject = _without_network(subject)
-                stored, needed = _stored(at, store, subject, epsilon)
+                stored, needed = _stored(at, subject, epsilon)
                 if stored < needed:
                     unchecked.append({**cells, "verdicts stored": stored, "verdicts needed": needed})
                     continue
-            rows += [{**row, **cells} for row in audit.audit_rows(at, store, subject, epsilon, progress)]
+            rows += [{**row, **cells} for row in audit.audit_rows(at, subject, epsilon)]
             if subject.time_steps > 0 and subject.id not in searched:
                 searched.add(subject.id)
-                widths += [{**row, "model": label}
-                           for row in audit.hart_search_rows(at, store, subject, progress)]
+                widths += [{**row, "model": label} for row in audit.hart_search_rows(at, subject)]
     return HeldOut(rows, widths, unchecked)
 
 
-def thread_rows(settings: Settings, store: ArtifactStore) -> list[dict]:
+def thread_rows(run: Run) -> list[dict]:
     """The torch threads that computed the audit's verdicts, read from their records: the recorded seconds a suite's
     cost is summed from (Sec. 4.3's attacks) are comparable only on like hardware. One row per thread count ("not
     recorded" for records older than the count), with how many verdicts and seconds; the verdicts are found on a
     plan (:mod:`snnconv.storage.plan`), so nothing is computed."""
-    probe = planning(store)
-    audit.robustness_audit_rows(settings, probe, progress=False)
-    audit.hart_width_rows(settings, probe, progress=False)
+    store = run.store
+    probe = Run(run.settings, planning(store), progress=False)
+    audit.robustness_audit_rows(probe)
+    audit.hart_width_rows(probe)
     counts: dict[str, list[float]] = {}
-    for need in probe.plan.needs.values():
+    for need in probe.store.plan.needs.values():
         if need.kind == "evaluation" and need.stored:
             record = store.record(need.kind, need.key)
             counts.setdefault(str(record.get("threads", "not recorded")), []).append(float(record.get("seconds", 0)))

@@ -3,7 +3,8 @@
 A :class:`Subject` names a model in the paper's words with its store key; it is loaded (or trained) only when
 an attack needs it. The functions ending in ``_subjects`` are the catalogue: which models each page evaluates, shared
 through the store so that pages that share a model share its artifacts. :func:`evaluate` is the door: one attack
-on one subject, loaded from the store or computed, planned when the store is a plan (:mod:`snnconv.storage.plan`)."""
+on one subject, loaded from the store or computed, planned when the store is a plan (:mod:`snnconv.storage.plan`).
+Each takes the run context (:class:`snnconv.book.run.Run`: settings, store, progress bars) first."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 
 from snnconv.attacks import paper_attack_name
+from snnconv.book.run import Run
 from snnconv.evaluation.diagnostics import input_gradient_norms, random_noise_accuracy
 from snnconv.experiment.config import (
     END_TO_END,
@@ -63,8 +65,9 @@ class Subject:
         return f"{self.kind}/{self.key}"
 
 
-def _subject(label: str, kind: str, config: Any, time_steps: int, ensure: Callable, store: ArtifactStore,
-             progress: bool, after: tuple[str, ...] = ()) -> Subject:
+def _subject(run: Run, label: str, kind: str, config: Any, time_steps: int, ensure: Callable,
+             after: tuple[str, ...] = ()) -> Subject:
+    store, progress = run.store, run.progress
     key = artifact_key(kind, config)
     if store.planning:
         store.plan.need(kind, key, f"{kind} {label}", after, lambda: ensure(config, store, progress), store,
@@ -81,56 +84,53 @@ class ConvertedPair:
     snn: Subject
 
 
-def converted_pair(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> ConvertedPair:
+def converted_pair(run: Run, objective: str) -> ConvertedPair:
     """The ANN for ``objective`` and its SNN, as Table 1 trains them (shared through the store)."""
+    settings = run.settings
     ann_cfg = ann_config(settings.profile, objective, settings.seed)
     snn_cfg = snn_config(settings.profile, ann_cfg, settings.seed)
     label = objective_label(objective)
-    ann = _subject(label, "ann", ann_cfg, 0, ensure_ann, store, progress)
-    snn = _subject(label, "snn", snn_cfg, settings.profile.time_steps, ensure_snn, store, progress,
-                   (f"ann/{ann.key}",))
+    ann = _subject(run, label, "ann", ann_cfg, 0, ensure_ann)
+    snn = _subject(run, label, "snn", snn_cfg, settings.profile.time_steps, ensure_snn, (f"ann/{ann.key}",))
     return ConvertedPair(label, ann, snn)
 
 
-def converted(
-    settings: Settings, objective: str, store: ArtifactStore, progress: bool
-) -> tuple[Subject, Subject]:
+def converted(run: Run, objective: str) -> tuple[Subject, Subject]:
     """The baseline ANN for ``objective`` and the SNN converted from it, as subjects."""
-    pair = converted_pair(settings, objective, store, progress)
+    pair = converted_pair(run, objective)
     return pair.ann, pair.snn
 
 
-def baseline_ann(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
+def baseline_ann(run: Run, objective: str) -> Subject:
     """The baseline ANN for ``objective`` alone (no conversion: AT-ε2/ε3 are only evaluated as ANNs)."""
-    config = ann_config(settings.profile, objective, settings.seed)
-    return _subject(objective_label(objective), "ann", config, 0, ensure_ann, store, progress)
+    config = ann_config(run.settings.profile, objective, run.settings.seed)
+    return _subject(run, objective_label(objective), "ann", config, 0, ensure_ann)
 
 
-def end_to_end_subject(settings: Settings, method: str, store: ArtifactStore, progress: bool,
-                       label: str | None = None, **options: Any) -> Subject:
+def end_to_end_subject(run: Run, method: str, label: str | None = None, **options: Any) -> Subject:
     """An end-to-end trained SNN as the profile trains it; ``options`` (``time_steps``, ``leak``, ``soft_reset``,
     ``trainable_threshold``) go to :func:`~snnconv.experiment.profiles.end_to_end_config`, e.g. for Fig. 2's LIF
     variants."""
-    config = end_to_end_config(settings.profile, method, settings.seed, **options)
-    return _subject(label or END_TO_END[method], "end_to_end", config, config.time_steps, ensure_end_to_end, store,
-                    progress)
+    config = end_to_end_config(run.settings.profile, method, run.settings.seed, **options)
+    return _subject(run, label or END_TO_END[method], "end_to_end", config, config.time_steps, ensure_end_to_end)
 
 
-def twin_snn(settings: Settings, objective: str, store: ArtifactStore, progress: bool) -> Subject:
+def twin_snn(run: Run, objective: str) -> Subject:
     """A second SNN from the same baseline ANN, calibrated and finetuned with another seed (the authors'
     BB_SNN source in Table B1)."""
+    settings = run.settings
     profile = settings.profile
     ann_cfg = ann_config(profile, objective, settings.seed)
     config = snn_config(profile, ann_cfg, settings.seed + 1)
-    return _subject(f"{objective_label(objective)} (seed {settings.seed + 1})", "snn", config, profile.time_steps,
-                    ensure_snn, store, progress, (f"ann/{artifact_key('ann', ann_cfg)}",))
+    return _subject(run, f"{objective_label(objective)} (seed {settings.seed + 1})", "snn", config,
+                    profile.time_steps, ensure_snn, (f"ann/{artifact_key('ann', ann_cfg)}",))
 
 
 def evaluate(
-    settings: Settings, store: ArtifactStore, subject: Subject, attack: str, epsilon: float = 0.0,
-    steps: int = 1, step_size: float | None = None, source: Subject | None = None, n_test: int | None = None,
-    members: tuple[str, ...] = (), per_member: bool = False, progress: bool = True,
-    transfer_resisted: str = "highest_loss", corruption: str = "", severity: int = 0, eot: int = 1,
+    run: Run, subject: Subject, attack: str, epsilon: float = 0.0, steps: int = 1, step_size: float | None = None,
+    source: Subject | None = None, n_test: int | None = None, members: tuple[str, ...] = (),
+    per_member: bool = False, transfer_resisted: str = "highest_loss", corruption: str = "", severity: int = 0,
+    eot: int = 1,
 ) -> dict:
     """One attack (budget ``epsilon`` in [0, 1] pixel units) on ``subject``; returns its stored record.
 
@@ -140,6 +140,7 @@ def evaluate(
     ``subject`` (a transfer attack). ``attack="corruption"`` with ``corruption`` and ``severity`` classifies the
     test images under that common corruption instead (Tables B6/B7).
     """
+    settings, store, progress = run.settings, run.store, run.progress
     profile = settings.profile
     config = EvaluationConfig(subject.key, profile.dataset, attack, epsilon, steps, subject.time_steps,
                               n_test or profile.n_test_extended, settings.seed, members=members,
@@ -175,9 +176,8 @@ def verdict_row(subject: Subject, attack: str, epsilon: float, record: dict, **e
 
 
 def evaluation_row(
-    settings: Settings, store: ArtifactStore, pair: ConvertedPair, model_kind: str, attack: str,
-    epsilon: float = 0.0, budget: str | None = None, steps: int = 1, members: tuple[str, ...] = (),
-    per_member: bool = False, progress: bool = True,
+    run: Run, pair: ConvertedPair, model_kind: str, attack: str, epsilon: float = 0.0, budget: str | None = None,
+    steps: int = 1, members: tuple[str, ...] = (), per_member: bool = False,
 ) -> dict:
     """One attack on the ANN (``model_kind="ann"``) or SNN of ``pair``, as a table row with its record.
 
@@ -190,8 +190,8 @@ def evaluation_row(
                          "leave budget out, it is named by its value.")
     budget = named
     subject = pair.ann if model_kind == "ann" else pair.snn
-    record = evaluate(settings, store, subject, attack, epsilon, steps, members=members, per_member=per_member,
-                      n_test=settings.profile.n_test, progress=progress)
+    record = evaluate(run, subject, attack, epsilon, steps, members=members, per_member=per_member,
+                      n_test=run.settings.profile.n_test)
     return dict(ann_objective=pair.label, model=model_kind, metric="clean" if attack == "clean" else "robust",
                 attack=paper_attack_name(attack, steps),
                 epsilon=epsilon_label(epsilon) if attack != "clean" else "", budget=budget,
@@ -199,13 +199,14 @@ def evaluation_row(
                 commit=record.get("commit", "not recorded"), record=record)
 
 
-def prepare(settings: Settings, store: ArtifactStore | None) -> ArtifactStore:
-    """Thread count and a dataset check, before any work starts (a plan needs no data)."""
-    torch.set_num_threads(settings.threads)
-    store = store or ArtifactStore()
+def prepare(run: Run) -> Run:
+    """``run`` ready for work: its thread count set, its store opened (the default store where it has none) and
+    the data set checked, before any work starts (a plan needs no data)."""
+    torch.set_num_threads(run.settings.threads)
+    store = run.store or ArtifactStore()
     if not store.planning:
-        dataset(settings.profile.dataset, "test")  # a missing data set fails here, before any training
-    return store
+        dataset(run.settings.profile.dataset, "test")  # a missing data set fails here, before any training
+    return replace(run, store=store)
 
 
 def planned_record(config: EvaluationConfig) -> dict:
@@ -221,21 +222,21 @@ def planned_record(config: EvaluationConfig) -> dict:
 BETA_SWEEP_OBJECTIVES = ("at", "at_eps2", "at_eps3")
 
 
-def beta_sweep_subjects(settings: Settings, betas: Any, store: ArtifactStore,
-                        progress: bool) -> list[tuple[str, float, Subject]]:
+def beta_sweep_subjects(run: Run, betas: Any) -> list[tuple[str, float, Subject]]:
     """Fig. 1's SNNs as ``(baseline ANN label, β, subject)``: converted from each AT ANN of
     :data:`BETA_SWEEP_OBJECTIVES` and finetuned at ε1 with each β of
     :func:`~snnconv.experiment.parameters.parse_betas`."""
+    settings = run.settings
     profile = settings.profile
     out = []
     for objective in BETA_SWEEP_OBJECTIVES:
         ann_cfg = ann_config(profile, objective, settings.seed)
         label = objective_label(objective)
-        ann = _subject(label, "ann", ann_cfg, 0, ensure_ann, store, progress)
+        ann = _subject(run, label, "ann", ann_cfg, 0, ensure_ann)
         for beta in parse_betas(betas, settings.profile):
             snn_cfg = snn_config(replace(profile, finetune_trade_off=beta), ann_cfg, settings.seed)
-            out.append((label, beta, _subject(f"{label}, β={beta:g}", "snn", snn_cfg, profile.time_steps, ensure_snn,
-                                              store, progress, (ann.id,))))
+            out.append((label, beta, _subject(run, f"{label}, β={beta:g}", "snn", snn_cfg, profile.time_steps,
+                                              ensure_snn, (ann.id,))))
     return out
 
 
@@ -257,59 +258,55 @@ def _without_attack(settings: Settings, subject: Subject, n_test: int) -> tuple[
     return float((norms == 0).float().mean()), noise
 
 
-def table2_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+def table2_subjects(run: Run) -> list[Subject]:
     """Table 2's models: SNN-RAT and the SNNs converted from the ``objectives`` ANNs."""
-    return [end_to_end_subject(settings, "snn_rat", store, progress),
-            *(converted(settings, o, store, progress)[1] for o in settings.objectives)]
+    return [end_to_end_subject(run, "snn_rat"), *(converted(run, o)[1] for o in run.settings.objectives)]
 
 
-def square_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+def square_subjects(run: Run) -> list[Subject]:
     """Fig. 4's models: the AT-ε1 baseline ANN, the vanilla SNN, SNN-RAT and our SNN from AT-ε1."""
-    ann, snn = converted(settings, "at", store, progress)
+    ann, snn = converted(run, "at")
     ann = replace(ann, label="ANN (AT-eps1)")
-    vanilla, rat = (end_to_end_subject(settings, m, store, progress) for m in ("vanilla", "snn_rat"))
+    vanilla, rat = (end_to_end_subject(run, m) for m in ("vanilla", "snn_rat"))
     return [ann, vanilla, rat, replace(snn, label="Ours (AT-eps1)")]
 
 
-def efficiency_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+def efficiency_subjects(run: Run) -> list[Subject]:
     """Fig. 3's models: our SNN from AT-ε1, SNN-RAT and the vanilla SNN."""
-    _, vanilla, rat, ours = square_subjects(settings, store, progress)
+    _, vanilla, rat, ours = square_subjects(run)
     return [ours, rat, vanilla]
 
 
-def corruption_subjects(settings: Settings, store: ArtifactStore, progress: bool) -> list[Subject]:
+def corruption_subjects(run: Run) -> list[Subject]:
     """Tables B6/B7's models (Suppl. B.4): the vanilla SNN, SNN-RAT and our SNN from AT-ε1."""
-    ours, rat, vanilla = efficiency_subjects(settings, store, progress)
+    ours, rat, vanilla = efficiency_subjects(run)
     return [vanilla, rat, ours]
 
 
-def ablation_subjects(settings: Settings, store: ArtifactStore, progress: bool,
-                      ablations: tuple[Ablation, ...] = ABLATIONS) -> list[tuple[Ablation, Subject]]:
+def ablation_subjects(run: Run, ablations: tuple[Ablation, ...] = ABLATIONS) -> list[tuple[Ablation, Subject]]:
     """Table B5's models, one per row of ``ablations`` (shared with Table 1 and Fig. 4 where the configs coincide:
     ours, the natural-ANN SNN, the vanilla SNN)."""
-    profile = settings.profile
+    profile = run.settings.profile
     out = []
     for ablation in ablations:
-        config = ablation_config(profile, ablation, settings.seed)
+        config = ablation_config(profile, ablation, run.settings.seed)
         label = " / ".join(ablation.paper_row.values())
         if isinstance(config, EndToEndConfig):
-            subject = _subject(label, "end_to_end", config, config.time_steps, ensure_end_to_end, store, progress)
+            subject = _subject(run, label, "end_to_end", config, config.time_steps, ensure_end_to_end)
         else:
-            ann = _subject(objective_label(ablation.init), "ann",
-                           config.ann, 0, ensure_ann, store, progress)
-            subject = _subject(label, "snn", config, config.time_steps, ensure_snn, store, progress, (ann.id,))
+            ann = _subject(run, objective_label(ablation.init), "ann", config.ann, 0, ensure_ann)
+            subject = _subject(run, label, "snn", config, config.time_steps, ensure_snn, (ann.id,))
         out.append((ablation, subject))
     return out
 
 
-def lif_latency_subjects(settings: Settings, store: ArtifactStore, progress: bool,
-                         neurons: tuple[str, ...] = ("IF", "LIF")) -> list[tuple[dict, Subject]]:
+def lif_latency_subjects(run: Run, neurons: tuple[str, ...] = ("IF", "LIF")) -> list[tuple[dict, Subject]]:
     """Fig. 2b's ten models (Sec. 5.2), each with its cells as the paper prints them: the vanilla, RFGSM-trained and
     SNN-RAT end-to-end SNNs and ours with IF neurons at the profile's T; the vanilla SNN and BNTT (Poisson input)
     with LIF neurons at the longer T; RFGSM, SNN-RAT and ours with LIF neurons (τ = ``lif_leak``, soft reset) at
     the profile's T, and ours with LIF neurons at the longer T. Only the models with a neuron in ``neurons`` are
     trained (a BNTT model at the longer T alone costs most of an hour on one CPU thread)."""
-    profile, seed = settings.profile, settings.seed
+    profile, seed = run.settings.profile, run.settings.seed
     short, long = profile.time_steps, profile.long_time_steps
     lif = {"leak": profile.lif_leak, "soft_reset": True}
 
@@ -318,14 +315,14 @@ def lif_latency_subjects(settings: Settings, store: ArtifactStore, progress: boo
                 "adversarial_training": "yes" if adversarial else "no"}
 
     def end_to_end(method: str, label: str, time_steps: int, **options: Any) -> Subject:
-        return end_to_end_subject(settings, method, store, progress, label, time_steps=time_steps, **options)
+        return end_to_end_subject(run, method, label, time_steps=time_steps, **options)
 
-    ann, ours = converted(settings, "at", store, progress)
+    ann, ours = converted(run, "at")
 
     def ours_lif(time_steps: int) -> Subject:
         config = replace(snn_config(profile, ann_config(profile, "at", seed), seed), time_steps=time_steps, **lif)
-        return _subject(f"Ours (AT-eps1), LIF, T={time_steps}", "snn", config, time_steps, ensure_snn, store,
-                        progress, (ann.id,))
+        return _subject(run, f"Ours (AT-eps1), LIF, T={time_steps}", "snn", config, time_steps, ensure_snn,
+                        (ann.id,))
 
     models: list[tuple[dict, Callable[[], Subject]]] = [
         (cells("Vanilla", "IF", short, False), lambda: end_to_end("vanilla", f"Vanilla, IF, T={short}", short)),

@@ -40,6 +40,7 @@ from typing import Any
 from torch import nn
 
 from snnconv.book import results, retests, subjects
+from snnconv.book.run import Run
 from snnconv.book.subjects import Subject
 from snnconv.experiment.config import (
     CONVERTED_OBJECTIVES,
@@ -142,23 +143,24 @@ Entry = tuple[str, str, Subject]
 def _models(s: Settings, store: ArtifactStore) -> Iterator[Entry]:
     """Every model of the book at ``s`` (one profile, one seed), named, in the order of the book's pages; a model
     that two pages share comes once per name, and two names may share a model."""
+    run = Run(s, store, progress=False)
     for objective in OBJECTIVES:
         page = "table1_conversion" if objective in CONVERTED_OBJECTIVES else "fig1_beta_sweep"
-        yield f"ann/{_slug(objective_label(objective))}", page, subjects.baseline_ann(s, objective, store, False)
+        yield f"ann/{_slug(objective_label(objective))}", page, subjects.baseline_ann(run, objective)
     for objective in CONVERTED_OBJECTIVES:
         name = f"converted/{_slug(objective_label(objective))}"
-        yield name, "table1_conversion", subjects.converted(s, objective, store, False)[1]
-        yield f"{name}/twin", "tableB1_transfer", subjects.twin_snn(s, objective, store, False)
+        yield name, "table1_conversion", subjects.converted(run, objective)[1]
+        yield f"{name}/twin", "tableB1_transfer", subjects.twin_snn(run, objective)
     for method in MAIN_BASELINES:
-        yield END_TO_END_NAMES[method], "fig4_square_queries", subjects.end_to_end_subject(s, method, store, False)
-    for label, beta, subject in subjects.beta_sweep_subjects(s, None, store, False):
+        yield END_TO_END_NAMES[method], "fig4_square_queries", subjects.end_to_end_subject(run, method)
+    for label, beta, subject in subjects.beta_sweep_subjects(run, None):
         yield f"converted/{_slug(label)}/beta={beta:g}", "fig1_beta_sweep", subject
-    for cells, subject in subjects.lif_latency_subjects(s, store, False):
+    for cells, subject in subjects.lif_latency_subjects(run):
         base = FIG2_METHODS[cells["method"]]
         short = cells["T"] == str(s.profile.time_steps)
         suffix = "" if base == "bntt" or cells["neuron"] == "IF" else "/lif" if short else "/lif-long"
         yield base + suffix, "fig2_lif_latency", subject
-    for ablation, subject in subjects.ablation_subjects(s, store, False):
+    for ablation, subject in subjects.ablation_subjects(run):
         yield _ablation_name(ablation), "tableB5_ablations", subject
 
 
