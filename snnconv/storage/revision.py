@@ -281,6 +281,15 @@ EQUIVALENCES: tuple[Equivalence, ...] = (
                "foundations/choices), imported where they were used; no definition changed, so no number can",
         evidence="book/measurements/revision_equivalence.json: the run from 6b07e14916d5 (5 smoke artifacts of "
                  "table1_conversion: ANN, converted and finetuned SNN, clean, ensemble PGD, APGD-CE), identical"),
+    Equivalence(
+        new="2-c1cdca047b2e58", old="2-ab4802d03bc52e",
+        reason="one halving schedule (issue 29): SA-PGD halves its step at apgd_checkpoints instead of its own "
+               "rounding of the same fractions of N; the two give the same checkpoints at N = 100 (every stored "
+               "SA-PGD verdict: 24 records) and N = 5 (the smoke profile), pinned by "
+               "tests/test_stronger_members.py; nothing else in a hashed module changed",
+        evidence="book/measurements/revision_equivalence.json: the run from a955baf7c910 (5 smoke artifacts of "
+                 "table1_conversion: ANN, converted and finetuned SNN, clean, ensemble PGD, APGD-CE), identical; "
+                 "it runs no SA-PGD, whose equality rests on the schedules' equality at the stored N"),
 )
 
 
