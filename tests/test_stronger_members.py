@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from snnconv.attacks import AttackSpec, MemberView, apgd_checkpoints, ensemble_robustness
+from snnconv.attacks import AttackSpec, MemberView, apgd_checkpoints, ensemble_robustness, per_sample_uniform, project
 from snnconv.method.models import Simulation, build
 from snnconv.method.neurons import SpikingNeuron, _membrane_spread
 from snnconv.method.surrogates import (
@@ -186,8 +186,6 @@ def test_sa_pgd_halves_its_step_on_the_apgd_schedule(monkeypatch):
         moves.append((x - previous[-1]).abs().max().item())
         previous.append(out)
         return out
-
-    from snnconv.attacks import per_sample_uniform, project
 
     model = nn.Linear(12, 2)
     with torch.no_grad():
